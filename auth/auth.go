@@ -1,0 +1,110 @@
+// Package auth issues and checks session tokens (JWT, HS256) and hashes
+// passwords (bcrypt).
+package auth
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrInvalidToken covers every token we refuse: malformed, badly signed or expired.
+var ErrInvalidToken = errors.New("invalid or expired token")
+
+const issuer = "dmgraph"
+
+// Tokens signs and verifies session tokens.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewTokens returns a signer. An empty secret gets a random one, valid for
+// this process only; generated reports whether that happened.
+func NewTokens(secret string, ttl time.Duration) (t *Tokens, generated bool, err error) {
+	key := []byte(secret)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, false, fmt.Errorf("generate JWT secret: %w", err)
+		}
+		generated = true
+	}
+	if ttl <= 0 {
+		return nil, false, errors.New("token TTL must be positive")
+	}
+	return &Tokens{secret: key, ttl: ttl, now: time.Now}, generated, nil
+}
+
+// Issue returns a token for userID and when it expires.
+func (t *Tokens) Issue(userID int64) (string, time.Time, error) {
+	now := t.now()
+	exp := now.Add(t.ttl)
+	claims := jwt.RegisteredClaims{
+		Issuer:    issuer,
+		Subject:   strconv.FormatInt(userID, 10),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	return s, exp, err
+}
+
+// Parse verifies a token and returns its user and expiry.
+func (t *Tokens) Parse(token string) (userID int64, expires time.Time, err error) {
+	var claims jwt.RegisteredClaims
+	_, err = jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(t.now))
+	if err != nil {
+		return 0, time.Time{}, ErrInvalidToken
+	}
+	userID, err = strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil || userID <= 0 {
+		return 0, time.Time{}, ErrInvalidToken
+	}
+	return userID, claims.ExpiresAt.Time, nil
+}
+
+// Hasher hashes passwords with bcrypt.
+type Hasher struct{ Cost int }
+
+// DefaultCost is bcrypt's recommended work factor.
+const DefaultCost = bcrypt.DefaultCost
+
+// Hash returns the bcrypt hash of password.
+func (h Hasher) Hash(password string) (string, error) {
+	cost := h.Cost
+	if cost == 0 {
+		cost = DefaultCost
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	return string(b), err
+}
+
+// Check reports whether password matches hash.
+func (h Hasher) Check(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// dummyHash is compared against when a username does not exist, so a login
+// takes as long for an unknown name as for a wrong password.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("dmgraph-timing-equalizer"), DefaultCost)
+	return h
+})
+
+// CheckMissing burns the time of a real comparison and always fails.
+func (h Hasher) CheckMissing(password string) bool {
+	_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+	return false
+}

@@ -1,0 +1,256 @@
+package dm
+
+import (
+	"context"
+	"errors"
+
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+// SendInput is a message as the client sent it, IDs already decoded.
+type SendInput struct {
+	RecipientID     *int64
+	ConversationID  *int64
+	Text            *string
+	VideoID         *int64
+	ClientMessageID *string
+}
+
+// SendMessage sends a message from the viewer.
+func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendResult, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clientID, err := models.CleanClientMessageID(in.ClientMessageID)
+	if err != nil {
+		return nil, err
+	}
+	if clientID != nil {
+		// A retry returns the original, whatever has changed since.
+		if res, err := s.resend(ctx, viewer, *clientID); !errors.Is(err, models.ErrNotFound) {
+			return res, err
+		}
+	}
+	p, err := s.sendParams(ctx, viewer, in)
+	if err != nil {
+		return nil, err
+	}
+	p.ClientMessageID = clientID
+	res, err := s.store.Send(ctx, p, models.Decide)
+	if errors.Is(err, models.ErrDuplicate) && p.ClientMessageID != nil {
+		// A concurrent retry with the same key won the race.
+		return s.resend(ctx, viewer, *p.ClientMessageID)
+	}
+	return res, err
+}
+
+// sendParams validates a send and resolves its recipient.
+func (s *Service) sendParams(ctx context.Context, viewer int64, in SendInput) (models.SendParams, error) {
+	p := models.SendParams{SenderID: viewer, VideoID: in.VideoID}
+	if (in.RecipientID == nil) == (in.ConversationID == nil) {
+		return p, models.Invalid("give exactly one of recipientId and conversationId")
+	}
+	var err error
+	if p.Text, err = models.CleanMessageText(in.Text); err != nil {
+		return p, err
+	}
+	if p.Text == nil && p.VideoID == nil {
+		return p, models.Invalid("a message needs text or a video")
+	}
+	if p.RecipientID, err = s.recipient(ctx, viewer, in); err != nil {
+		return p, err
+	}
+	if p.VideoID != nil {
+		if _, err := s.Video(ctx, *p.VideoID); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+func (s *Service) recipient(ctx context.Context, viewer int64, in SendInput) (int64, error) {
+	if in.ConversationID != nil {
+		if _, err := s.store.View(ctx, viewer, *in.ConversationID); err != nil {
+			return 0, err
+		}
+		return s.store.OtherMember(ctx, *in.ConversationID, viewer)
+	}
+	u, err := s.store.UserByID(ctx, *in.RecipientID)
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
+// resend returns the message the viewer already sent with this key.
+func (s *Service) resend(ctx context.Context, viewer int64, clientID string) (*models.SendResult, error) {
+	msg, err := s.store.MessageByClientID(ctx, viewer, clientID)
+	if err != nil {
+		return nil, err
+	}
+	view, err := s.store.View(ctx, viewer, msg.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	return &models.SendResult{Message: msg, Conversation: view, Delivery: msg.Delivery}, nil
+}
+
+// CanMessage answers the send rules for a text message to userID, without
+// sending. A refusal comes back as an *models.Error.
+func (s *Service) CanMessage(ctx context.Context, userID int64) (models.Delivery, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.store.UserByID(ctx, userID); err != nil {
+		return "", err
+	}
+	text := "?"
+	return s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text}, models.Decide)
+}
+
+// Conversations pages through the viewer's inbox.
+func (s *Service) Conversations(ctx context.Context, args relay.Args) (*models.ConversationConnection, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Inbox(ctx, viewer, args)
+}
+
+// Conversation returns a conversation the viewer can see.
+func (s *Service) Conversation(ctx context.Context, id int64) (*models.ConversationView, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.View(ctx, viewer, id)
+}
+
+// ConversationsByIDs loads conversations as the viewer sees them, for
+// batching; ones the viewer can't see are absent.
+func (s *Service) ConversationsByIDs(ctx context.Context, ids []int64) (map[int64]*models.ConversationView, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Views(ctx, viewer, ids)
+}
+
+// Messages pages through a conversation the viewer already holds a view of.
+func (s *Service) Messages(ctx context.Context, v *models.ConversationView, args relay.Args) (*models.MessageConnection, error) {
+	return s.store.Messages(ctx, v, args)
+}
+
+// Message returns a message the viewer can see.
+func (s *Service) Message(ctx context.Context, id int64) (*models.Message, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.MessageForViewer(ctx, viewer, id)
+}
+
+// MessagesByIDs loads messages reached through visible conversations, for batching.
+func (s *Service) MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error) {
+	return s.store.MessagesByIDs(ctx, ids)
+}
+
+// Members loads the members of conversations, for batching.
+func (s *Service) Members(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
+	return s.store.MembersByConversations(ctx, ids)
+}
+
+// UnreadCounts counts unread messages per conversation for the viewer, for batching.
+func (s *Service) UnreadCounts(ctx context.Context, ids []int64) (map[int64]int, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.UnreadCounts(ctx, viewer, ids)
+}
+
+// MarkConversationRead moves the viewer's read position to the newest message.
+func (s *Service) MarkConversationRead(ctx context.Context, id int64) (*models.ConversationView, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.MarkRead(ctx, viewer, id); err != nil {
+		return nil, err
+	}
+	return s.store.View(ctx, viewer, id)
+}
+
+// MessageRequests pages through the viewer's open requests.
+func (s *Service) MessageRequests(ctx context.Context, args relay.Args) (*models.MessageRequestConnection, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Requests(ctx, viewer, args)
+}
+
+// MessageRequest returns one of the viewer's open requests.
+func (s *Service) MessageRequest(ctx context.Context, id int64) (*models.MessageRequest, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Request(ctx, viewer, id)
+}
+
+// AcceptMessageRequest moves a request's conversation to both inboxes.
+func (s *Service) AcceptMessageRequest(ctx context.Context, id int64) (*models.ConversationView, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.AcceptRequest(ctx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.View(ctx, viewer, r.ConversationID)
+}
+
+// DeleteMessageRequest removes a request from the viewer's view.
+func (s *Service) DeleteMessageRequest(ctx context.Context, id int64) error {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteRequest(ctx, viewer, id)
+}
+
+// ReportInput is a report as the client sent it.
+type ReportInput struct {
+	RequestID int64
+	Reason    models.ReportReason
+	Details   *string
+	Block     bool
+}
+
+// ReportMessageRequest reports a request, removes it and optionally blocks its sender.
+func (s *Service) ReportMessageRequest(ctx context.Context, in ReportInput) (*models.Report, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	details, err := models.CleanDetails(in.Details)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ReportRequest(ctx, models.ReportParams{ViewerID: viewer, RequestID: in.RequestID,
+		Reason: in.Reason, Details: details, Block: in.Block})
+}
+
+// Report returns a report the viewer filed.
+func (s *Service) Report(ctx context.Context, id int64) (*models.Report, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Report(ctx, viewer, id)
+}

@@ -1,0 +1,82 @@
+// Package dm holds dmgraph's use cases: accounts, the social graph, videos
+// and direct messages. It applies the rules in models to what the Store
+// reads and writes; it knows nothing of GraphQL or SQL.
+package dm
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"dmgraph/auth"
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+// Store is the persistence the use cases need. store.Store implements it.
+type Store interface {
+	Now() time.Time
+
+	CreateUser(ctx context.Context, u *models.User) error
+	UserByUsername(ctx context.Context, username string) (*models.User, error)
+	UserByID(ctx context.Context, id int64) (*models.User, error)
+	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.User, error)
+	SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error
+	Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error)
+
+	Follow(ctx context.Context, follower, followee int64) error
+	Unfollow(ctx context.Context, follower, followee int64) error
+	Block(ctx context.Context, blocker, blocked int64) error
+	Unblock(ctx context.Context, blocker, blocked int64) error
+	Followers(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error)
+	Following(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error)
+	Blocked(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error)
+
+	CreateVideo(ctx context.Context, v *models.Video) error
+	VideoByID(ctx context.Context, id int64) (*models.Video, error)
+	VideosByIDs(ctx context.Context, ids []int64) (map[int64]*models.Video, error)
+	SetVideoVisibility(ctx context.Context, ownerID, id int64, vis models.VideoVisibility) error
+	DeleteVideo(ctx context.Context, ownerID, id int64) error
+
+	Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error)
+	Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error)
+	MessageByClientID(ctx context.Context, senderID int64, clientID string) (*models.Message, error)
+
+	View(ctx context.Context, viewerID, id int64) (*models.ConversationView, error)
+	Views(ctx context.Context, viewerID int64, ids []int64) (map[int64]*models.ConversationView, error)
+	OtherMember(ctx context.Context, convID, userID int64) (int64, error)
+	Inbox(ctx context.Context, viewerID int64, args relay.Args) (*models.ConversationConnection, error)
+	Messages(ctx context.Context, v *models.ConversationView, args relay.Args) (*models.MessageConnection, error)
+	MessageForViewer(ctx context.Context, viewerID, id int64) (*models.Message, error)
+	MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error)
+	MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error)
+	UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (map[int64]int, error)
+	MarkRead(ctx context.Context, viewerID, convID int64) error
+
+	Requests(ctx context.Context, viewerID int64, args relay.Args) (*models.MessageRequestConnection, error)
+	Request(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
+	AcceptRequest(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
+	DeleteRequest(ctx context.Context, viewerID, id int64) error
+	ReportRequest(ctx context.Context, p models.ReportParams) (*models.Report, error)
+	Report(ctx context.Context, reporterID, id int64) (*models.Report, error)
+}
+
+// Service runs the use cases. Every method but Register, Login and Me needs
+// a signed-in viewer in ctx (models.WithViewer).
+type Service struct {
+	store  Store
+	tokens *auth.Tokens
+	hasher auth.Hasher
+	log    *slog.Logger
+}
+
+// New returns a Service.
+func New(store Store, tokens *auth.Tokens, hasher auth.Hasher, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, tokens: tokens, hasher: hasher, log: log}
+}
+
+// Tokens returns the token signer, for the transport's authentication.
+func (s *Service) Tokens() *auth.Tokens { return s.tokens }

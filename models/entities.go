@@ -1,0 +1,146 @@
+package models
+
+import "time"
+
+// The GORM models. Struct tags describe columns and indexes; the store
+// package owns every query. Times are UTC, truncated to microseconds so that
+// both engines give back exactly what they were given.
+
+// User is an account.
+type User struct {
+	ID             int64               `gorm:"primaryKey"`
+	Username       string              `gorm:"size:24;not null;uniqueIndex"`
+	DisplayName    string              `gorm:"size:50;not null"`
+	PasswordHash   string              `gorm:"size:100;not null"`
+	BirthDate      time.Time           `gorm:"type:date;not null"`
+	DMPolicy       DirectMessagePolicy `gorm:"column:dm_policy;size:24;not null"`
+	FollowerCount  int                 `gorm:"not null;default:0"`
+	FollowingCount int                 `gorm:"not null;default:0"`
+	CreatedAt      time.Time           `gorm:"not null"`
+}
+
+// Follow says FollowerID follows FolloweeID. Mutual follows make friends.
+type Follow struct {
+	ID         int64     `gorm:"primaryKey;index:idx_follows_follower,priority:2;index:idx_follows_followee,priority:2"`
+	FollowerID int64     `gorm:"not null;uniqueIndex:idx_follows_pair,priority:1;index:idx_follows_follower,priority:1"`
+	FolloweeID int64     `gorm:"not null;uniqueIndex:idx_follows_pair,priority:2;index:idx_follows_followee,priority:1"`
+	CreatedAt  time.Time `gorm:"not null"`
+}
+
+// Block says BlockerID has blocked BlockedID.
+type Block struct {
+	ID        int64     `gorm:"primaryKey"`
+	BlockerID int64     `gorm:"not null;uniqueIndex:idx_blocks_pair,priority:1"`
+	BlockedID int64     `gorm:"not null;uniqueIndex:idx_blocks_pair,priority:2"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+// Video is a published short video.
+type Video struct {
+	ID         int64           `gorm:"primaryKey"`
+	OwnerID    int64           `gorm:"not null;index"`
+	Caption    string          `gorm:"size:2000;not null"`
+	URL        string          `gorm:"column:url;size:2048;not null"`
+	Visibility VideoVisibility `gorm:"size:16;not null"`
+	CreatedAt  time.Time       `gorm:"not null"`
+}
+
+// Conversation is a thread between members. A 1:1 conversation has a
+// DirectKey built from the sorted pair of user IDs, unique, so two
+// concurrent first messages meet in the same row. Groups will have none.
+type Conversation struct {
+	ID            int64   `gorm:"primaryKey"`
+	DirectKey     *string `gorm:"size:64;uniqueIndex"`
+	LastMessageID int64   `gorm:"not null;default:0"`
+	LastMessageAt *time.Time
+	CreatedAt     time.Time `gorm:"not null"`
+	UpdatedAt     time.Time `gorm:"not null"`
+}
+
+// Member is one participant's state in a conversation.
+type Member struct {
+	ConversationID int64              `gorm:"primaryKey;autoIncrement:false"`
+	UserID         int64              `gorm:"primaryKey;autoIncrement:false;index:idx_members_inbox,priority:1"`
+	Status         ConversationStatus `gorm:"size:16;not null"`
+	// LastMessageID copies the conversation's newest message so the inbox is
+	// one index range scan per member, newest first.
+	LastMessageID     int64 `gorm:"not null;default:0;index:idx_members_inbox,priority:2"`
+	LastReadMessageID int64 `gorm:"not null;default:0"`
+	ReadAt            *time.Time
+	// ClearedThroughID hides messages up to and including this ID from the
+	// member: set when the member deletes a request.
+	ClearedThroughID int64     `gorm:"not null;default:0"`
+	CreatedAt        time.Time `gorm:"not null"`
+}
+
+// TableName keeps the member table next to conversations.
+func (Member) TableName() string { return "conversation_members" }
+
+// Message is one message in a conversation.
+type Message struct {
+	ID              int64    `gorm:"primaryKey;index:idx_messages_conversation,priority:2"`
+	ConversationID  int64    `gorm:"not null;index:idx_messages_conversation,priority:1"`
+	SenderID        int64    `gorm:"not null;uniqueIndex:idx_messages_client_id,priority:1"`
+	Text            *string  `gorm:"size:4000"`
+	VideoID         *int64   `gorm:"index"`
+	ClientMessageID *string  `gorm:"size:64;uniqueIndex:idx_messages_client_id,priority:2"`
+	Delivery        Delivery `gorm:"size:16;not null"`
+	CreatedAt       time.Time
+}
+
+// RequestStatus is the lifecycle of a message request.
+type RequestStatus string
+
+const (
+	RequestOpen     RequestStatus = "OPEN"
+	RequestAccepted RequestStatus = "ACCEPTED"
+	RequestDeleted  RequestStatus = "DELETED"
+	RequestReported RequestStatus = "REPORTED"
+)
+
+// MaxRequestMessages is how many messages a sender may send while a request
+// is pending.
+const MaxRequestMessages = 3
+
+// MessageRequest is a stranger's message waiting for the recipient's answer.
+// At most one per conversation and recipient is open at a time.
+type MessageRequest struct {
+	ID             int64         `gorm:"primaryKey"`
+	ConversationID int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN'"`
+	RecipientID    int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN';index:idx_requests_inbox,priority:1"`
+	SenderID       int64         `gorm:"not null"`
+	Status         RequestStatus `gorm:"size:16;not null;index:idx_requests_inbox,priority:2"`
+	MessageCount   int           `gorm:"not null;default:0"`
+	LastMessageID  int64         `gorm:"not null;default:0;index:idx_requests_inbox,priority:3"`
+	CreatedAt      time.Time     `gorm:"not null"`
+	ResolvedAt     *time.Time
+}
+
+// Report is a recipient's report on a message request.
+type Report struct {
+	ID             int64        `gorm:"primaryKey"`
+	ReporterID     int64        `gorm:"not null;index"`
+	ReportedUserID int64        `gorm:"not null;index"`
+	RequestID      int64        `gorm:"not null;index"`
+	ConversationID int64        `gorm:"not null"`
+	Reason         ReportReason `gorm:"size:16;not null"`
+	Details        *string      `gorm:"size:1000"`
+	CreatedAt      time.Time    `gorm:"not null"`
+}
+
+// ReportMessage is a copy of a reported message, kept for moderators even if
+// the original later changes.
+type ReportMessage struct {
+	ReportID  int64 `gorm:"primaryKey;autoIncrement:false"`
+	MessageID int64 `gorm:"primaryKey;autoIncrement:false"`
+	SenderID  int64 `gorm:"not null"`
+	Text      *string
+	VideoID   *int64
+	SentAt    time.Time `gorm:"not null"`
+}
+
+// All lists every table, in creation order.
+func All() []any {
+	return []any{&User{}, &Follow{}, &Block{}, &Video{}, &Conversation{}, &Member{},
+		&Message{}, &MessageRequest{}, &Report{}, &ReportMessage{}}
+}

@@ -1,0 +1,96 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for API clients. The GraphQL edge copies it into
+// extensions.code; anything without a code is masked as INTERNAL.
+type Code string
+
+const (
+	CodeUnauthenticated Code = "UNAUTHENTICATED"
+	CodeForbidden       Code = "FORBIDDEN"
+	CodeNotFound        Code = "NOT_FOUND"
+	CodeBadUserInput    Code = "BAD_USER_INPUT"
+	CodeConflict        Code = "CONFLICT"
+	CodeRateLimited     Code = "RATE_LIMITED"
+	CodeUnavailable     Code = "UNAVAILABLE"
+	CodeInternal        Code = "INTERNAL"
+)
+
+// Refusal reasons, sent as extensions.reason.
+const (
+	ReasonSelf                    = "SELF"
+	ReasonBlocked                 = "BLOCKED"
+	ReasonRecipientAllowsNoOne    = "RECIPIENT_ALLOWS_NO_ONE"
+	ReasonFriendsOnly             = "FRIENDS_ONLY"
+	ReasonFriendsAndSuggestedOnly = "FRIENDS_AND_SUGGESTED_ONLY"
+	ReasonRequestLimit            = "REQUEST_LIMIT"
+	ReasonTextRequired            = "TEXT_REQUIRED"
+	ReasonNotOwner                = "NOT_OWNER"
+)
+
+// Error is an error that is safe to show to the client: Message is written
+// for a person, Code and Reason for a program.
+type Error struct {
+	Code    Code
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("%s (%s): %s", e.Code, e.Reason, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Is makes errors.Is match any *Error with the same code and reason, so
+// sentinels like ErrNotFound work through wrapping.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if !errors.As(target, &t) {
+		return false
+	}
+	return t.Code == e.Code && (t.Reason == "" || t.Reason == e.Reason)
+}
+
+// Sentinels for the common cases.
+var (
+	ErrUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "sign in to do this"}
+	ErrNotFound        = &Error{Code: CodeNotFound, Message: "not found"}
+	// ErrDuplicate is a unique-constraint violation seen by the store.
+	ErrDuplicate = &Error{Code: CodeConflict, Reason: "DUPLICATE", Message: "already exists"}
+)
+
+// Errorf builds a coded error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Refusal builds a coded error that carries a machine-readable reason.
+func Refusal(code Code, reason, message string) *Error {
+	return &Error{Code: code, Reason: reason, Message: message}
+}
+
+// NotFound says that a kind of thing does not exist, or that the viewer may
+// not know it exists: the two are never told apart.
+func NotFound(what string) *Error {
+	return &Error{Code: CodeNotFound, Message: what + " not found"}
+}
+
+// Invalid reports bad input in words a person understands.
+func Invalid(format string, args ...any) *Error {
+	return Errorf(CodeBadUserInput, format, args...)
+}
+
+// CodeOf returns the code of the first *Error in err's chain, or INTERNAL.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

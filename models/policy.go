@@ -1,0 +1,79 @@
+package models
+
+// This file is the whole privacy rule for direct messages: who may message
+// whom, and where an allowed message lands. It is pure: the store gathers
+// the facts, Decide judges them.
+
+// PolicyInput is every fact the rules look at, for a message from a sender
+// to a recipient.
+type PolicyInput struct {
+	SenderID    int64
+	RecipientID int64
+	// Blocked is true when either user has blocked the other.
+	Blocked         bool
+	RecipientPolicy DirectMessagePolicy
+	// RecipientFollowsSender and SenderFollowsRecipient make friends when both hold.
+	RecipientFollowsSender bool
+	SenderFollowsRecipient bool
+	// SuggestedToRecipient is true when the sender is among the recipient's
+	// suggested friends (synced contacts, Facebook friends).
+	SuggestedToRecipient bool
+	// RecipientAccepted is true when the recipient has written in or accepted
+	// this conversation: the recipient invited the contact.
+	RecipientAccepted bool
+	// RequestMessages is how many messages the sender has sent in the
+	// recipient's open request (0 when there is none).
+	RequestMessages int
+	// HasText is false for a message that only shares a video.
+	HasText bool
+}
+
+// Decide applies the rules in order and returns where the message lands, or
+// the refusal as an *Error with a code and a reason.
+func Decide(in PolicyInput) (Delivery, error) {
+	if in.SenderID == in.RecipientID {
+		return "", Refusal(CodeBadUserInput, ReasonSelf, "you cannot message yourself")
+	}
+	if in.Blocked {
+		// The same words both ways: never reveal who blocked whom.
+		return "", Refusal(CodeForbidden, ReasonBlocked, "you can't message this account")
+	}
+	if in.RecipientPolicy == PolicyNoOne {
+		return "", Refusal(CodeForbidden, ReasonRecipientAllowsNoOne, "this account doesn't accept direct messages")
+	}
+	if in.RecipientAccepted {
+		return DeliveryInbox, nil
+	}
+	if err := mayOpenContact(in); err != nil {
+		return "", err
+	}
+	if in.RecipientFollowsSender {
+		return DeliveryInbox, nil
+	}
+	if in.RequestMessages >= MaxRequestMessages {
+		return "", Refusal(CodeRateLimited, ReasonRequestLimit,
+			"you can send up to 3 messages until your request is accepted")
+	}
+	if in.RequestMessages == 0 && !in.HasText {
+		return "", Refusal(CodeBadUserInput, ReasonTextRequired, "a message request must start with text")
+	}
+	return DeliveryRequest, nil
+}
+
+// mayOpenContact applies the recipient's setting to a sender the recipient
+// has not invited.
+func mayOpenContact(in PolicyInput) error {
+	friends := in.RecipientFollowsSender && in.SenderFollowsRecipient
+	switch in.RecipientPolicy {
+	case PolicyFriends:
+		if !friends {
+			return Refusal(CodeForbidden, ReasonFriendsOnly, "this account only accepts messages from friends")
+		}
+	case PolicySuggestedFriends:
+		if !friends && !in.SuggestedToRecipient {
+			return Refusal(CodeForbidden, ReasonFriendsAndSuggestedOnly,
+				"this account only accepts messages from friends and suggested friends")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package models
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Input limits.
+const (
+	MaxTextRunes        = 4000
+	MaxCaptionRunes     = 2000
+	MaxDisplayNameRunes = 50
+	MaxDetailsRunes     = 1000
+	MaxClientIDRunes    = 64
+	MinPasswordRunes    = 8
+	MaxPasswordBytes    = 72 // bcrypt reads no further
+	MinAge              = 13
+)
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9._]{2,24}$`)
+
+// NormalizeUsername lower-cases and checks a username.
+func NormalizeUsername(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if !usernamePattern.MatchString(s) {
+		return "", Invalid("a username has 2 to 24 characters: letters, digits, dots and underscores")
+	}
+	return s, nil
+}
+
+// CheckPassword enforces the password rules.
+func CheckPassword(p string) error {
+	if !utf8.ValidString(p) || utf8.RuneCountInString(p) < MinPasswordRunes {
+		return Invalid("a password needs at least %d characters", MinPasswordRunes)
+	}
+	if len(p) > MaxPasswordBytes {
+		return Invalid("a password can be at most %d bytes long", MaxPasswordBytes)
+	}
+	return nil
+}
+
+// CleanDisplayName trims and checks a display name.
+func CleanDisplayName(s string) (string, error) {
+	return cleanText(s, "a display name", 1, MaxDisplayNameRunes)
+}
+
+// CheckAge requires the user to be at least MinAge on today's date.
+func CheckAge(birth, today time.Time) error {
+	if birth.After(today) {
+		return Invalid("the birth date is in the future")
+	}
+	if Age(birth, today) < MinAge {
+		return Invalid("you must be at least %d to use dmgraph", MinAge)
+	}
+	return nil
+}
+
+// Age is the number of whole years from birth to today.
+func Age(birth, today time.Time) int {
+	years := today.Year() - birth.Year()
+	if today.Month() < birth.Month() || today.Month() == birth.Month() && today.Day() < birth.Day() {
+		years--
+	}
+	return years
+}
+
+// CleanMessageText trims message text; nil or blank text becomes nil.
+func CleanMessageText(s *string) (*string, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := cleanText(*s, "a message", 0, MaxTextRunes)
+	if err != nil || t == "" {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// CleanCaption trims and checks a video caption (which may be empty).
+func CleanCaption(s string) (string, error) {
+	return cleanText(s, "a caption", 0, MaxCaptionRunes)
+}
+
+// CleanDetails trims optional report details.
+func CleanDetails(s *string) (*string, error) {
+	if s == nil || strings.TrimSpace(*s) == "" {
+		return nil, nil
+	}
+	t, err := cleanText(*s, "report details", 1, MaxDetailsRunes)
+	return &t, err
+}
+
+// CleanClientMessageID checks an idempotency key.
+func CleanClientMessageID(s *string) (*string, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := cleanText(*s, "a clientMessageId", 1, MaxClientIDRunes)
+	return &t, err
+}
+
+// CheckVideoURL accepts absolute http(s) URLs with a host.
+func CheckVideoURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > 2048 {
+		return "", Invalid("a video URL must be an http or https address")
+	}
+	return s, nil
+}
+
+func cleanText(s, what string, minRunes, maxRunes int) (string, error) {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return "", Invalid("%s must be valid UTF-8 text without NUL characters", what)
+	}
+	s = strings.TrimSpace(s)
+	n := utf8.RuneCountInString(s)
+	if n < minRunes {
+		return "", Invalid("%s can't be empty", what)
+	}
+	if n > maxRunes {
+		return "", Invalid("%s can be at most %d characters", what, maxRunes)
+	}
+	return s, nil
+}

@@ -1,0 +1,19 @@
+package models
+
+import "context"
+
+type viewerKey struct{}
+
+// WithViewer returns a context in which userID is the signed-in user.
+func WithViewer(ctx context.Context, userID int64) context.Context {
+	return context.WithValue(ctx, viewerKey{}, userID)
+}
+
+// ViewerID returns the signed-in user, or ErrUnauthenticated.
+func ViewerID(ctx context.Context) (int64, error) {
+	id, ok := ctx.Value(viewerKey{}).(int64)
+	if !ok || id == 0 {
+		return 0, ErrUnauthenticated
+	}
+	return id, nil
+}

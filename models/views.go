@@ -1,0 +1,125 @@
+package models
+
+import (
+	"context"
+	"time"
+)
+
+// ConversationView is a conversation as one member sees it.
+type ConversationView struct {
+	Conversation
+	// Member is the viewer's own membership.
+	Member *Member
+}
+
+// Status is the conversation's state for the viewer.
+func (v *ConversationView) Status() ConversationStatus { return v.Member.Status }
+
+// LastMessageAt is when the newest message the viewer can see was sent.
+func (v *ConversationView) LastMessageAt() *time.Time {
+	if v.Conversation.LastMessageID <= v.Member.ClearedThroughID {
+		return nil
+	}
+	return v.Conversation.LastMessageAt
+}
+
+// Relation is how the viewer and another user relate.
+type Relation struct {
+	ViewerFollows   bool
+	FollowsViewer   bool
+	BlockedByViewer bool
+}
+
+// Friends reports mutual follows.
+func (r Relation) Friends() bool { return r.ViewerFollows && r.FollowsViewer }
+
+// CanSeeVideo says whether viewerID may watch v, given the viewer's relation
+// to v's owner.
+func CanSeeVideo(viewerID int64, v *Video, owner Relation) bool {
+	switch {
+	case v.OwnerID == viewerID:
+		return true
+	case v.Visibility == VisibilityPublic:
+		return true
+	case v.Visibility == VisibilityFriends:
+		return owner.Friends()
+	default:
+		return false
+	}
+}
+
+// SendResult is what sending a message produced.
+type SendResult struct {
+	Message      *Message
+	Conversation *ConversationView
+	Delivery     Delivery
+}
+
+// PageInfo is Relay's pagination state.
+type PageInfo struct {
+	HasNextPage     bool
+	HasPreviousPage bool
+	StartCursor     *string
+	EndCursor       *string
+}
+
+// Edge is one item of a page, with its cursor.
+type Edge[T any] struct {
+	Cursor string
+	Node   *T
+}
+
+// Connection is a page of a list plus a lazy total.
+type Connection[T any] struct {
+	Edges    []*Edge[T]
+	PageInfo *PageInfo
+	// Count returns the size of the whole list. It runs only when a client
+	// asks for totalCount.
+	Count func(ctx context.Context) (int, error)
+}
+
+// TotalCount is the size of the whole list.
+func (c *Connection[T]) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+// The concrete connections the schema names.
+type (
+	UserConnection           = Connection[User]
+	UserEdge                 = Edge[User]
+	ConversationConnection   = Connection[ConversationView]
+	ConversationEdge         = Edge[ConversationView]
+	MessageConnection        = Connection[Message]
+	MessageEdge              = Edge[Message]
+	MessageRequestConnection = Connection[MessageRequest]
+	MessageRequestEdge       = Edge[MessageRequest]
+)
+
+// Node is anything with a Relay global ID.
+type Node interface{ IsNode() }
+
+func (*User) IsNode()             {}
+func (*Video) IsNode()            {}
+func (*ConversationView) IsNode() {}
+func (*Message) IsNode()          {}
+func (*MessageRequest) IsNode()   {}
+func (*Report) IsNode()           {}
+
+// SendParams is a validated message from SenderID to RecipientID.
+type SendParams struct {
+	SenderID        int64
+	RecipientID     int64
+	Text            *string
+	VideoID         *int64
+	ClientMessageID *string
+}
+
+// Decider judges the facts of a send: the delivery, or a refusal.
+type Decider func(PolicyInput) (Delivery, error)
+
+// ReportParams describes a report on a message request.
+type ReportParams struct {
+	ViewerID  int64
+	RequestID int64
+	Reason    ReportReason
+	Details   *string
+	Block     bool
+}

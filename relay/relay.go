@@ -1,0 +1,90 @@
+// Package relay encodes Relay global IDs and pagination cursors. Both are
+// opaque to clients: base64url of "Kind:number".
+package relay
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"dmgraph/models"
+)
+
+// Kinds of global ID.
+const (
+	KindUser           = "User"
+	KindVideo          = "Video"
+	KindConversation   = "Conversation"
+	KindMessage        = "Message"
+	KindMessageRequest = "MessageRequest"
+	KindReport         = "Report"
+)
+
+var enc = base64.RawURLEncoding
+
+// maxEncoded bounds what we try to decode: a kind and an int64 fit in far less.
+const maxEncoded = 64
+
+// ID encodes a global ID.
+func ID(kind string, id int64) string {
+	return enc.EncodeToString([]byte(kind + ":" + strconv.FormatInt(id, 10)))
+}
+
+// Parse splits a global ID into its kind and number. ok is false for anything
+// that is not an ID we made.
+func Parse(gid string) (kind string, id int64, ok bool) {
+	if len(gid) == 0 || len(gid) > maxEncoded {
+		return "", 0, false
+	}
+	raw, err := enc.DecodeString(gid)
+	if err != nil {
+		return "", 0, false
+	}
+	kind, num, found := strings.Cut(string(raw), ":")
+	if !found || kind == "" {
+		return "", 0, false
+	}
+	id, err = strconv.ParseInt(num, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != num {
+		return "", 0, false
+	}
+	return kind, id, true
+}
+
+// Decode returns the number in a global ID of the wanted kind. An ID that
+// does not decode, or is of another kind, is simply not found.
+func Decode(kind, gid string) (int64, error) {
+	k, id, ok := Parse(gid)
+	if !ok || k != kind {
+		return 0, models.NotFound(strings.ToLower(kindWords(kind)))
+	}
+	return id, nil
+}
+
+func kindWords(kind string) string {
+	if kind == KindMessageRequest {
+		return "message request"
+	}
+	return kind
+}
+
+// Cursor encodes a position in a list.
+func Cursor(key int64) string {
+	return enc.EncodeToString([]byte("c:" + strconv.FormatInt(key, 10)))
+}
+
+// ParseCursor decodes a cursor; a malformed one is bad input.
+func ParseCursor(c string) (int64, error) {
+	k, key, ok := Parse(c)
+	if !ok || k != "c" {
+		return 0, models.Invalid("the cursor %q is not valid", truncate(c, 40))
+	}
+	return key, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,64 @@
+package resolvers
+
+import (
+	"context"
+
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+type conversationResolver struct{ *Resolver }
+
+func (r *conversationResolver) ID(_ context.Context, c *models.ConversationView) (string, error) {
+	return relay.ID(relay.KindConversation, c.ID), nil
+}
+
+func (r *conversationResolver) Participants(ctx context.Context, c *models.ConversationView) ([]*models.User, error) {
+	members, err := loadMembers(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(members))
+	for i, m := range members {
+		ids[i] = m.UserID
+	}
+	return loadersFrom(ctx).users.LoadAll(ctx, ids)
+}
+
+func (r *conversationResolver) LastMessage(ctx context.Context, c *models.ConversationView) (*models.Message, error) {
+	if c.LastMessageAt() == nil {
+		return nil, nil
+	}
+	return optional(loadMessage(ctx, c.Conversation.LastMessageID))
+}
+
+func (r *conversationResolver) UnreadCount(ctx context.Context, c *models.ConversationView) (int, error) {
+	return load(ctx, loadersFrom(ctx).unread, c.ID, "conversation")
+}
+
+func (r *conversationResolver) Messages(ctx context.Context, c *models.ConversationView, first *int, after *string, last *int, before *string) (*models.MessageConnection, error) {
+	args, err := relay.Both(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.Messages(ctx, c, args)
+}
+
+// ReadReceipts are the other members' read positions. A sender whose request
+// is pending sees none: reading a request tells its sender nothing.
+func (r *conversationResolver) ReadReceipts(ctx context.Context, c *models.ConversationView) ([]*models.Member, error) {
+	if c.Status() == models.StatusPending {
+		return []*models.Member{}, nil
+	}
+	members, err := loadMembers(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	others := make([]*models.Member, 0, len(members))
+	for _, m := range members {
+		if m.UserID != c.Member.UserID {
+			others = append(others, m)
+		}
+	}
+	return others, nil
+}

@@ -1,0 +1,120 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"dmgraph/dm"
+	"dmgraph/graph"
+	"dmgraph/models"
+)
+
+// Options configure the HTTP handler.
+type Options struct {
+	Log *slog.Logger
+	// Playground serves GraphiQL at "/".
+	Playground bool
+}
+
+// maxBodyBytes bounds a GraphQL request body: a 4000-character message and
+// its query fit many times over.
+const maxBodyBytes = 1 << 20
+
+// NewHandler returns the HTTP handler: GraphQL at /query, GraphiQL at /.
+func NewHandler(svc *dm.Service, opts Options) http.Handler {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{svc: svc}}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.FixedComplexityLimit(2000))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(withLoaders(ctx, newLoaders(svc)))
+	})
+	srv.SetErrorPresenter(presentError(log))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return errors.New("panic")
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/query", authenticate(svc, http.MaxBytesHandler(srv, maxBodyBytes)))
+	if opts.Playground {
+		mux.Handle("GET /{$}", playground.Handler("dmgraph", "/query"))
+	}
+	return mux
+}
+
+// presentError gives every error a code. Domain errors keep their message,
+// code and reason; gqlgen's own parse and validation errors are the client's
+// fault; anything else is logged and masked.
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		var e *models.Error
+		if errors.As(err, &e) {
+			out.Message = e.Message
+			out.Extensions = map[string]any{"code": string(e.Code)}
+			if e.Reason != "" {
+				out.Extensions["reason"] = e.Reason
+			}
+			return out
+		}
+		if code, _ := out.Extensions["code"].(string); code == errcode.ValidationFailed || code == errcode.ParseFailed {
+			out.Extensions["code"] = string(models.CodeBadUserInput)
+			return out
+		}
+		log.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
+		return &gqlerror.Error{Message: "internal error", Path: out.Path,
+			Extensions: map[string]any{"code": string(models.CodeInternal)}}
+	}
+}
+
+// authenticate puts the bearer token's user in the request context. No
+// header means anonymous; a bad or expired token is refused outright, so a
+// client learns to sign in again instead of silently seeing less.
+func authenticate(svc *dm.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, token, _ := strings.Cut(h, " ")
+		userID, _, err := svc.Tokens().Parse(strings.TrimSpace(token))
+		if !strings.EqualFold(scheme, "Bearer") || err != nil {
+			writeError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), userID)))
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, code models.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
+		"message": msg, "extensions": map[string]any{"code": code},
+	}}})
+}

@@ -1,0 +1,89 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"dmgraph/dm"
+	"dmgraph/models"
+)
+
+// loaderWait is how long a loader gathers keys before it queries. Sibling
+// resolvers run concurrently and enqueue within microseconds; a few
+// milliseconds covers a loaded machine.
+const loaderWait = 3 * time.Millisecond
+
+// loaders batch the per-item lookups of one GraphQL operation. They are built
+// per operation, so their caches never outlive it nor cross viewers.
+type loaders struct {
+	users     *dataloadgen.Loader[int64, *models.User]
+	relations *dataloadgen.Loader[int64, models.Relation]
+	videos    *dataloadgen.Loader[int64, *models.Video]
+	messages  *dataloadgen.Loader[int64, *models.Message]
+	members   *dataloadgen.Loader[int64, []*models.Member]
+	unread    *dataloadgen.Loader[int64, int]
+	views     *dataloadgen.Loader[int64, *models.ConversationView]
+}
+
+func newLoaders(svc *dm.Service) *loaders {
+	w := dataloadgen.WithWait(loaderWait)
+	return &loaders{
+		users:     dataloadgen.NewMappedLoader(svc.Users, w),
+		relations: dataloadgen.NewMappedLoader(svc.Relations, w),
+		videos:    dataloadgen.NewMappedLoader(svc.Videos, w),
+		messages:  dataloadgen.NewMappedLoader(svc.MessagesByIDs, w),
+		members:   dataloadgen.NewMappedLoader(svc.Members, w),
+		unread:    dataloadgen.NewMappedLoader(svc.UnreadCounts, w),
+		views:     dataloadgen.NewMappedLoader(svc.ConversationsByIDs, w),
+	}
+}
+
+type loadersKey struct{}
+
+func withLoaders(ctx context.Context, l *loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+func loadersFrom(ctx context.Context) *loaders {
+	return ctx.Value(loadersKey{}).(*loaders)
+}
+
+// load runs a loader and reports a missing key as NOT_FOUND.
+func load[V any](ctx context.Context, l *dataloadgen.Loader[int64, V], id int64, what string) (V, error) {
+	v, err := l.Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return v, models.NotFound(what)
+	}
+	return v, err
+}
+
+func loadUser(ctx context.Context, id int64) (*models.User, error) {
+	return load(ctx, loadersFrom(ctx).users, id, "user")
+}
+
+func loadMessage(ctx context.Context, id int64) (*models.Message, error) {
+	return load(ctx, loadersFrom(ctx).messages, id, "message")
+}
+
+func loadView(ctx context.Context, id int64) (*models.ConversationView, error) {
+	return load(ctx, loadersFrom(ctx).views, id, "conversation")
+}
+
+func loadRelation(ctx context.Context, id int64) (models.Relation, error) {
+	rel, err := loadersFrom(ctx).relations.Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return models.Relation{}, nil // anonymous viewers relate to nobody
+	}
+	return rel, err
+}
+
+func loadMembers(ctx context.Context, convID int64) ([]*models.Member, error) {
+	ms, err := loadersFrom(ctx).members.Load(ctx, convID)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, nil
+	}
+	return ms, err
+}

@@ -1,0 +1,143 @@
+package resolvers
+
+import (
+	"context"
+
+	"dmgraph/dm"
+	"dmgraph/graph/model"
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+type mutationResolver struct{ *Resolver }
+
+func (r *mutationResolver) Register(ctx context.Context, in model.RegisterInput) (*model.AuthPayload, error) {
+	s, err := r.svc.Register(ctx, dm.RegisterParams{Username: in.Username, Password: in.Password,
+		DisplayName: in.DisplayName, BirthDate: in.BirthDate})
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{Token: s.Token, User: s.User}, nil
+}
+
+func (r *mutationResolver) Login(ctx context.Context, in model.LoginInput) (*model.AuthPayload, error) {
+	s, err := r.svc.Login(ctx, in.Username, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{Token: s.Token, User: s.User}, nil
+}
+
+// userEdge decodes a user ID and applies a follow or block change.
+func userEdge(ctx context.Context, userID string, change func(context.Context, int64) (*models.User, error)) (*models.User, error) {
+	uid, err := relay.Decode(relay.KindUser, userID)
+	if err != nil {
+		return nil, err
+	}
+	return change(ctx, uid)
+}
+
+func (r *mutationResolver) Follow(ctx context.Context, userID string) (*models.User, error) {
+	return userEdge(ctx, userID, r.svc.Follow)
+}
+
+func (r *mutationResolver) Unfollow(ctx context.Context, userID string) (*models.User, error) {
+	return userEdge(ctx, userID, r.svc.Unfollow)
+}
+
+func (r *mutationResolver) Block(ctx context.Context, userID string) (*models.User, error) {
+	return userEdge(ctx, userID, r.svc.Block)
+}
+
+func (r *mutationResolver) Unblock(ctx context.Context, userID string) (*models.User, error) {
+	return userEdge(ctx, userID, r.svc.Unblock)
+}
+
+func (r *mutationResolver) UpdatePrivacySettings(ctx context.Context, in model.UpdatePrivacySettingsInput) (*model.PrivacySettings, error) {
+	p, err := r.svc.UpdatePrivacySettings(ctx, in.DirectMessagePolicy)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PrivacySettings{DirectMessagePolicy: p}, nil
+}
+
+func (r *mutationResolver) PublishVideo(ctx context.Context, in model.PublishVideoInput) (*models.Video, error) {
+	vis := models.VisibilityPublic
+	if in.Visibility != nil {
+		vis = *in.Visibility
+	}
+	return r.svc.PublishVideo(ctx, in.Caption, in.URL, vis)
+}
+
+func (r *mutationResolver) UpdateVideo(ctx context.Context, in model.UpdateVideoInput) (*models.Video, error) {
+	id, err := relay.Decode(relay.KindVideo, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.UpdateVideo(ctx, id, in.Visibility)
+}
+
+func (r *mutationResolver) DeleteVideo(ctx context.Context, gid string) (string, error) {
+	id, err := relay.Decode(relay.KindVideo, gid)
+	if err != nil {
+		return "", err
+	}
+	if err := r.svc.DeleteVideo(ctx, id); err != nil {
+		return "", err
+	}
+	return gid, nil
+}
+
+func (r *mutationResolver) SendMessage(ctx context.Context, in model.SendMessageInput) (*models.SendResult, error) {
+	var (
+		send dm.SendInput
+		err  error
+	)
+	if send.RecipientID, err = decodeOptional(relay.KindUser, in.RecipientID); err != nil {
+		return nil, err
+	}
+	if send.ConversationID, err = decodeOptional(relay.KindConversation, in.ConversationID); err != nil {
+		return nil, err
+	}
+	if send.VideoID, err = decodeOptional(relay.KindVideo, in.VideoID); err != nil {
+		return nil, err
+	}
+	send.Text, send.ClientMessageID = in.Text, in.ClientMessageID
+	return r.svc.SendMessage(ctx, send)
+}
+
+func (r *mutationResolver) AcceptMessageRequest(ctx context.Context, requestID string) (*models.ConversationView, error) {
+	id, err := relay.Decode(relay.KindMessageRequest, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.AcceptMessageRequest(ctx, id)
+}
+
+func (r *mutationResolver) DeleteMessageRequest(ctx context.Context, requestID string) (string, error) {
+	id, err := relay.Decode(relay.KindMessageRequest, requestID)
+	if err != nil {
+		return "", err
+	}
+	if err := r.svc.DeleteMessageRequest(ctx, id); err != nil {
+		return "", err
+	}
+	return requestID, nil
+}
+
+func (r *mutationResolver) ReportMessageRequest(ctx context.Context, in model.ReportMessageRequestInput) (*models.Report, error) {
+	id, err := relay.Decode(relay.KindMessageRequest, in.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.ReportMessageRequest(ctx, dm.ReportInput{RequestID: id, Reason: in.Reason,
+		Details: in.Details, Block: in.Block != nil && *in.Block})
+}
+
+func (r *mutationResolver) MarkConversationRead(ctx context.Context, conversationID string) (*models.ConversationView, error) {
+	id, err := relay.Decode(relay.KindConversation, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.MarkConversationRead(ctx, id)
+}

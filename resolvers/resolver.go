@@ -1,0 +1,58 @@
+// Package resolvers maps the GraphQL schema onto the dm service: thin
+// resolvers, one file per type, plus the HTTP wiring (authentication, error
+// presentation, dataloaders).
+package resolvers
+
+import (
+	"context"
+	"errors"
+
+	"dmgraph/dm"
+	"dmgraph/graph"
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+// Resolver is the root of all resolvers.
+type Resolver struct {
+	svc *dm.Service
+}
+
+var _ graph.ResolverRoot = &Resolver{}
+
+func (r *Resolver) Query() graph.QueryResolver                   { return &queryResolver{r} }
+func (r *Resolver) Mutation() graph.MutationResolver             { return &mutationResolver{r} }
+func (r *Resolver) User() graph.UserResolver                     { return &userResolver{r} }
+func (r *Resolver) Video() graph.VideoResolver                   { return &videoResolver{r} }
+func (r *Resolver) Message() graph.MessageResolver               { return &messageResolver{r} }
+func (r *Resolver) Conversation() graph.ConversationResolver     { return &conversationResolver{r} }
+func (r *Resolver) MessageRequest() graph.MessageRequestResolver { return &messageRequestResolver{r} }
+func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver       { return &readReceiptResolver{r} }
+func (r *Resolver) Report() graph.ReportResolver                 { return &reportResolver{r} }
+
+// decodeOptional decodes an optional global ID of the given kind.
+func decodeOptional(kind string, gid *string) (*int64, error) {
+	if gid == nil {
+		return nil, nil
+	}
+	id, err := relay.Decode(kind, *gid)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
+}
+
+// optional turns NOT_FOUND into a null value, for fields that may point at
+// something gone (a deleted video, say).
+func optional[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// viewerIs reports whether the signed-in user is id.
+func viewerIs(ctx context.Context, id int64) bool {
+	v, err := models.ViewerID(ctx)
+	return err == nil && v == id
+}

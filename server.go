@@ -1,0 +1,113 @@
+// Command dmgraph serves the direct-messaging GraphQL API.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"dmgraph/auth"
+	"dmgraph/dm"
+	"dmgraph/resolvers"
+	"dmgraph/store"
+)
+
+// config is everything read from the environment.
+type config struct {
+	Addr        string
+	DatabaseURL string
+	JWTSecret   string
+	TokenTTL    time.Duration
+	LogLevel    slog.Level
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{Addr: ":8080", DatabaseURL: getenv("DATABASE_URL"), JWTSecret: getenv("JWT_SECRET"), TokenTTL: 24 * time.Hour}
+	if p := getenv("PORT"); p != "" {
+		c.Addr = ":" + p
+	}
+	if s := getenv("TOKEN_TTL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("TOKEN_TTL must be a positive Go duration such as 24h, got %q", s)
+		}
+		c.TokenTTL = d
+	}
+	if s := getenv("LOG_LEVEL"); s != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
+			return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", s)
+		}
+	}
+	return c, nil
+}
+
+func main() {
+	if err := run(context.Background(), os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "dmgraph:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx ends or a signal arrives. When
+// ready is non-nil it receives the listening address (tests listen on port 0).
+func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready chan<- string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Log: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tokens, generated, err := auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL)
+	if err != nil {
+		return err
+	}
+	if generated {
+		log.Warn("JWT_SECRET is unset: using a random key, so tokens die with this process")
+	}
+	svc := dm.New(st, tokens, auth.Hasher{}, log)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "graphiql", "/", "graphql", "/query")
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

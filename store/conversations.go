@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+// viewSelect reads a conversation and one member row into a viewRow.
+const viewSelect = `c.id, c.direct_key, c.last_message_id, c.last_message_at, c.created_at, c.updated_at,
+	m.conversation_id AS m_conversation_id, m.user_id AS m_user_id, m.status AS m_status,
+	m.last_message_id AS m_last_message_id, m.last_read_message_id AS m_last_read_message_id,
+	m.read_at AS m_read_at, m.cleared_through_id AS m_cleared_through_id, m.created_at AS m_created_at`
+
+type viewRow struct {
+	models.Conversation `gorm:"embedded"`
+	M                   models.Member `gorm:"embedded;embeddedPrefix:m_"`
+}
+
+func (r *viewRow) view() *models.ConversationView {
+	m := r.M
+	return &models.ConversationView{Conversation: r.Conversation, Member: &m}
+}
+
+// visibleViews selects the conversations userID can see.
+func (s *Store) visibleViews(ctx context.Context, userID int64) *gorm.DB {
+	return s.db.WithContext(ctx).Table("conversation_members m").Select(viewSelect).
+		Joins("JOIN conversations c ON c.id = m.conversation_id").
+		Where("m.user_id = ? AND m.status <> ?", userID, models.StatusDeleted)
+}
+
+// View returns conversation id as viewerID sees it; NOT_FOUND unless the
+// viewer is a member who can see it.
+func (s *Store) View(ctx context.Context, viewerID, id int64) (*models.ConversationView, error) {
+	var rows []*viewRow
+	if err := s.visibleViews(ctx, viewerID).Where("c.id = ?", id).Scan(&rows).Error; err != nil {
+		return nil, translate(err, "conversation")
+	}
+	if len(rows) == 0 {
+		return nil, models.NotFound("conversation")
+	}
+	return rows[0].view(), nil
+}
+
+// Views loads many conversations as viewerID sees them, in one statement.
+func (s *Store) Views(ctx context.Context, viewerID int64, ids []int64) (map[int64]*models.ConversationView, error) {
+	var rows []*viewRow
+	if err := s.visibleViews(ctx, viewerID).Where("c.id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, translate(err, "conversations")
+	}
+	out := make(map[int64]*models.ConversationView, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.view()
+	}
+	return out, nil
+}
+
+// Inbox pages through viewerID's ACTIVE and PENDING conversations, newest
+// activity first.
+func (s *Store) Inbox(ctx context.Context, viewerID int64, args relay.Args) (*models.ConversationConnection, error) {
+	statuses := []models.ConversationStatus{models.StatusActive, models.StatusPending}
+	q := s.visibleViews(ctx, viewerID).Where("m.status IN ?", statuses)
+	if args.After != 0 {
+		q = q.Where("m.last_message_id < ?", args.After)
+	}
+	var rows []*viewRow
+	if err := q.Order("m.last_message_id DESC").Limit(args.Limit + 1).Scan(&rows).Error; err != nil {
+		return nil, translate(err, "conversations")
+	}
+	views := make([]*models.ConversationView, len(rows))
+	for i, r := range rows {
+		views[i] = r.view()
+	}
+	c := relay.Connection(args, views, func(v *models.ConversationView) int64 { return v.Member.LastMessageID })
+	c.Count = func(ctx context.Context) (int, error) {
+		var n int64
+		err := s.db.WithContext(ctx).Model(&models.Member{}).
+			Where("user_id = ? AND status IN ?", viewerID, statuses).Count(&n).Error
+		return int(n), translate(err, "conversations")
+	}
+	return c, nil
+}
+
+// Messages pages through the messages of a conversation that the member in
+// v can see, oldest to newest.
+func (s *Store) Messages(ctx context.Context, v *models.ConversationView, args relay.Args) (*models.MessageConnection, error) {
+	base := func() *gorm.DB {
+		return s.db.WithContext(ctx).Model(&models.Message{}).
+			Where("conversation_id = ? AND id > ?", v.ID, v.Member.ClearedThroughID)
+	}
+	q := base()
+	switch {
+	case args.Backward:
+		if args.Before != 0 {
+			q = q.Where("id < ?", args.Before)
+		}
+		q = q.Order("id DESC")
+	default:
+		if args.After != 0 {
+			q = q.Where("id > ?", args.After)
+		}
+		q = q.Order("id ASC")
+	}
+	var msgs []*models.Message
+	if err := q.Limit(args.Limit + 1).Find(&msgs).Error; err != nil {
+		return nil, translate(err, "messages")
+	}
+	c := relay.Connection(args, msgs, func(m *models.Message) int64 { return m.ID })
+	c.Count = func(ctx context.Context) (int, error) {
+		var n int64
+		err := base().WithContext(ctx).Count(&n).Error
+		return int(n), translate(err, "messages")
+	}
+	return c, nil
+}
+
+// MessageForViewer returns a message if viewerID can see it.
+func (s *Store) MessageForViewer(ctx context.Context, viewerID, id int64) (*models.Message, error) {
+	var msgs []*models.Message
+	err := s.db.WithContext(ctx).Table("messages msg").Select("msg.*").
+		Joins("JOIN conversation_members m ON m.conversation_id = msg.conversation_id").
+		Where("msg.id = ? AND m.user_id = ? AND m.status <> ? AND msg.id > m.cleared_through_id",
+			id, viewerID, models.StatusDeleted).
+		Scan(&msgs).Error
+	if err != nil {
+		return nil, translate(err, "message")
+	}
+	if len(msgs) == 0 {
+		return nil, models.NotFound("message")
+	}
+	return msgs[0], nil
+}
+
+// MessagesByIDs loads messages in one statement. It checks no access: call
+// it only for IDs reached through a conversation the viewer can see.
+func (s *Store) MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error) {
+	var msgs []*models.Message
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&msgs).Error; err != nil {
+		return nil, translate(err, "messages")
+	}
+	out := make(map[int64]*models.Message, len(msgs))
+	for _, m := range msgs {
+		out[m.ID] = m
+	}
+	return out, nil
+}
+
+// MessageByClientID finds the message senderID sent with an idempotency key.
+func (s *Store) MessageByClientID(ctx context.Context, senderID int64, clientID string) (*models.Message, error) {
+	var m models.Message
+	err := s.db.WithContext(ctx).Where("sender_id = ? AND client_message_id = ?", senderID, clientID).Take(&m).Error
+	return &m, translate(err, "message")
+}
+
+// MembersByConversations loads every member of each conversation, in one statement.
+func (s *Store) MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
+	var ms []*models.Member
+	if err := s.db.WithContext(ctx).Where("conversation_id IN ?", ids).
+		Order("conversation_id, created_at, user_id").Find(&ms).Error; err != nil {
+		return nil, translate(err, "members")
+	}
+	out := make(map[int64][]*models.Member, len(ids))
+	for _, m := range ms {
+		out[m.ConversationID] = append(out[m.ConversationID], m)
+	}
+	return out, nil
+}
+
+// UnreadCounts counts, per conversation, the messages from others after
+// viewerID's read position. One statement.
+func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (map[int64]int, error) {
+	var rows []struct {
+		ConversationID int64
+		N              int
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT m.conversation_id, COUNT(msg.id) AS n
+		FROM conversation_members m
+		JOIN messages msg ON msg.conversation_id = m.conversation_id
+			AND msg.id > m.last_read_message_id AND msg.id > m.cleared_through_id
+			AND msg.sender_id <> m.user_id
+		WHERE m.user_id = ? AND m.conversation_id IN ?
+		GROUP BY m.conversation_id`, viewerID, ids).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err, "unread counts")
+	}
+	out := make(map[int64]int, len(ids))
+	for _, id := range ids {
+		out[id] = 0
+	}
+	for _, r := range rows {
+		out[r.ConversationID] = r.N
+	}
+	return out, nil
+}
+
+// MarkRead moves viewerID's read position to the newest message.
+func (s *Store) MarkRead(ctx context.Context, viewerID, convID int64) error {
+	res := s.db.WithContext(ctx).Model(&models.Member{}).
+		Where("conversation_id = ? AND user_id = ? AND status <> ?", convID, viewerID, models.StatusDeleted).
+		Updates(map[string]any{
+			"last_read_message_id": gorm.Expr("(SELECT last_message_id FROM conversations WHERE id = ?)", convID),
+			"read_at":              now(),
+		})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return models.NotFound("conversation")
+	}
+	return translate(res.Error, "conversation")
+}
+
+// DirectConversationID returns the 1:1 conversation of a and b, or 0.
+func (s *Store) DirectConversationID(ctx context.Context, a, b int64) (int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&models.Conversation{}).
+		Where("direct_key = ?", directKey(a, b)).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, translate(err, "conversation")
+	}
+	return ids[0], nil
+}
+
+// directKey names the 1:1 conversation of two users: the sorted pair, so
+// both directions meet on one unique row.
+func directKey(a, b int64) string {
+	if a > b {
+		a, b = b, a
+	}
+	return fmt.Sprintf("%d:%d", a, b)
+}
+
+// OtherMember returns the member of a 1:1 conversation who is not userID.
+func (s *Store) OtherMember(ctx context.Context, convID, userID int64) (int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&models.Member{}).
+		Where("conversation_id = ? AND user_id <> ?", convID, userID).Pluck("user_id", &ids).Error
+	if err != nil {
+		return 0, translate(err, "conversation")
+	}
+	if len(ids) == 0 {
+		return 0, models.NotFound("conversation")
+	}
+	return ids[0], nil
+}
+
+// upsertMember inserts or updates a member row, setting the given columns on
+// conflict, and reads the row back.
+func upsertMember(tx *gorm.DB, m *models.Member, columns ...string) error {
+	return tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "conversation_id"}, {Name: "user_id"}},
+		DoUpdates: clause.AssignmentColumns(columns),
+	}, clause.Returning{}).Create(m).Error
+}

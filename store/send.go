@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+
+	"dmgraph/models"
+)
+
+// facts is what one statement tells about a sender, a recipient and their
+// conversation.
+type facts struct {
+	RecipientPolicy        models.DirectMessagePolicy
+	Blocked                bool
+	RecipientFollowsSender bool
+	SenderFollowsRecipient bool
+	RecipientStatus        models.ConversationStatus
+	RequestMessages        int
+	RequestID              int64
+}
+
+func (f facts) input(p models.SendParams) models.PolicyInput {
+	return models.PolicyInput{
+		SenderID:               p.SenderID,
+		RecipientID:            p.RecipientID,
+		Blocked:                f.Blocked,
+		RecipientPolicy:        f.RecipientPolicy,
+		RecipientFollowsSender: f.RecipientFollowsSender,
+		SenderFollowsRecipient: f.SenderFollowsRecipient,
+		RecipientAccepted:      f.RecipientStatus == models.StatusActive || f.RecipientStatus == models.StatusPending,
+		RequestMessages:        f.RequestMessages,
+		HasText:                p.Text != nil,
+	}
+}
+
+const factsSQL = `
+SELECT u.dm_policy AS recipient_policy,
+	EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = @s AND b.blocked_id = @r)
+		OR (b.blocker_id = @r AND b.blocked_id = @s)) AS blocked,
+	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @r AND f.followee_id = @s) AS recipient_follows_sender,
+	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @s AND f.followee_id = @r) AS sender_follows_recipient,
+	COALESCE((SELECT m.status FROM conversation_members m
+		WHERE m.conversation_id = @c AND m.user_id = @r), '') AS recipient_status,
+	COALESCE((SELECT q.message_count FROM message_requests q
+		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_messages,
+	COALESCE((SELECT q.id FROM message_requests q
+		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_id
+FROM users u WHERE u.id = @r`
+
+func loadFacts(tx *gorm.DB, convID int64, p models.SendParams) (facts, error) {
+	var fs []facts
+	err := tx.Raw(factsSQL, map[string]any{"s": p.SenderID, "r": p.RecipientID, "c": convID}).Scan(&fs).Error
+	if err != nil {
+		return facts{}, err
+	}
+	if len(fs) == 0 {
+		return facts{}, models.NotFound("user")
+	}
+	return fs[0], nil
+}
+
+// Permission answers the send rules for a would-be message, without sending.
+func (s *Store) Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error) {
+	convID, err := s.DirectConversationID(ctx, p.SenderID, p.RecipientID)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return "", err
+	}
+	f, err := loadFacts(s.db.WithContext(ctx), convID, p)
+	if err != nil {
+		return "", translate(err, "user")
+	}
+	return decide(f.input(p))
+}
+
+// Send stores a message in the 1:1 conversation of sender and recipient,
+// creating it if needed, in one transaction: the conversation row is locked
+// first, so concurrent sends to one conversation queue and the request limit
+// holds. A repeated ClientMessageID fails with ErrDuplicate.
+func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error) {
+	var res *models.SendResult
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		t := now()
+		var conv models.Conversation
+		err := tx.Raw(`INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
+			VALUES (?, 0, ?, ?)
+			ON CONFLICT (direct_key) DO UPDATE SET updated_at = excluded.updated_at
+			RETURNING *`, directKey(p.SenderID, p.RecipientID), t, t).Scan(&conv).Error
+		if err != nil {
+			return err
+		}
+		f, err := loadFacts(tx, conv.ID, p)
+		if err != nil {
+			return err
+		}
+		delivery, err := decide(f.input(p))
+		if err != nil {
+			return err
+		}
+		msg := &models.Message{ConversationID: conv.ID, SenderID: p.SenderID, Text: p.Text,
+			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: delivery, CreatedAt: t}
+		if err := tx.Create(msg).Error; err != nil {
+			return err
+		}
+		sender, err := recordSend(tx, &conv, msg, p, f)
+		if err != nil {
+			return err
+		}
+		res = &models.SendResult{Message: msg, Conversation: &models.ConversationView{Conversation: conv, Member: sender}, Delivery: delivery}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "message")
+	}
+	return res, nil
+}
+
+// recordSend updates members, the request and the conversation after msg was
+// inserted, and returns the sender's member row.
+func recordSend(tx *gorm.DB, conv *models.Conversation, msg *models.Message, p models.SendParams, f facts) (*models.Member, error) {
+	t := msg.CreatedAt
+	senderStatus, recipientStatus := models.StatusActive, models.StatusActive
+	if msg.Delivery == models.DeliveryRequest {
+		senderStatus, recipientStatus = models.StatusPending, models.StatusRequest
+	}
+	sender := &models.Member{ConversationID: conv.ID, UserID: p.SenderID, Status: senderStatus,
+		LastMessageID: msg.ID, LastReadMessageID: msg.ID, ReadAt: &t, CreatedAt: t}
+	if err := upsertMember(tx, sender, "status", "last_message_id", "last_read_message_id", "read_at"); err != nil {
+		return nil, err
+	}
+	recipient := &models.Member{ConversationID: conv.ID, UserID: p.RecipientID, Status: recipientStatus,
+		LastMessageID: msg.ID, CreatedAt: t}
+	if err := upsertMember(tx, recipient, "status", "last_message_id"); err != nil {
+		return nil, err
+	}
+	if err := recordRequest(tx, conv.ID, msg, p, f); err != nil {
+		return nil, err
+	}
+	conv.LastMessageID, conv.LastMessageAt = msg.ID, &t
+	err := tx.Model(&models.Conversation{}).Where("id = ?", conv.ID).
+		Updates(map[string]any{"last_message_id": msg.ID, "last_message_at": t}).Error
+	return sender, err
+}
+
+// recordRequest opens or extends the recipient's request for a REQUEST
+// delivery; an INBOX delivery accepts whatever request was open.
+func recordRequest(tx *gorm.DB, convID int64, msg *models.Message, p models.SendParams, f facts) error {
+	switch {
+	case msg.Delivery == models.DeliveryInbox:
+		return tx.Model(&models.MessageRequest{}).
+			Where("conversation_id = ? AND status = ?", convID, models.RequestOpen).
+			Updates(map[string]any{"status": models.RequestAccepted, "resolved_at": msg.CreatedAt}).Error
+	case f.RequestID != 0:
+		return tx.Model(&models.MessageRequest{}).Where("id = ?", f.RequestID).
+			Updates(map[string]any{"message_count": gorm.Expr("message_count + 1"), "last_message_id": msg.ID}).Error
+	default:
+		return tx.Create(&models.MessageRequest{ConversationID: convID, RecipientID: p.RecipientID,
+			SenderID: p.SenderID, Status: models.RequestOpen, MessageCount: 1,
+			LastMessageID: msg.ID, CreatedAt: msg.CreatedAt}).Error
+	}
+}

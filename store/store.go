@@ -1,0 +1,193 @@
+// Package store holds every SQL query of dmgraph, on PostgreSQL and SQLite.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"github.com/libtnb/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"dmgraph/models"
+)
+
+// DefaultSQLitePath is where `go run .` keeps its data when DATABASE_URL is unset.
+const DefaultSQLitePath = "dmgraph.db"
+
+// Config says which database to open.
+type Config struct {
+	// URL is "" or "sqlite:PATH" for SQLite, "postgres://…" for PostgreSQL.
+	URL string
+	Log *slog.Logger
+	// OnStatement, when set, is called for every SQL statement (tests count them).
+	OnStatement func(ctx context.Context, sql string)
+}
+
+// Store runs queries. It is safe for concurrent use.
+type Store struct {
+	db *gorm.DB
+}
+
+// Open connects and applies pending migrations.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	dialector, err := dialectorFor(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var gl logger.Interface = logger.NewSlogLogger(log, logger.Config{
+		SlowThreshold:             200 * time.Millisecond,
+		LogLevel:                  logger.Warn,
+		IgnoreRecordNotFoundError: true,
+		ParameterizedQueries:      true, // never log message text or hashes
+	})
+	if cfg.OnStatement != nil {
+		gl = &tracingLogger{Interface: gl, onStatement: cfg.OnStatement}
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 gl,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		NowFunc:                now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s := &Store{db: db}
+	if db.Name() == "sqlite" {
+		// SQLite takes one writer at a time anyway; a small pool keeps
+		// readers concurrent without piling up lock waits.
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(8)
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dialectorFor(url string) (gorm.Dialector, error) {
+	switch {
+	case url == "" || strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		if path == "" {
+			path = DefaultSQLitePath
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		// WAL lets readers run beside the writer; IMMEDIATE transactions take
+		// the write lock up front, so two writers queue instead of deadlocking.
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)" +
+			"&_pragma=synchronous(normal)&_pragma=foreign_keys(1)&_txlock=immediate"
+		return sqlite.Open(dsn), nil
+	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
+		return postgres.Open(url), nil
+	default:
+		return nil, errors.New("DATABASE_URL must be sqlite:PATH, postgres://… or postgresql://…")
+	}
+}
+
+// now is the database clock: UTC, to the microsecond both engines keep.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Now is the clock the store stamps rows with.
+func (s *Store) Now() time.Time { return now() }
+
+// Dialect is "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.db.Name() }
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// migrations are applied in order on databases created by an earlier
+// version. A new database gets the current schema in one step (InitSchema)
+// and every ID below is recorded as done.
+var migrations = []*gormigrate.Migration{
+	{
+		ID:      "202611250001_initial",
+		Migrate: func(tx *gorm.DB) error { return tx.AutoMigrate(models.All()...) },
+	},
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	m := gormigrate.New(s.db.WithContext(ctx), &gormigrate.Options{
+		TableName:                 "schema_migrations",
+		IDColumnName:              "id",
+		IDColumnSize:              255,
+		UseTransaction:            s.db.Name() == "postgres",
+		ValidateUnknownMigrations: true,
+	}, migrations)
+	m.InitSchema(func(tx *gorm.DB) error { return tx.AutoMigrate(models.All()...) })
+	if err := m.Migrate(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// tx runs fn in a transaction.
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// translate maps driver errors to domain errors at the store's edge.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return models.NotFound(what)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: %w", what, models.ErrDuplicate)
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+}
+
+type tracingLogger struct {
+	logger.Interface
+	onStatement func(ctx context.Context, sql string)
+}
+
+func (l *tracingLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	sql, _ := fc()
+	l.onStatement(ctx, sql)
+	l.Interface.Trace(ctx, begin, fc, err)
+}
+
+func (l *tracingLogger) LogMode(level logger.LogLevel) logger.Interface {
+	return &tracingLogger{Interface: l.Interface.LogMode(level), onStatement: l.onStatement}
+}

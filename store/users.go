@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"dmgraph/models"
+	"dmgraph/relay"
+)
+
+// CreateUser inserts a user. A taken username is a CONFLICT.
+func (s *Store) CreateUser(ctx context.Context, u *models.User) error {
+	err := s.db.WithContext(ctx).Create(u).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return models.Errorf(models.CodeConflict, "the username %q is taken", u.Username)
+	}
+	return translate(err, "user")
+}
+
+// UserByUsername finds a user by normalized username.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*models.User, error) {
+	var u models.User
+	err := s.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error
+	return &u, translate(err, "user")
+}
+
+// UserByID finds a user.
+func (s *Store) UserByID(ctx context.Context, id int64) (*models.User, error) {
+	var u models.User
+	err := s.db.WithContext(ctx).Take(&u, id).Error
+	return &u, translate(err, "user")
+}
+
+// UsersByIDs loads users in one statement; missing IDs are absent.
+func (s *Store) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.User, error) {
+	var users []*models.User
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&users).Error; err != nil {
+		return nil, translate(err, "users")
+	}
+	out := make(map[int64]*models.User, len(users))
+	for _, u := range users {
+		out[u.ID] = u
+	}
+	return out, nil
+}
+
+// SetDMPolicy changes a user's direct-message setting.
+func (s *Store) SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error {
+	res := s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).Update("dm_policy", p)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return models.NotFound("user")
+	}
+	return translate(res.Error, "user")
+}
+
+// Relations tells, for each of ids, how viewerID relates to that user. One
+// statement whatever the number of IDs.
+func (s *Store) Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error) {
+	var rows []struct {
+		Kind  string
+		Other int64
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT 'f' AS kind, followee_id AS other FROM follows WHERE follower_id = @v AND followee_id IN @ids
+		UNION ALL
+		SELECT 'r', follower_id FROM follows WHERE followee_id = @v AND follower_id IN @ids
+		UNION ALL
+		SELECT 'b', blocked_id FROM blocks WHERE blocker_id = @v AND blocked_id IN @ids`,
+		map[string]any{"v": viewerID, "ids": ids}).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err, "relations")
+	}
+	out := make(map[int64]models.Relation, len(ids))
+	for _, id := range ids {
+		out[id] = models.Relation{}
+	}
+	for _, r := range rows {
+		rel := out[r.Other]
+		switch r.Kind {
+		case "f":
+			rel.ViewerFollows = true
+		case "r":
+			rel.FollowsViewer = true
+		case "b":
+			rel.BlockedByViewer = true
+		}
+		out[r.Other] = rel
+	}
+	return out, nil
+}
+
+// blockedEither reports whether a and b have blocked each other in any direction.
+func blockedEither(tx *gorm.DB, a, b int64) (bool, error) {
+	var n int64
+	err := tx.Model(&models.Block{}).
+		Where("(blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)", a, b, b, a).
+		Count(&n).Error
+	return n > 0, err
+}
+
+// Follow makes follower follow followee. Following twice is a no-op; a block
+// in either direction refuses it.
+func (s *Store) Follow(ctx context.Context, follower, followee int64) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		blocked, err := blockedEither(tx, follower, followee)
+		if err != nil {
+			return err
+		}
+		if blocked {
+			return models.Refusal(models.CodeForbidden, models.ReasonBlocked, "you can't follow this account")
+		}
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).
+			Create(&models.Follow{FollowerID: follower, FolloweeID: followee})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return adjustFollowCounts(tx, follower, followee, 1)
+	})
+}
+
+// Unfollow removes a follow, if any.
+func (s *Store) Unfollow(ctx context.Context, follower, followee int64) error {
+	return s.tx(ctx, func(tx *gorm.DB) error { return unfollow(tx, follower, followee) })
+}
+
+func unfollow(tx *gorm.DB, follower, followee int64) error {
+	res := tx.Where("follower_id = ? AND followee_id = ?", follower, followee).Delete(&models.Follow{})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return res.Error
+	}
+	return adjustFollowCounts(tx, follower, followee, -1)
+}
+
+func adjustFollowCounts(tx *gorm.DB, follower, followee int64, by int) error {
+	if err := tx.Model(&models.User{}).Where("id = ?", follower).
+		Update("following_count", gorm.Expr("following_count + ?", by)).Error; err != nil {
+		return err
+	}
+	return tx.Model(&models.User{}).Where("id = ?", followee).
+		Update("follower_count", gorm.Expr("follower_count + ?", by)).Error
+}
+
+// Block makes blocker block blocked. It removes follows both ways and any
+// open request from the blocked user.
+func (s *Store) Block(ctx context.Context, blocker, blocked int64) error {
+	return s.tx(ctx, func(tx *gorm.DB) error { return block(tx, blocker, blocked) })
+}
+
+func block(tx *gorm.DB, blocker, blocked int64) error {
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&models.Block{BlockerID: blocker, BlockedID: blocked}).Error; err != nil {
+		return err
+	}
+	if err := unfollow(tx, blocker, blocked); err != nil {
+		return err
+	}
+	if err := unfollow(tx, blocked, blocker); err != nil {
+		return err
+	}
+	var open []*models.MessageRequest
+	if err := tx.Where("recipient_id = ? AND sender_id = ? AND status = ?", blocker, blocked, models.RequestOpen).
+		Find(&open).Error; err != nil {
+		return err
+	}
+	for _, r := range open {
+		if err := closeRequest(tx, r, models.RequestDeleted); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unblock lifts a block, if any.
+func (s *Store) Unblock(ctx context.Context, blocker, blocked int64) error {
+	return translate(s.db.WithContext(ctx).
+		Where("blocker_id = ? AND blocked_id = ?", blocker, blocked).
+		Delete(&models.Block{}).Error, "block")
+}
+
+// userListRow is a user plus the key its list is ordered by.
+type userListRow struct {
+	models.User
+	ListKey int64
+}
+
+// Followers lists who follows userID, most recent first.
+func (s *Store) Followers(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error) {
+	return s.userList(ctx, args, "follows", "follower_id", "followee_id", userID)
+}
+
+// Following lists whom userID follows, most recent first.
+func (s *Store) Following(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error) {
+	return s.userList(ctx, args, "follows", "followee_id", "follower_id", userID)
+}
+
+// Blocked lists whom userID has blocked, most recent first.
+func (s *Store) Blocked(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error) {
+	return s.userList(ctx, args, "blocks", "blocked_id", "blocker_id", userID)
+}
+
+// userList pages through an edge table (follows or blocks): the users in
+// column listed, for rows whose column owner is ownerID. The table and column
+// names are constants from the callers above, never input.
+func (s *Store) userList(ctx context.Context, args relay.Args, table, listed, owner string, ownerID int64) (*models.UserConnection, error) {
+	q := s.db.WithContext(ctx).Table(table+" e").
+		Select("u.*, e.id AS list_key").
+		Joins("JOIN users u ON u.id = e."+listed).
+		Where("e."+owner+" = ?", ownerID)
+	if args.After != 0 {
+		q = q.Where("e.id < ?", args.After)
+	}
+	var rows []*userListRow
+	if err := q.Order("e.id DESC").Limit(args.Limit + 1).Scan(&rows).Error; err != nil {
+		return nil, translate(err, "users")
+	}
+	keys := make(map[*models.User]int64, len(rows))
+	users := make([]*models.User, len(rows))
+	for i, r := range rows {
+		users[i] = &r.User
+		keys[users[i]] = r.ListKey
+	}
+	c := relay.Connection(args, users, func(u *models.User) int64 { return keys[u] })
+	c.Count = func(ctx context.Context) (int, error) {
+		var n int64
+		err := s.db.WithContext(ctx).Table(table).Where(owner+" = ?", ownerID).Count(&n).Error
+		return int(n), translate(err, "users")
+	}
+	return c, nil
+}
