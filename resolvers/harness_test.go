@@ -1,0 +1,230 @@
+package resolvers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"dmgraph/auth"
+	"dmgraph/dm"
+	"dmgraph/resolvers"
+	"dmgraph/store"
+	"dmgraph/testdb"
+)
+
+// env is one test's server: a fresh database behind the real HTTP handler.
+type env struct {
+	t          testing.TB
+	srv        *httptest.Server
+	store      *store.Store
+	statements atomic.Int64
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{t: t}
+	e.store = testdb.Open(t, testdb.OnStatement(func(context.Context, string) { e.statements.Add(1) }))
+	tokens, _, err := auth.NewTokens("test-secret", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := dm.New(e.store, tokens, auth.Hasher{Cost: bcrypt.MinCost}, nil)
+	e.srv = httptest.NewServer(resolvers.NewHandler(svc, resolvers.Options{Playground: true}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// code is the first error's extensions.code, or "" when there is none.
+func (r response) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+func (r response) reason() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["reason"].(string)
+	return c
+}
+
+// do posts one GraphQL operation as the holder of token ("" for anonymous).
+func (e *env) do(token, query string, vars map[string]any) response {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("post: %v", err)
+	}
+	defer res.Body.Close()
+	var out response
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		e.t.Fatalf("decode response: %v", err)
+	}
+	out.Status = res.StatusCode
+	return out
+}
+
+// must runs an operation that has to succeed and decodes its data into out.
+func (e *env) must(token, query string, vars map[string]any, out any) {
+	e.t.Helper()
+	res := e.do(token, query, vars)
+	if len(res.Errors) > 0 {
+		e.t.Fatalf("unexpected errors: %+v\nquery: %s", res.Errors, query)
+	}
+	if out != nil {
+		if err := json.Unmarshal(res.Data, out); err != nil {
+			e.t.Fatalf("decode data %s: %v", res.Data, err)
+		}
+	}
+}
+
+// fail runs an operation that has to fail with code (and reason, if given).
+func (e *env) fail(token, query string, vars map[string]any, code, reason string) response {
+	e.t.Helper()
+	res := e.do(token, query, vars)
+	if res.code() != code || (reason != "" && res.reason() != reason) {
+		e.t.Fatalf("got errors %+v, want code %s reason %q\nquery: %s", res.Errors, code, reason, query)
+	}
+	return res
+}
+
+// user is a registered test account.
+type user struct {
+	ID, Name, Token string
+}
+
+var userSeq atomic.Int64
+
+func (e *env) register(name string) user {
+	e.t.Helper()
+	name = fmt.Sprintf("%s%d", name, userSeq.Add(1))
+	var out struct {
+		Register struct {
+			Token string
+			User  struct{ ID string }
+		}
+	}
+	e.must("", `mutation($u: String!) { register(input: {username: $u, password: "correct horse", displayName: $u, birthDate: "2000-02-29"}) { token user { id } } }`,
+		map[string]any{"u": name}, &out)
+	return user{ID: out.Register.User.ID, Name: name, Token: out.Register.Token}
+}
+
+func (e *env) follow(a, b user) {
+	e.t.Helper()
+	e.must(a.Token, `mutation($id: ID!) { follow(userId: $id) { id } }`, map[string]any{"id": b.ID}, nil)
+}
+
+func (e *env) friends(a, b user) {
+	e.t.Helper()
+	e.follow(a, b)
+	e.follow(b, a)
+}
+
+func (e *env) setPolicy(u user, policy string) {
+	e.t.Helper()
+	e.must(u.Token, `mutation($p: DirectMessagePolicy!) { updatePrivacySettings(input: {directMessagePolicy: $p}) { directMessagePolicy } }`,
+		map[string]any{"p": policy}, nil)
+}
+
+func (e *env) block(a, b user) {
+	e.t.Helper()
+	e.must(a.Token, `mutation($id: ID!) { block(userId: $id) { id } }`, map[string]any{"id": b.ID}, nil)
+}
+
+const sendMutation = `mutation($in: SendMessageInput!) {
+	sendMessage(input: $in) { delivery message { id text } conversation { id status } }
+}`
+
+type sent struct {
+	Delivery       string
+	MessageID      string
+	ConversationID string
+	Status         string
+}
+
+// send sends text from a to b and returns the outcome.
+func (e *env) send(a, b user, text string) sent {
+	e.t.Helper()
+	return e.sendInput(a, map[string]any{"recipientId": b.ID, "text": text})
+}
+
+func (e *env) sendInput(a user, in map[string]any) sent {
+	e.t.Helper()
+	var out struct {
+		SendMessage struct {
+			Delivery     string
+			Message      struct{ ID string }
+			Conversation struct{ ID, Status string }
+		}
+	}
+	e.must(a.Token, sendMutation, map[string]any{"in": in}, &out)
+	s := out.SendMessage
+	return sent{Delivery: s.Delivery, MessageID: s.Message.ID, ConversationID: s.Conversation.ID, Status: s.Conversation.Status}
+}
+
+// sendFails sends text from a to b and expects a refusal.
+func (e *env) sendFails(a, b user, text, code, reason string) {
+	e.t.Helper()
+	e.fail(a.Token, sendMutation, map[string]any{"in": map[string]any{"recipientId": b.ID, "text": text}}, code, reason)
+}
+
+// requests returns the IDs of u's open message requests, newest first.
+func (e *env) requests(u user) []string {
+	e.t.Helper()
+	var out struct {
+		MessageRequests struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
+	e.must(u.Token, `{ messageRequests { edges { node { id } } } }`, nil, &out)
+	ids := make([]string, len(out.MessageRequests.Edges))
+	for i, edge := range out.MessageRequests.Edges {
+		ids[i] = edge.Node.ID
+	}
+	return ids
+}
+
+// inbox returns u's conversations as id → status.
+func (e *env) inbox(u user) map[string]string {
+	e.t.Helper()
+	var out struct {
+		Conversations struct {
+			Edges []struct{ Node struct{ ID, Status string } }
+		}
+	}
+	e.must(u.Token, `{ conversations(first: 100) { edges { node { id status } } } }`, nil, &out)
+	m := map[string]string{}
+	for _, edge := range out.Conversations.Edges {
+		m[edge.Node.ID] = edge.Node.Status
+	}
+	return m
+}
