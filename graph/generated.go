@@ -1538,15 +1538,15 @@ type SendMessagePayload {
 type Query {
   "The signed-in user, or null when anonymous."
   me: User
-  "A user by ID or by username (give one of them). Null when there is none."
+  "A user by ID or by username (give exactly one). NOT_FOUND when there is none."
   user(id: ID, username: String): User
-  "Any object by its global ID. Null when it does not exist or the viewer may not see it."
+  "Any object by its global ID. NOT_FOUND when it does not exist or the viewer may not see it."
   node(id: ID!): Node
   "The viewer's privacy settings."
   privacySettings: PrivacySettings!
   "The viewer's inbox: ACTIVE and PENDING conversations, most recent activity first."
   conversations(first: Int, after: String): ConversationConnection!
-  "A conversation the viewer takes part in. Null when there is none the viewer can see."
+  "A conversation the viewer takes part in. NOT_FOUND when there is none the viewer can see."
   conversation(id: ID!): Conversation
   "Unhandled message requests to the viewer, most recent first."
   messageRequests(first: Int, after: String): MessageRequestConnection!

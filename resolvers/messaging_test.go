@@ -67,7 +67,9 @@ func TestStrangerLandsInRequestsUntilAccepted(t *testing.T) {
 	e.must(bob.Token, `mutation($id: ID!) { markConversationRead(conversationId: $id) { unreadCount } }`,
 		map[string]any{"id": s.ConversationID}, nil)
 	var receipts struct {
-		Conversation struct{ ReadReceipts []struct{ User struct{ ID string } } }
+		Conversation struct {
+			ReadReceipts []struct{ User struct{ ID string } }
+		}
 	}
 	e.must(alice.Token, `query($id: ID!) { conversation(id: $id) { readReceipts { user { id } } } }`,
 		map[string]any{"id": s.ConversationID}, &receipts)
@@ -125,7 +127,9 @@ func TestRequestLimit(t *testing.T) {
 	}
 	e.sendFails(alice, bob, "one more", "RATE_LIMITED", "REQUEST_LIMIT")
 	var out struct {
-		MessageRequests struct{ Edges []struct{ Node struct{ MessageCount int } } }
+		MessageRequests struct {
+			Edges []struct{ Node struct{ MessageCount int } }
+		}
 	}
 	e.must(bob.Token, `{ messageRequests { edges { node { messageCount } } } }`, nil, &out)
 	if got := out.MessageRequests.Edges[0].Node.MessageCount; got != 3 {
