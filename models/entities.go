@@ -71,6 +71,8 @@ type Member struct {
 	// member: set when the member deletes a request.
 	ClearedThroughID int64     `gorm:"not null;default:0"`
 	CreatedAt        time.Time `gorm:"not null"`
+	// User is filled when the member is loaded with its user.
+	User *User `gorm:"foreignKey:UserID"`
 }
 
 // TableName keeps the member table next to conversations.

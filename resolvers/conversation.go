@@ -18,11 +18,11 @@ func (r *conversationResolver) Participants(ctx context.Context, c *models.Conve
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]int64, len(members))
+	users := make([]*models.User, len(members))
 	for i, m := range members {
-		ids[i] = m.UserID
+		users[i] = m.User
 	}
-	return loadersFrom(ctx).users.LoadAll(ctx, ids)
+	return users, nil
 }
 
 func (r *conversationResolver) LastMessage(ctx context.Context, c *models.ConversationView) (*models.Message, error) {
@@ -41,7 +41,12 @@ func (r *conversationResolver) Messages(ctx context.Context, c *models.Conversat
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.Messages(ctx, c, args)
+	conn, err := r.svc.Messages(ctx, c, args)
+	if err != nil {
+		return nil, err
+	}
+	prefetchMessages(ctx, nodes(conn))
+	return conn, nil
 }
 
 // ReadReceipts are the other members' read positions. A sender whose request

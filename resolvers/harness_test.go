@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,12 +27,19 @@ type env struct {
 	srv        *httptest.Server
 	store      *store.Store
 	statements atomic.Int64
+	mu         sync.Mutex
+	log        []string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t}
-	e.store = testdb.Open(t, testdb.OnStatement(func(context.Context, string) { e.statements.Add(1) }))
+	e.store = testdb.Open(t, testdb.OnStatement(func(_ context.Context, sql string) {
+		e.statements.Add(1)
+		e.mu.Lock()
+		e.log = append(e.log, sql)
+		e.mu.Unlock()
+	}))
 	tokens, _, err := auth.NewTokens("test-secret", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -227,4 +235,11 @@ func (e *env) inbox(u user) map[string]string {
 		m[edge.Node.ID] = edge.Node.Status
 	}
 	return m
+}
+
+// statementsSince returns the SQL run after the nth statement.
+func (e *env) statementsSince(n int64) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.log[n:]...)
 }

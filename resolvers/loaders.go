@@ -87,3 +87,18 @@ func loadMembers(ctx context.Context, convID int64) ([]*models.Member, error) {
 	}
 	return ms, err
 }
+
+// memberUser returns a member's user through the conversation's members
+// loader, falling back to the users loader.
+func memberUser(ctx context.Context, convID, userID int64) (*models.User, error) {
+	members, err := loadMembers(ctx, convID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.UserID == userID && m.User != nil {
+			return m.User, nil
+		}
+	}
+	return loadUser(ctx, userID)
+}

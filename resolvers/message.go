@@ -17,8 +17,11 @@ func (r *messageResolver) Conversation(ctx context.Context, m *models.Message) (
 	return loadView(ctx, m.ConversationID)
 }
 
+// Sender comes from the conversation's members, which the participants of
+// the same conversation load anyway: a page of messages or of conversations
+// costs one statement for all its senders.
 func (r *messageResolver) Sender(ctx context.Context, m *models.Message) (*models.User, error) {
-	return loadUser(ctx, m.SenderID)
+	return memberUser(ctx, m.ConversationID, m.SenderID)
 }
 
 func (r *messageResolver) Video(ctx context.Context, m *models.Message) (*models.Video, error) {

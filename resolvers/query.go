@@ -69,7 +69,12 @@ func (r *queryResolver) Conversations(ctx context.Context, first *int, after *st
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.Conversations(ctx, args)
+	conn, err := r.svc.Conversations(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	prefetchConversations(ctx, nodes(conn), "edges", "node")
+	return conn, nil
 }
 
 func (r *queryResolver) Conversation(ctx context.Context, id string) (*models.ConversationView, error) {
@@ -85,7 +90,12 @@ func (r *queryResolver) MessageRequests(ctx context.Context, first *int, after *
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.MessageRequests(ctx, args)
+	conn, err := r.svc.MessageRequests(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	prefetchRequests(ctx, nodes(conn))
+	return conn, nil
 }
 
 func (r *queryResolver) CanMessage(ctx context.Context, userID string) (*model.MessagePermission, error) {

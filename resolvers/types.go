@@ -52,6 +52,9 @@ func (r *reportResolver) ID(_ context.Context, rep *models.Report) (string, erro
 type readReceiptResolver struct{ *Resolver }
 
 func (r *readReceiptResolver) User(ctx context.Context, m *models.Member) (*models.User, error) {
+	if m.User != nil {
+		return m.User, nil
+	}
 	return loadUser(ctx, m.UserID)
 }
 

@@ -157,11 +157,13 @@ func (s *Store) MessageByClientID(ctx context.Context, senderID int64, clientID 
 	return &m, translate(err, "message")
 }
 
-// MembersByConversations loads every member of each conversation, in one statement.
+// MembersByConversations loads every member of each conversation, with its
+// user, in one statement.
 func (s *Store) MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
 	var ms []*models.Member
-	if err := s.db.WithContext(ctx).Where("conversation_id IN ?", ids).
-		Order("conversation_id, created_at, user_id").Find(&ms).Error; err != nil {
+	if err := s.db.WithContext(ctx).Joins("User").Where("conversation_members.conversation_id IN ?", ids).
+		Order("conversation_members.conversation_id, conversation_members.created_at, conversation_members.user_id").
+		Find(&ms).Error; err != nil {
 		return nil, translate(err, "members")
 	}
 	out := make(map[int64][]*models.Member, len(ids))
