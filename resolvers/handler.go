@@ -49,9 +49,11 @@ func NewHandler(svc *dm.Service, opts Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.FixedComplexityLimit(2000))
+	srv.AddTransport(unsupported{})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(withLoaders(ctx, newLoaders(svc)))
 	})
+	srv.AroundRootFields(requireViewer)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -85,6 +87,13 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions["code"] = string(models.CodeBadUserInput)
 			return out
 		}
+		var g *gqlerror.Error
+		if errors.As(err, &g) && g.Err == nil && len(g.Path) == 0 {
+			// gqlgen's own complaint about the request itself, such as a body
+			// that is not JSON: the client's fault, told briefly.
+			return &gqlerror.Error{Message: truncate(g.Message, 120),
+				Extensions: map[string]any{"code": string(models.CodeBadUserInput)}}
+		}
 		log.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
 		return &gqlerror.Error{Message: "internal error", Path: out.Path,
 			Extensions: map[string]any{"code": string(models.CodeInternal)}}
@@ -109,6 +118,39 @@ func authenticate(svc *dm.Service, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), userID)))
 	})
+}
+
+// publicFields may be resolved without signing in.
+var publicFields = map[string]bool{"register": true, "login": true, "me": true, "__schema": true, "__type": true, "__typename": true}
+
+// requireViewer refuses every other root field to anonymous callers before
+// its arguments are looked at, so an anonymous caller learns nothing, not
+// even whether an ID is well-formed.
+func requireViewer(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if _, err := models.ViewerID(ctx); err != nil && fc != nil && !publicFields[fc.Field.Name] {
+		graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: ast.Path{ast.PathName(fc.Field.Alias)}})
+		return graphql.Null
+	}
+	return next(ctx)
+}
+
+// unsupported answers requests that no other transport takes (a wrong
+// method or content type) with a coded error.
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
+	writeError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
+		"send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func writeError(w http.ResponseWriter, status int, code models.Code, msg string) {
