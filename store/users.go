@@ -160,9 +160,11 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 	if err := unfollow(tx, blocked, blocker); err != nil {
 		return err
 	}
+	// Pending requests between the two go, in both directions: the blocked
+	// user's to the blocker, and the blocker's own, which they no longer want.
 	var open []*models.MessageRequest
-	if err := tx.Where("recipient_id = ? AND sender_id = ? AND status = ?", blocker, blocked, models.RequestOpen).
-		Find(&open).Error; err != nil {
+	if err := tx.Where("((recipient_id = ? AND sender_id = ?) OR (recipient_id = ? AND sender_id = ?)) AND status = ?",
+		blocker, blocked, blocked, blocker, models.RequestOpen).Find(&open).Error; err != nil {
 		return err
 	}
 	for _, r := range open {
