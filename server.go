@@ -3,6 +3,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +17,8 @@ import (
 
 	"dmgraph/auth"
 	"dmgraph/dm"
+	"dmgraph/facebook"
+	"dmgraph/phone"
 	"dmgraph/resolvers"
 	"dmgraph/store"
 )
@@ -26,10 +30,27 @@ type config struct {
 	JWTSecret   string
 	TokenTTL    time.Duration
 	LogLevel    slog.Level
+	// ContactsHashKey keys the HMAC of phone numbers.
+	ContactsHashKey string
+	// FacebookGraphURL and FacebookTimeout reach the Graph API.
+	FacebookGraphURL string
+	FacebookTimeout  time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
-	c := config{Addr: ":8080", DatabaseURL: getenv("DATABASE_URL"), JWTSecret: getenv("JWT_SECRET"), TokenTTL: 24 * time.Hour}
+	c := config{Addr: ":8080", DatabaseURL: getenv("DATABASE_URL"), JWTSecret: getenv("JWT_SECRET"),
+		TokenTTL: 24 * time.Hour, ContactsHashKey: getenv("CONTACTS_HASH_KEY"),
+		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"), FacebookTimeout: facebook.DefaultTimeout}
+	if c.FacebookGraphURL == "" {
+		c.FacebookGraphURL = "https://graph.facebook.com/v19.0"
+	}
+	if s := getenv("FACEBOOK_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("FACEBOOK_TIMEOUT must be a positive Go duration such as 10s, got %q", s)
+		}
+		c.FacebookTimeout = d
+	}
 	if p := getenv("PORT"); p != "" {
 		c.Addr = ":" + p
 	}
@@ -78,7 +99,12 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 	if generated {
 		log.Warn("JWT_SECRET is unset: using a random key, so tokens die with this process")
 	}
-	svc := dm.New(st, tokens, auth.Hasher{}, log)
+	phones, err := contactsHasher(ctx, st, cfg.ContactsHashKey, log)
+	if err != nil {
+		return err
+	}
+	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log,
+		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -110,4 +136,27 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 		return err
 	}
 	return nil
+}
+
+// contactsHasher keys phone-number hashes with CONTACTS_HASH_KEY or, when it
+// is unset, with a key generated once and kept in the database, so restarts
+// and other instances keep matching.
+func contactsHasher(ctx context.Context, st *store.Store, key string, log *slog.Logger) (*phone.Hasher, error) {
+	if key == "" {
+		log.Warn("CONTACTS_HASH_KEY is unset: using a key generated once and stored in the database; set it in production")
+		var err error
+		key, err = st.Secret(ctx, "contacts_hash_key", func() (string, error) {
+			b := make([]byte, 32)
+			_, err := rand.Read(b)
+			return hex.EncodeToString(b), err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	h, err := phone.NewHasher([]byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("CONTACTS_HASH_KEY: %w", err)
+	}
+	return h, nil
 }

@@ -43,8 +43,9 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*Session, err
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
+	band := models.AgeBandOf(p.BirthDate.Time, s.store.Now())
 	u := &models.User{Username: username, DisplayName: name, PasswordHash: hash,
-		BirthDate: p.BirthDate.Time, DMPolicy: models.PolicySuggestedFriends}
+		BirthDate: p.BirthDate.Time, DMPolicy: models.DefaultPolicy(band)}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
@@ -139,13 +140,20 @@ func (s *Service) PrivacySettings(ctx context.Context) (models.DirectMessagePoli
 	if err != nil {
 		return "", err
 	}
-	return u.DMPolicy, nil
+	return models.EffectivePolicy(models.AgeBandOf(u.BirthDate, s.store.Now()), u.DMPolicy), nil
 }
 
 // UpdatePrivacySettings changes the viewer's direct-message policy.
 func (s *Service) UpdatePrivacySettings(ctx context.Context, p models.DirectMessagePolicy) (models.DirectMessagePolicy, error) {
 	viewer, err := models.ViewerID(ctx)
 	if err != nil {
+		return "", err
+	}
+	u, err := s.store.UserByID(ctx, viewer)
+	if err != nil {
+		return "", err
+	}
+	if err := models.CheckPolicyChoice(models.AgeBandOf(u.BirthDate, s.store.Now()), p); err != nil {
 		return "", err
 	}
 	if err := s.store.SetDMPolicy(ctx, viewer, p); err != nil {

@@ -59,23 +59,44 @@ type Store interface {
 	DeleteRequest(ctx context.Context, viewerID, id int64) error
 	ReportRequest(ctx context.Context, p models.ReportParams) (*models.Report, error)
 	Report(ctx context.Context, reporterID, id int64) (*models.Report, error)
+
+	SetPhoneHash(ctx context.Context, userID int64, hash string) error
+	ReplaceContacts(ctx context.Context, ownerID int64, hashes []string) (matched int, err error)
+	RemoveContacts(ctx context.Context, ownerID int64) error
+	LinkFacebook(ctx context.Context, userID int64, facebookID string, friendIDs []string) error
+	UnlinkFacebook(ctx context.Context, userID int64) error
+	Suggestions(ctx context.Context, viewerID int64, ids []int64) (map[int64][]models.SuggestionReason, error)
+	SuggestedFriends(ctx context.Context, viewerID int64, args relay.Args) (*models.UserConnection, error)
 }
 
 // Service runs the use cases. Every method but Register, Login and Me needs
 // a signed-in viewer in ctx (models.WithViewer).
 type Service struct {
-	store  Store
-	tokens *auth.Tokens
-	hasher auth.Hasher
-	log    *slog.Logger
+	store    Store
+	tokens   *auth.Tokens
+	hasher   auth.Hasher
+	phones   PhoneHasher
+	facebook FacebookClient
+	log      *slog.Logger
+}
+
+// Deps are what a Service is built from.
+type Deps struct {
+	Store     Store
+	Tokens    *auth.Tokens
+	Passwords auth.Hasher
+	Phones    PhoneHasher
+	Facebook  FacebookClient
+	Log       *slog.Logger
 }
 
 // New returns a Service.
-func New(store Store, tokens *auth.Tokens, hasher auth.Hasher, log *slog.Logger) *Service {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func New(d Deps) *Service {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, tokens: tokens, hasher: hasher, log: log}
+	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones,
+		facebook: d.Facebook, log: d.Log}
 }
 
 // Tokens returns the token signer, for the transport's authentication.

@@ -73,6 +73,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FacebookLink struct {
+		FacebookUserID func(childComplexity int) int
+		FriendCount    func(childComplexity int) int
+	}
+
 	Message struct {
 		ClientMessageID  func(childComplexity int) int
 		Conversation     func(childComplexity int) int
@@ -127,14 +132,19 @@ type ComplexityRoot struct {
 		DeleteMessageRequest  func(childComplexity int, requestID string) int
 		DeleteVideo           func(childComplexity int, id string) int
 		Follow                func(childComplexity int, userID string) int
+		LinkFacebookAccount   func(childComplexity int, accessToken string) int
 		Login                 func(childComplexity int, input model.LoginInput) int
 		MarkConversationRead  func(childComplexity int, conversationID string) int
 		PublishVideo          func(childComplexity int, input model.PublishVideoInput) int
 		Register              func(childComplexity int, input model.RegisterInput) int
+		RemoveSyncedContacts  func(childComplexity int) int
 		ReportMessageRequest  func(childComplexity int, input model.ReportMessageRequestInput) int
 		SendMessage           func(childComplexity int, input model.SendMessageInput) int
+		SetPhoneNumber        func(childComplexity int, input model.SetPhoneNumberInput) int
+		SyncContacts          func(childComplexity int, input model.SyncContactsInput) int
 		Unblock               func(childComplexity int, userID string) int
 		Unfollow              func(childComplexity int, userID string) int
+		UnlinkFacebookAccount func(childComplexity int) int
 		UpdatePrivacySettings func(childComplexity int, input model.UpdatePrivacySettingsInput) int
 		UpdateVideo           func(childComplexity int, input model.UpdateVideoInput) int
 	}
@@ -151,17 +161,18 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		BlockedUsers    func(childComplexity int, first *int, after *string) int
-		CanMessage      func(childComplexity int, userID string) int
-		Conversation    func(childComplexity int, id string) int
-		Conversations   func(childComplexity int, first *int, after *string) int
-		Followers       func(childComplexity int, userID string, first *int, after *string) int
-		Following       func(childComplexity int, userID string, first *int, after *string) int
-		Me              func(childComplexity int) int
-		MessageRequests func(childComplexity int, first *int, after *string) int
-		Node            func(childComplexity int, id string) int
-		PrivacySettings func(childComplexity int) int
-		User            func(childComplexity int, id *string, username *string) int
+		BlockedUsers     func(childComplexity int, first *int, after *string) int
+		CanMessage       func(childComplexity int, userID string) int
+		Conversation     func(childComplexity int, id string) int
+		Conversations    func(childComplexity int, first *int, after *string) int
+		Followers        func(childComplexity int, userID string, first *int, after *string) int
+		Following        func(childComplexity int, userID string, first *int, after *string) int
+		Me               func(childComplexity int) int
+		MessageRequests  func(childComplexity int, first *int, after *string) int
+		Node             func(childComplexity int, id string) int
+		PrivacySettings  func(childComplexity int) int
+		SuggestedFriends func(childComplexity int, first *int, after *string) int
+		User             func(childComplexity int, id *string, username *string) int
 	}
 
 	ReadReceipt struct {
@@ -183,6 +194,12 @@ type ComplexityRoot struct {
 		Message      func(childComplexity int) int
 	}
 
+	SyncContactsPayload struct {
+		InvalidCount func(childComplexity int) int
+		MatchedCount func(childComplexity int) int
+		SyncedCount  func(childComplexity int) int
+	}
+
 	User struct {
 		CreatedAt         func(childComplexity int) int
 		DisplayName       func(childComplexity int) int
@@ -192,6 +209,8 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		IsBlockedByViewer func(childComplexity int) int
 		IsFriend          func(childComplexity int) int
+		IsSuggestedFriend func(childComplexity int) int
+		SuggestionReasons func(childComplexity int) int
 		Username          func(childComplexity int) int
 		ViewerFollows     func(childComplexity int) int
 	}
@@ -263,6 +282,11 @@ type MutationResolver interface {
 	DeleteMessageRequest(ctx context.Context, requestID string) (string, error)
 	ReportMessageRequest(ctx context.Context, input model.ReportMessageRequestInput) (*models.Report, error)
 	MarkConversationRead(ctx context.Context, conversationID string) (*models.ConversationView, error)
+	SetPhoneNumber(ctx context.Context, input model.SetPhoneNumberInput) (*models.User, error)
+	SyncContacts(ctx context.Context, input model.SyncContactsInput) (*model.SyncContactsPayload, error)
+	RemoveSyncedContacts(ctx context.Context) (bool, error)
+	LinkFacebookAccount(ctx context.Context, accessToken string) (*model.FacebookLink, error)
+	UnlinkFacebookAccount(ctx context.Context) (bool, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
@@ -276,6 +300,7 @@ type QueryResolver interface {
 	Followers(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
 	Following(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
 	BlockedUsers(ctx context.Context, first *int, after *string) (*models.Connection[models.User], error)
+	SuggestedFriends(ctx context.Context, first *int, after *string) (*models.Connection[models.User], error)
 }
 type ReadReceiptResolver interface {
 	User(ctx context.Context, obj *models.Member) (*models.User, error)
@@ -291,6 +316,8 @@ type UserResolver interface {
 	FollowsViewer(ctx context.Context, obj *models.User) (bool, error)
 	IsFriend(ctx context.Context, obj *models.User) (bool, error)
 	IsBlockedByViewer(ctx context.Context, obj *models.User) (bool, error)
+	IsSuggestedFriend(ctx context.Context, obj *models.User) (bool, error)
+	SuggestionReasons(ctx context.Context, obj *models.User) ([]models.SuggestionReason, error)
 }
 type VideoResolver interface {
 	ID(ctx context.Context, obj *models.Video) (string, error)
@@ -419,6 +446,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConversationEdge.Node(childComplexity), true
+
+	case "FacebookLink.facebookUserId":
+		if e.ComplexityRoot.FacebookLink.FacebookUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookLink.FacebookUserID(childComplexity), true
+	case "FacebookLink.friendCount":
+		if e.ComplexityRoot.FacebookLink.FriendCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacebookLink.FriendCount(childComplexity), true
 
 	case "Message.clientMessageId":
 		if e.ComplexityRoot.Message.ClientMessageID == nil {
@@ -644,6 +684,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Follow(childComplexity, args["userId"].(string)), true
+	case "Mutation.linkFacebookAccount":
+		if e.ComplexityRoot.Mutation.LinkFacebookAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkFacebookAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkFacebookAccount(childComplexity, args["accessToken"].(string)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -688,6 +739,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(model.RegisterInput)), true
+	case "Mutation.removeSyncedContacts":
+		if e.ComplexityRoot.Mutation.RemoveSyncedContacts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveSyncedContacts(childComplexity), true
 	case "Mutation.reportMessageRequest":
 		if e.ComplexityRoot.Mutation.ReportMessageRequest == nil {
 			break
@@ -710,6 +767,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(model.SendMessageInput)), true
+	case "Mutation.setPhoneNumber":
+		if e.ComplexityRoot.Mutation.SetPhoneNumber == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPhoneNumber_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPhoneNumber(childComplexity, args["input"].(model.SetPhoneNumberInput)), true
+	case "Mutation.syncContacts":
+		if e.ComplexityRoot.Mutation.SyncContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncContacts(childComplexity, args["input"].(model.SyncContactsInput)), true
 	case "Mutation.unblock":
 		if e.ComplexityRoot.Mutation.Unblock == nil {
 			break
@@ -732,6 +811,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Unfollow(childComplexity, args["userId"].(string)), true
+	case "Mutation.unlinkFacebookAccount":
+		if e.ComplexityRoot.Mutation.UnlinkFacebookAccount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkFacebookAccount(childComplexity), true
 	case "Mutation.updatePrivacySettings":
 		if e.ComplexityRoot.Mutation.UpdatePrivacySettings == nil {
 			break
@@ -888,6 +973,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PrivacySettings(childComplexity), true
+	case "Query.suggestedFriends":
+		if e.ComplexityRoot.Query.SuggestedFriends == nil {
+			break
+		}
+
+		args, err := ec.field_Query_suggestedFriends_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SuggestedFriends(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -963,6 +1059,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
 
+	case "SyncContactsPayload.invalidCount":
+		if e.ComplexityRoot.SyncContactsPayload.InvalidCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncContactsPayload.InvalidCount(childComplexity), true
+	case "SyncContactsPayload.matchedCount":
+		if e.ComplexityRoot.SyncContactsPayload.MatchedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncContactsPayload.MatchedCount(childComplexity), true
+	case "SyncContactsPayload.syncedCount":
+		if e.ComplexityRoot.SyncContactsPayload.SyncedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncContactsPayload.SyncedCount(childComplexity), true
+
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
 			break
@@ -1011,6 +1126,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.IsFriend(childComplexity), true
+	case "User.isSuggestedFriend":
+		if e.ComplexityRoot.User.IsSuggestedFriend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.IsSuggestedFriend(childComplexity), true
+	case "User.suggestionReasons":
+		if e.ComplexityRoot.User.SuggestionReasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.SuggestionReasons(childComplexity), true
 	case "User.username":
 		if e.ComplexityRoot.User.Username == nil {
 			break
@@ -1107,6 +1234,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
 			graphql.NewInputUnmarshaler("ReportMessageRequestInput", ec.unmarshalInputReportMessageRequestInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
+			graphql.NewInputUnmarshaler("SetPhoneNumberInput", ec.unmarshalInputSetPhoneNumberInput),
+			graphql.NewInputUnmarshaler("SyncContactsInput", ec.unmarshalInputSyncContactsInput),
 			graphql.NewInputUnmarshaler("UpdatePrivacySettingsInput", ec.unmarshalInputUpdatePrivacySettingsInput),
 			graphql.NewInputUnmarshaler("UpdateVideoInput", ec.unmarshalInputUpdateVideoInput),
 		)
@@ -1273,6 +1402,16 @@ enum ReportReason {
 }
 
 """
+Why a user is suggested as a friend.
+"""
+enum SuggestionReason {
+  "Their phone number is in the viewer's synced contacts."
+  CONTACTS
+  "The viewer and they are friends on Facebook (both linked their accounts)."
+  FACEBOOK
+}
+
+"""
 The state of a conversation, always as seen by the viewer.
 """
 enum ConversationStatus {
@@ -1306,6 +1445,10 @@ type User implements Node {
   isFriend: Boolean!
   "Whether the viewer has blocked this user."
   isBlockedByViewer: Boolean!
+  "Whether this user is suggested to the viewer, from the viewer's synced contacts or Facebook friends."
+  isSuggestedFriend: Boolean!
+  "Why this user is suggested to the viewer; empty when not suggested."
+  suggestionReasons: [SuggestionReason!]!
   "When the account was created."
   createdAt: Time!
 }
@@ -1514,6 +1657,28 @@ type MessageRequestConnection {
 }
 
 """
+The outcome of syncContacts.
+"""
+type SyncContactsPayload {
+  "Distinct valid numbers now stored (as keyed hashes, never in plain text)."
+  syncedCount: Int!
+  "How many of them belong to dmgraph users."
+  matchedCount: Int!
+  "Entries skipped because they are not valid phone numbers."
+  invalidCount: Int!
+}
+
+"""
+The viewer's linked Facebook account.
+"""
+type FacebookLink {
+  "The Facebook user ID."
+  facebookUserId: String!
+  "How many Facebook friends were imported."
+  friendCount: Int!
+}
+
+"""
 A session token and the account it belongs to.
 """
 type AuthPayload {
@@ -1558,6 +1723,8 @@ type Query {
   following(userId: ID!, first: Int, after: String): UserConnection!
   "People the viewer has blocked, most recent first."
   blockedUsers(first: Int, after: String): UserConnection!
+  "People suggested to the viewer from synced contacts and Facebook, leaving out people the viewer follows and blocks either way."
+  suggestedFriends(first: Int, after: String): UserConnection!
 }
 
 "Fields to create an account."
@@ -1594,6 +1761,22 @@ input PublishVideoInput {
   url: String!
   "Who may watch it."
   visibility: VideoVisibility = PUBLIC
+}
+
+"The viewer's own phone number."
+input SetPhoneNumberInput {
+  "The number, in any common format."
+  phoneNumber: String!
+  "ISO 3166 country code (e.g. FR) used when the number has no + prefix."
+  region: String
+}
+
+"The viewer's address book."
+input SyncContactsInput {
+  "At most 5000 numbers, in any common format. Invalid ones are counted and skipped."
+  phoneNumbers: [String!]!
+  "ISO 3166 country code (e.g. FR) used for numbers without a + prefix."
+  region: String
 }
 
 "A change to one of the viewer's videos."
@@ -1663,6 +1846,16 @@ type Mutation {
   reportMessageRequest(input: ReportMessageRequestInput!): Report!
   "Mark every message in a conversation as read."
   markConversationRead(conversationId: ID!): Conversation!
+  "Set the viewer's own phone number, so that people who have it in their contacts get the viewer suggested. Only a keyed hash is stored."
+  setPhoneNumber(input: SetPhoneNumberInput!): User!
+  "Replace the viewer's synced contacts. Only keyed hashes of the numbers are stored."
+  syncContacts(input: SyncContactsInput!): SyncContactsPayload!
+  "Delete the viewer's synced contacts."
+  removeSyncedContacts: Boolean!
+  "Link the viewer's Facebook account with a user access token, importing the friend list."
+  linkFacebookAccount(accessToken: String!): FacebookLink!
+  "Unlink the viewer's Facebook account and forget its friend list."
+  unlinkFacebookAccount: Boolean!
 }
 `, BuiltIn: false},
 }
@@ -1726,6 +1919,16 @@ func (ec *executionContext) childFields_ConversationEdge(ctx context.Context, fi
 		return ec.fieldContext_ConversationEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConversationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FacebookLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "facebookUserId":
+		return ec.fieldContext_FacebookLink_facebookUserId(ctx, field)
+	case "friendCount":
+		return ec.fieldContext_FacebookLink_friendCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FacebookLink", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1884,6 +2087,18 @@ func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type SendMessagePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SyncContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "syncedCount":
+		return ec.fieldContext_SyncContactsPayload_syncedCount(ctx, field)
+	case "matchedCount":
+		return ec.fieldContext_SyncContactsPayload_matchedCount(ctx, field)
+	case "invalidCount":
+		return ec.fieldContext_SyncContactsPayload_invalidCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncContactsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1904,6 +2119,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_isFriend(ctx, field)
 	case "isBlockedByViewer":
 		return ec.fieldContext_User_isBlockedByViewer(ctx, field)
+	case "isSuggestedFriend":
+		return ec.fieldContext_User_isSuggestedFriend(ctx, field)
+	case "suggestionReasons":
+		return ec.fieldContext_User_suggestionReasons(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_User_createdAt(ctx, field)
 	}
@@ -2174,6 +2393,20 @@ func (ec *executionContext) field_Mutation_follow_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_linkFacebookAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accessToken",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accessToken"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2250,6 +2483,34 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SendMessageInput, error) {
 			return ec.unmarshalNSendMessageInput2dmgraphᚋgraphᚋmodelᚐSendMessageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPhoneNumber_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetPhoneNumberInput, error) {
+			return ec.unmarshalNSetPhoneNumberInput2dmgraphᚋgraphᚋmodelᚐSetPhoneNumberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SyncContactsInput, error) {
+			return ec.unmarshalNSyncContactsInput2dmgraphᚋgraphᚋmodelᚐSyncContactsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2493,6 +2754,28 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_suggestedFriends_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -3042,6 +3325,52 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _FacebookLink_facebookUserId(ctx context.Context, field graphql.CollectedField, obj *model.FacebookLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookLink_facebookUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FacebookUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookLink_facebookUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FacebookLink", field, false, false, "String")
+}
+
+func (ec *executionContext) _FacebookLink_friendCount(ctx context.Context, field graphql.CollectedField, obj *model.FacebookLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacebookLink_friendCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FriendCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacebookLink_friendCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FacebookLink", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
@@ -4433,6 +4762,184 @@ func (ec *executionContext) fieldContext_Mutation_markConversationRead(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setPhoneNumber(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPhoneNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPhoneNumber(ctx, fc.Args["input"].(model.SetPhoneNumberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPhoneNumber(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPhoneNumber_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_syncContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncContacts(ctx, fc.Args["input"].(model.SyncContactsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncContactsPayload) graphql.Marshaler {
+			return ec.marshalNSyncContactsPayload2ᚖdmgraphᚋgraphᚋmodelᚐSyncContactsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncContactsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeSyncedContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeSyncedContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RemoveSyncedContacts(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeSyncedContacts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Mutation_linkFacebookAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkFacebookAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkFacebookAccount(ctx, fc.Args["accessToken"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FacebookLink) graphql.Marshaler {
+			return ec.marshalNFacebookLink2ᚖdmgraphᚋgraphᚋmodelᚐFacebookLink(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkFacebookAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FacebookLink(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkFacebookAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unlinkFacebookAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unlinkFacebookAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().UnlinkFacebookAccount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unlinkFacebookAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *models.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5008,6 +5515,50 @@ func (ec *executionContext) fieldContext_Query_blockedUsers(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_suggestedFriends(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_suggestedFriends(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SuggestedFriends(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Connection[models.User]) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖdmgraphᚋmodelsᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_suggestedFriends(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_suggestedFriends_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5350,6 +5901,75 @@ func (ec *executionContext) fieldContext_SendMessagePayload_delivery(_ context.C
 	return graphql.NewScalarFieldContext("SendMessagePayload", field, false, false, "Delivery")
 }
 
+func (ec *executionContext) _SyncContactsPayload_syncedCount(ctx context.Context, field graphql.CollectedField, obj *model.SyncContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncContactsPayload_syncedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SyncedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncContactsPayload_syncedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncContactsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncContactsPayload_matchedCount(ctx context.Context, field graphql.CollectedField, obj *model.SyncContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncContactsPayload_matchedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MatchedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncContactsPayload_matchedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncContactsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncContactsPayload_invalidCount(ctx context.Context, field graphql.CollectedField, obj *model.SyncContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncContactsPayload_invalidCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvalidCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncContactsPayload_invalidCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncContactsPayload", field, false, false, "Int")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5555,6 +6175,52 @@ func (ec *executionContext) _User_isBlockedByViewer(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_User_isBlockedByViewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _User_isSuggestedFriend(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_isSuggestedFriend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().IsSuggestedFriend(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_isSuggestedFriend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _User_suggestionReasons(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_suggestionReasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().SuggestionReasons(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.SuggestionReason) graphql.Marshaler {
+			return ec.marshalNSuggestionReason2ᚕdmgraphᚋmodelsᚐSuggestionReasonᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_suggestionReasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "SuggestionReason")
 }
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -7251,6 +7917,104 @@ func UnmarshalSendMessageInput(ctx context.Context, raw any) (model.SendMessageI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetPhoneNumberInput(ctx context.Context, obj any) (model.SetPhoneNumberInput, error) {
+	var it model.SetPhoneNumberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"phoneNumber", "region"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "phoneNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNumber = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetPhoneNumberInput unmarshals raw into the SetPhoneNumberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetPhoneNumberInput(ctx context.Context, raw any) (model.SetPhoneNumberInput, error) {
+	var out model.SetPhoneNumberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetPhoneNumberInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSyncContactsInput(ctx context.Context, obj any) (model.SyncContactsInput, error) {
+	var it model.SyncContactsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"phoneNumbers", "region"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "phoneNumbers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNumbers"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhoneNumbers = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSyncContactsInput unmarshals raw into the SyncContactsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSyncContactsInput(ctx context.Context, raw any) (model.SyncContactsInput, error) {
+	var out model.SyncContactsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SyncContactsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdatePrivacySettingsInput(ctx context.Context, obj any) (model.UpdatePrivacySettingsInput, error) {
 	var it model.UpdatePrivacySettingsInput
 	if obj == nil {
@@ -7572,6 +8336,44 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 			}
 		case "node":
 			out.Values[i] = ec._ConversationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var facebookLinkImplementors = []string{"FacebookLink"}
+
+func (ec *executionContext) _FacebookLink(ctx context.Context, sel ast.SelectionSet, obj *model.FacebookLink) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, facebookLinkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FacebookLink")
+		case "facebookUserId":
+			out.Values[i] = ec._FacebookLink_facebookUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "friendCount":
+			out.Values[i] = ec._FacebookLink_friendCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8059,6 +8861,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setPhoneNumber":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPhoneNumber(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncContacts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeSyncedContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeSyncedContacts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkFacebookAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkFacebookAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkFacebookAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unlinkFacebookAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8242,6 +9079,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_blockedUsers(ctx, field)
 				})
+		case "suggestedFriends":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_suggestedFriends(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -8410,6 +9253,49 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var syncContactsPayloadImplementors = []string{"SyncContactsPayload"}
+
+func (ec *executionContext) _SyncContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SyncContactsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncContactsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncContactsPayload")
+		case "syncedCount":
+			out.Values[i] = ec._SyncContactsPayload_syncedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matchedCount":
+			out.Values[i] = ec._SyncContactsPayload_matchedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalidCount":
+			out.Values[i] = ec._SyncContactsPayload_invalidCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *models.User) graphql.Marshaler {
@@ -8470,6 +9356,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_isBlockedByViewer(ctx, field, obj)
+				})
+		case "isSuggestedFriend":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_isSuggestedFriend(ctx, field, obj)
+				})
+		case "suggestionReasons":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_suggestionReasons(ctx, field, obj)
 				})
 		case "createdAt":
 			out.Values[i] = ec._User_createdAt(ctx, field, obj)
@@ -9099,6 +9997,14 @@ func (ec *executionContext) marshalNDirectMessagePolicy2dmgraphᚋmodelsᚐDirec
 	return v
 }
 
+func (ec *executionContext) marshalNFacebookLink2ᚖdmgraphᚋgraphᚋmodelᚐFacebookLink(ctx context.Context, sel ast.SelectionSet, v *model.FacebookLink) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FacebookLink!")
+		return graphql.Null
+	}
+	return ec._FacebookLink(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9306,6 +10212,11 @@ func (ec *executionContext) marshalNSendMessagePayload2ᚖdmgraphᚋmodelsᚐSen
 	return ec._SendMessagePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNSetPhoneNumberInput2dmgraphᚋgraphᚋmodelᚐSetPhoneNumberInput(ctx context.Context, v any) (model.SetPhoneNumberInput, error) {
+	res, err := ec.unmarshalInputSetPhoneNumberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9318,6 +10229,88 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNSuggestionReason2dmgraphᚋmodelsᚐSuggestionReason(ctx context.Context, v any) (models.SuggestionReason, error) {
+	var res models.SuggestionReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSuggestionReason2dmgraphᚋmodelsᚐSuggestionReason(ctx context.Context, sel ast.SelectionSet, v models.SuggestionReason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNSuggestionReason2ᚕdmgraphᚋmodelsᚐSuggestionReasonᚄ(ctx context.Context, v any) ([]models.SuggestionReason, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]models.SuggestionReason, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSuggestionReason2dmgraphᚋmodelsᚐSuggestionReason(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNSuggestionReason2ᚕdmgraphᚋmodelsᚐSuggestionReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []models.SuggestionReason) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSuggestionReason2dmgraphᚋmodelsᚐSuggestionReason(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNSyncContactsInput2dmgraphᚋgraphᚋmodelᚐSyncContactsInput(ctx context.Context, v any) (model.SyncContactsInput, error) {
+	res, err := ec.unmarshalInputSyncContactsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSyncContactsPayload2ᚖdmgraphᚋgraphᚋmodelᚐSyncContactsPayload(ctx context.Context, sel ast.SelectionSet, v *model.SyncContactsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncContactsPayload!")
+		return graphql.Null
+	}
+	return ec._SyncContactsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

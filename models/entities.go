@@ -16,7 +16,9 @@ type User struct {
 	DMPolicy       DirectMessagePolicy `gorm:"column:dm_policy;size:24;not null"`
 	FollowerCount  int                 `gorm:"not null;default:0"`
 	FollowingCount int                 `gorm:"not null;default:0"`
-	CreatedAt      time.Time           `gorm:"not null"`
+	// PhoneHash is the keyed hash of the user's E.164 number, never the number.
+	PhoneHash *string   `gorm:"size:64;uniqueIndex"`
+	CreatedAt time.Time `gorm:"not null"`
 }
 
 // Follow says FollowerID follows FolloweeID. Mutual follows make friends.
@@ -141,8 +143,40 @@ type ReportMessage struct {
 	SentAt    time.Time `gorm:"not null"`
 }
 
+// SyncedContact is one number from a user's synced address book, as a keyed
+// hash. Numbers of people who never signed up are personal data: the plain
+// number is never stored.
+type SyncedContact struct {
+	OwnerID   int64  `gorm:"primaryKey;autoIncrement:false"`
+	PhoneHash string `gorm:"primaryKey;size:64;index"`
+}
+
+// FacebookAccount ties a user to a Facebook account.
+type FacebookAccount struct {
+	UserID         int64     `gorm:"primaryKey;autoIncrement:false"`
+	FacebookUserID string    `gorm:"size:64;not null;uniqueIndex"`
+	LinkedAt       time.Time `gorm:"not null"`
+}
+
+// TableName names the table after the link it records.
+func (FacebookAccount) TableName() string { return "facebook_links" }
+
+// FacebookFriend is one Facebook friend of a linked user, by Facebook ID.
+type FacebookFriend struct {
+	UserID           int64  `gorm:"primaryKey;autoIncrement:false"`
+	FriendFacebookID string `gorm:"primaryKey;size:64;index"`
+}
+
+// Secret is a server-generated key kept in the database, so every instance
+// and every restart uses the same one.
+type Secret struct {
+	Name  string `gorm:"primaryKey;size:64"`
+	Value string `gorm:"size:256;not null"`
+}
+
 // All lists every table, in creation order.
 func All() []any {
 	return []any{&User{}, &Follow{}, &Block{}, &Video{}, &Conversation{}, &Member{},
-		&Message{}, &MessageRequest{}, &Report{}, &ReportMessage{}}
+		&Message{}, &MessageRequest{}, &Report{}, &ReportMessage{},
+		&SyncedContact{}, &FacebookAccount{}, &FacebookFriend{}, &Secret{}}
 }

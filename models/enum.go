@@ -60,6 +60,19 @@ var reportReasons = []ReportReason{"SPAM", "HARASSMENT", "HATE", "NUDITY", "SCAM
 func (r ReportReason) MarshalGQL(w io.Writer)    { writeQuoted(w, string(r)) }
 func (r *ReportReason) UnmarshalGQL(v any) error { return unmarshalEnum(v, r, reportReasons) }
 
+// SuggestionReason says why a user is suggested as a friend.
+type SuggestionReason string
+
+const (
+	SuggestedByContacts SuggestionReason = "CONTACTS"
+	SuggestedByFacebook SuggestionReason = "FACEBOOK"
+)
+
+var suggestionReasons = []SuggestionReason{SuggestedByContacts, SuggestedByFacebook}
+
+func (r SuggestionReason) MarshalGQL(w io.Writer)    { writeQuoted(w, string(r)) }
+func (r *SuggestionReason) UnmarshalGQL(v any) error { return unmarshalEnum(v, r, suggestionReasons) }
+
 // ConversationStatus is a member's state in a conversation. The API shows
 // ACTIVE, PENDING and REQUEST; a DELETED member no longer sees it.
 type ConversationStatus string

@@ -26,6 +26,9 @@ type PolicyInput struct {
 	RequestMessages int
 	// HasText is false for a message that only shares a video.
 	HasText bool
+	// SenderAge and RecipientAge are the users' age bands today.
+	SenderAge    AgeBand
+	RecipientAge AgeBand
 }
 
 // Decide applies the rules in order and returns where the message lands, or
@@ -34,10 +37,18 @@ func Decide(in PolicyInput) (Delivery, error) {
 	if in.SenderID == in.RecipientID {
 		return "", Refusal(CodeBadUserInput, ReasonSelf, "you cannot message yourself")
 	}
+	if in.SenderAge == Teen13 {
+		return "", Refusal(CodeForbidden, ReasonAgeRestricted, "direct messages are off for accounts under 16")
+	}
 	if in.Blocked {
 		// The same words both ways: never reveal who blocked whom.
 		return "", Refusal(CodeForbidden, ReasonBlocked, "you can't message this account")
 	}
+	if in.RecipientAge == Teen13 {
+		// The reason says no more about the recipient's age than this.
+		return "", Refusal(CodeForbidden, ReasonAgeRestricted, "this account can't receive direct messages")
+	}
+	in.RecipientPolicy = EffectivePolicy(in.RecipientAge, in.RecipientPolicy)
 	if in.RecipientPolicy == PolicyNoOne {
 		return "", Refusal(CodeForbidden, ReasonRecipientAllowsNoOne, "this account doesn't accept direct messages")
 	}

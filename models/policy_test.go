@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // relation is how sender S and recipient R relate, from R's side.
@@ -150,5 +151,77 @@ func TestDecideRequestFollowUps(t *testing.T) {
 	in.RequestMessages, in.RecipientFollowsSender = 3, true
 	if got := outcome(Decide(in)); got != inbox {
 		t.Errorf("after R follows S: got %s, want INBOX", got)
+	}
+}
+
+func TestDecideAgeRules(t *testing.T) {
+	bands := map[string]AgeBand{"13-15": Teen13, "16-17": Teen16, "18+": Adult}
+	tests := []struct {
+		sender, recipient string
+		policy            DirectMessagePolicy
+		rel               relation
+		want              string
+	}{
+		// 13–15: nobody can message them, they can't send.
+		{"18+", "13-15", PolicyEveryone, relations[3], ReasonAgeRestricted},
+		{"16-17", "13-15", PolicyEveryone, relations[3], ReasonAgeRestricted},
+		{"13-15", "18+", PolicyEveryone, relations[3], ReasonAgeRestricted},
+		{"13-15", "13-15", PolicyEveryone, relations[3], ReasonAgeRestricted},
+		// 16–17: friends and suggested friends only, even if EVERYONE is stored.
+		{"18+", "16-17", PolicyEveryone, relations[0], ReasonFriendsAndSuggestedOnly},
+		{"18+", "16-17", PolicyEveryone, relations[4], request},
+		{"18+", "16-17", PolicyEveryone, relations[3], inbox},
+		{"18+", "16-17", PolicySuggestedFriends, relations[5], inbox},
+		{"18+", "16-17", PolicyFriends, relations[4], ReasonFriendsOnly},
+		{"18+", "16-17", PolicyNoOne, relations[3], ReasonRecipientAllowsNoOne},
+		{"16-17", "18+", PolicyEveryone, relations[0], request}, // they may send
+		// 18+: the core rules.
+		{"18+", "18+", PolicyEveryone, relations[0], request},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%s→%s/%s/%s", tt.sender, tt.recipient, tt.policy, tt.rel.name)
+		t.Run(name, func(t *testing.T) {
+			in := input(tt.rel, tt.policy)
+			in.SenderAge, in.RecipientAge = bands[tt.sender], bands[tt.recipient]
+			if got := outcome(Decide(in)); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// Blocks still win over age, so the reason never hints at a blocker's age.
+	in := input(relations[3], PolicyEveryone)
+	in.Blocked, in.RecipientAge = true, Teen13
+	if got := outcome(Decide(in)); got != ReasonBlocked {
+		t.Errorf("blocked 13-15 recipient: got %s, want BLOCKED", got)
+	}
+}
+
+func TestAgeBands(t *testing.T) {
+	today := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		birth string
+		want  AgeBand
+	}{
+		{"2013-11-25", Teen13}, // 13 today
+		{"2010-11-26", Teen13}, // 16 tomorrow
+		{"2010-11-25", Teen16}, // 16 today
+		{"2008-11-26", Teen16}, // 18 tomorrow
+		{"2008-11-25", Adult},  // 18 today
+		{"1990-01-01", Adult},
+	}
+	for _, tt := range tests {
+		b, _ := time.Parse("2006-01-02", tt.birth)
+		if got := AgeBandOf(b, today); got != tt.want {
+			t.Errorf("born %s: band %d, want %d", tt.birth, got, tt.want)
+		}
+	}
+	if err := CheckPolicyChoice(Teen13, PolicyFriends); CodeOf(err) != CodeForbidden {
+		t.Errorf("13-15 choosing FRIENDS: %v", err)
+	}
+	if err := CheckPolicyChoice(Teen16, PolicyEveryone); CodeOf(err) != CodeForbidden {
+		t.Errorf("16-17 choosing EVERYONE: %v", err)
+	}
+	if err := CheckPolicyChoice(Teen16, PolicySuggestedFriends); err != nil {
+		t.Errorf("16-17 choosing SUGGESTED_FRIENDS: %v", err)
 	}
 }

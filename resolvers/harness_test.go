@@ -16,6 +16,8 @@ import (
 
 	"dmgraph/auth"
 	"dmgraph/dm"
+	"dmgraph/facebook"
+	"dmgraph/phone"
 	"dmgraph/resolvers"
 	"dmgraph/store"
 	"dmgraph/testdb"
@@ -29,6 +31,7 @@ type env struct {
 	statements atomic.Int64
 	mu         sync.Mutex
 	log        []string
+	graph      *fakeGraph
 }
 
 func newEnv(t testing.TB) *env {
@@ -44,7 +47,13 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := dm.New(e.store, tokens, auth.Hasher{Cost: bcrypt.MinCost}, nil)
+	phones, err := phone.NewHasher([]byte("test-contacts-key-of-at-least-32-bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.graph = newFakeGraph(t)
+	svc := dm.New(dm.Deps{Store: e.store, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
+		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond)})
 	e.srv = httptest.NewServer(resolvers.NewHandler(svc, resolvers.Options{Playground: true}))
 	t.Cleanup(e.srv.Close)
 	return e

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -26,19 +27,49 @@ type loaders struct {
 	members   *dataloadgen.Loader[int64, []*models.Member]
 	unread    *dataloadgen.Loader[int64, int]
 	views     *dataloadgen.Loader[int64, *models.ConversationView]
+	suggested *dataloadgen.Loader[int64, []models.SuggestionReason]
+
+	// Set by list resolvers whose items ask for follow state: the members and
+	// videos loaders then queue their users' relations before they return,
+	// so those keys form one batch before any item resolver wakes up.
+	memberRelations, ownerRelations atomic.Bool
 }
 
 func newLoaders(svc *dm.Service) *loaders {
 	w := dataloadgen.WithWait(loaderWait)
-	return &loaders{
+	l := &loaders{
 		users:     dataloadgen.NewMappedLoader(svc.Users, w),
 		relations: dataloadgen.NewMappedLoader(svc.Relations, w),
-		videos:    dataloadgen.NewMappedLoader(svc.Videos, w),
 		messages:  dataloadgen.NewMappedLoader(svc.MessagesByIDs, w),
-		members:   dataloadgen.NewMappedLoader(svc.Members, w),
 		unread:    dataloadgen.NewMappedLoader(svc.UnreadCounts, w),
 		views:     dataloadgen.NewMappedLoader(svc.ConversationsByIDs, w),
+		suggested: dataloadgen.NewMappedLoader(svc.Suggestions, w),
 	}
+	l.members = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
+		ms, err := svc.Members(ctx, ids)
+		if err == nil && l.memberRelations.Load() {
+			var users []int64
+			for _, list := range ms {
+				for _, m := range list {
+					users = append(users, m.UserID)
+				}
+			}
+			l.relations.LoadAllThunk(ctx, users)
+		}
+		return ms, err
+	}, w)
+	l.videos = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]*models.Video, error) {
+		vs, err := svc.Videos(ctx, ids)
+		if err == nil && l.ownerRelations.Load() {
+			owners := make([]int64, 0, len(vs))
+			for _, v := range vs {
+				owners = append(owners, v.OwnerID)
+			}
+			l.relations.LoadAllThunk(ctx, owners)
+		}
+		return vs, err
+	}, w)
+	return l
 }
 
 type loadersKey struct{}
@@ -101,4 +132,12 @@ func memberUser(ctx context.Context, convID, userID int64) (*models.User, error)
 		}
 	}
 	return loadUser(ctx, userID)
+}
+
+func loadSuggestions(ctx context.Context, id int64) ([]models.SuggestionReason, error) {
+	reasons, err := loadersFrom(ctx).suggested.Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return []models.SuggestionReason{}, nil // anonymous viewers get no suggestions
+	}
+	return reasons, err
 }

@@ -141,3 +141,38 @@ func (r *mutationResolver) MarkConversationRead(ctx context.Context, conversatio
 	}
 	return r.svc.MarkConversationRead(ctx, id)
 }
+
+func (r *mutationResolver) SetPhoneNumber(ctx context.Context, in model.SetPhoneNumberInput) (*models.User, error) {
+	return r.svc.SetPhoneNumber(ctx, in.PhoneNumber, deref(in.Region))
+}
+
+func (r *mutationResolver) SyncContacts(ctx context.Context, in model.SyncContactsInput) (*model.SyncContactsPayload, error) {
+	res, err := r.svc.SyncContacts(ctx, in.PhoneNumbers, deref(in.Region))
+	if err != nil {
+		return nil, err
+	}
+	return &model.SyncContactsPayload{SyncedCount: res.Synced, MatchedCount: res.Matched, InvalidCount: res.Invalid}, nil
+}
+
+func (r *mutationResolver) RemoveSyncedContacts(ctx context.Context) (bool, error) {
+	return true, r.svc.RemoveSyncedContacts(ctx)
+}
+
+func (r *mutationResolver) LinkFacebookAccount(ctx context.Context, accessToken string) (*model.FacebookLink, error) {
+	id, friends, err := r.svc.LinkFacebook(ctx, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	return &model.FacebookLink{FacebookUserID: id, FriendCount: friends}, nil
+}
+
+func (r *mutationResolver) UnlinkFacebookAccount(ctx context.Context) (bool, error) {
+	return true, r.svc.UnlinkFacebook(ctx)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -71,29 +71,11 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 	}
 	// Participants, read receipts and message senders all come from members.
 	if anyOf(node, "participants", "readReceipts", "lastMessage") {
-		members := l.members.LoadAllThunk(ctx, ids)
 		if anyOf(selected(ctx, append(path, "participants")...), relationFields...) {
-			primeRelations(ctx, members)
+			l.memberRelations.Store(true)
 		}
+		l.members.LoadAllThunk(ctx, ids)
 	}
-}
-
-// primeRelations queues the relations of every member once the members
-// arrive. The goroutine ends when the members batch does.
-func primeRelations(ctx context.Context, members func() ([][]*models.Member, error)) {
-	go func() {
-		lists, err := members()
-		if err != nil {
-			return
-		}
-		var ids []int64
-		for _, ms := range lists {
-			for _, m := range ms {
-				ids = append(ids, m.UserID)
-			}
-		}
-		loadersFrom(ctx).relations.LoadAllThunk(ctx, ids)
-	}()
 }
 
 // prefetchRequests primes the loaders for a page of message requests.
@@ -138,17 +120,9 @@ func prefetchMessages(ctx context.Context, msgs []*models.Message) {
 	if len(ids) == 0 {
 		return
 	}
-	videos := loadersFrom(ctx).videos.LoadAllThunk(ctx, ids)
-	go func() {
-		vs, _ := videos() // missing videos are deleted ones: skip them
-		var owners []int64
-		for _, v := range vs {
-			if v != nil {
-				owners = append(owners, v.OwnerID)
-			}
-		}
-		loadersFrom(ctx).relations.LoadAllThunk(ctx, owners)
-	}()
+	l := loadersFrom(ctx)
+	l.ownerRelations.Store(true)
+	l.videos.LoadAllThunk(ctx, ids)
 }
 
 // nodes lists the items of a page.

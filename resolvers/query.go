@@ -146,3 +146,11 @@ func (r *queryResolver) BlockedUsers(ctx context.Context, first *int, after *str
 	}
 	return r.svc.BlockedUsers(ctx, args)
 }
+
+func (r *queryResolver) SuggestedFriends(ctx context.Context, first *int, after *string) (*models.UserConnection, error) {
+	args, err := relay.Forward(first, after)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.SuggestedFriends(ctx, args)
+}

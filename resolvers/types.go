@@ -33,6 +33,15 @@ func (r *userResolver) IsBlockedByViewer(ctx context.Context, u *models.User) (b
 	return rel.BlockedByViewer, err
 }
 
+func (r *userResolver) IsSuggestedFriend(ctx context.Context, u *models.User) (bool, error) {
+	reasons, err := loadSuggestions(ctx, u.ID)
+	return len(reasons) > 0, err
+}
+
+func (r *userResolver) SuggestionReasons(ctx context.Context, u *models.User) ([]models.SuggestionReason, error) {
+	return loadSuggestions(ctx, u.ID)
+}
+
 type videoResolver struct{ *Resolver }
 
 func (r *videoResolver) ID(_ context.Context, v *models.Video) (string, error) {

@@ -418,17 +418,18 @@ func TestVisUndecodableIDsNotFound(t *testing.T) {
 // IDs are real ones ({{user}}, {{conv}}, {{req}}, {{video}}), so that a
 // refusal can only come from the missing sign-in.
 var visAnonymousOps = map[string]string{
-	"me":              `{ me { id } }`,
-	"user":            `query($user: ID!) { user(id: $user) { id username } }`,
-	"node":            `query($conv: ID!) { node(id: $conv) { id } }`,
-	"privacySettings": `{ privacySettings { directMessagePolicy } }`,
-	"conversations":   `{ conversations { totalCount edges { node { id } } } }`,
-	"conversation":    `query($conv: ID!) { conversation(id: $conv) { id } }`,
-	"messageRequests": `{ messageRequests { totalCount } }`,
-	"canMessage":      `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`,
-	"followers":       `query($user: ID!) { followers(userId: $user) { totalCount edges { node { id } } } }`,
-	"following":       `query($user: ID!) { following(userId: $user) { totalCount edges { node { id } } } }`,
-	"blockedUsers":    `{ blockedUsers { totalCount } }`,
+	"me":               `{ me { id } }`,
+	"user":             `query($user: ID!) { user(id: $user) { id username } }`,
+	"node":             `query($conv: ID!) { node(id: $conv) { id } }`,
+	"privacySettings":  `{ privacySettings { directMessagePolicy } }`,
+	"conversations":    `{ conversations { totalCount edges { node { id } } } }`,
+	"conversation":     `query($conv: ID!) { conversation(id: $conv) { id } }`,
+	"messageRequests":  `{ messageRequests { totalCount } }`,
+	"canMessage":       `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`,
+	"followers":        `query($user: ID!) { followers(userId: $user) { totalCount edges { node { id } } } }`,
+	"following":        `query($user: ID!) { following(userId: $user) { totalCount edges { node { id } } } }`,
+	"blockedUsers":     `{ blockedUsers { totalCount } }`,
+	"suggestedFriends": `{ suggestedFriends { totalCount } }`,
 
 	"register":              `mutation($name: String!) { register(input: {username: $name, password: "correct horse", displayName: "Anon", birthDate: "2001-01-01"}) { token user { id username } } }`,
 	"login":                 `mutation($name: String!) { login(input: {username: $name, password: "correct horse"}) { token user { id } } }`,
@@ -445,6 +446,11 @@ var visAnonymousOps = map[string]string{
 	"deleteMessageRequest":  `mutation($req: ID!) { deleteMessageRequest(requestId: $req) }`,
 	"reportMessageRequest":  `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { id } }`,
 	"markConversationRead":  `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`,
+	"setPhoneNumber":        `mutation { setPhoneNumber(input: {phoneNumber: "+33612345678"}) { id } }`,
+	"syncContacts":          `mutation { syncContacts(input: {phoneNumbers: ["+33612345678"]}) { syncedCount } }`,
+	"removeSyncedContacts":  `mutation { removeSyncedContacts }`,
+	"linkFacebookAccount":   `mutation { linkFacebookAccount(accessToken: "anon") { facebookUserId } }`,
+	"unlinkFacebookAccount": `mutation { unlinkFacebookAccount }`,
 }
 
 // visVars picks the variables an operation declares, among the known ones.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -19,6 +20,9 @@ type facts struct {
 	RecipientStatus        models.ConversationStatus
 	RequestMessages        int
 	RequestID              int64
+	Suggested              bool
+	SenderBirthDate        time.Time
+	RecipientBirthDate     time.Time
 }
 
 func (f facts) input(p models.SendParams) models.PolicyInput {
@@ -32,11 +36,16 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 		RecipientAccepted:      f.RecipientStatus == models.StatusActive || f.RecipientStatus == models.StatusPending,
 		RequestMessages:        f.RequestMessages,
 		HasText:                p.Text != nil,
+		SuggestedToRecipient:   f.Suggested,
+		SenderAge:              models.AgeBandOf(f.SenderBirthDate, now()),
+		RecipientAge:           models.AgeBandOf(f.RecipientBirthDate, now()),
 	}
 }
 
+// factsSQL answers every question of the policy in one statement; each
+// subquery is a primary-key or unique-index lookup.
 const factsSQL = `
-SELECT u.dm_policy AS recipient_policy,
+SELECT u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su.birth_date AS sender_birth_date,
 	EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = @s AND b.blocked_id = @r)
 		OR (b.blocker_id = @r AND b.blocked_id = @s)) AS blocked,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @r AND f.followee_id = @s) AS recipient_follows_sender,
@@ -46,8 +55,15 @@ SELECT u.dm_policy AS recipient_policy,
 	COALESCE((SELECT q.message_count FROM message_requests q
 		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_messages,
 	COALESCE((SELECT q.id FROM message_requests q
-		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_id
-FROM users u WHERE u.id = @r`
+		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_id,
+	(EXISTS (SELECT 1 FROM synced_contacts sc WHERE sc.owner_id = @r AND sc.phone_hash = su.phone_hash)
+	 OR EXISTS (SELECT 1 FROM facebook_links rl JOIN facebook_links sl ON sl.user_id = @s
+		WHERE rl.user_id = @r AND (
+			EXISTS (SELECT 1 FROM facebook_friends f WHERE f.user_id = @r AND f.friend_facebook_id = sl.facebook_user_id)
+			OR EXISTS (SELECT 1 FROM facebook_friends f WHERE f.user_id = @s AND f.friend_facebook_id = rl.facebook_user_id)))
+	) AS suggested
+FROM users u JOIN users su ON su.id = @s
+WHERE u.id = @r`
 
 func loadFacts(tx *gorm.DB, convID int64, p models.SendParams) (facts, error) {
 	var fs []facts

@@ -141,6 +141,19 @@ var migrations = []*gormigrate.Migration{
 		ID:      "202611250001_initial",
 		Migrate: func(tx *gorm.DB) error { return tx.AutoMigrate(models.All()...) },
 	},
+	{
+		// Suggested friends: the user's own number, synced contacts, Facebook.
+		ID: "202611250002_suggestions",
+		Migrate: func(tx *gorm.DB) error {
+			type users struct {
+				PhoneHash *string `gorm:"size:64;uniqueIndex:idx_users_phone_hash"`
+			}
+			if err := tx.AutoMigrate(&users{}); err != nil {
+				return err
+			}
+			return tx.AutoMigrate(&models.SyncedContact{}, &models.FacebookAccount{}, &models.FacebookFriend{}, &models.Secret{})
+		},
+	},
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -190,4 +203,31 @@ func (l *tracingLogger) Trace(ctx context.Context, begin time.Time, fc func() (s
 
 func (l *tracingLogger) LogMode(level logger.LogLevel) logger.Interface {
 	return &tracingLogger{Interface: l.Interface.LogMode(level), onStatement: l.onStatement}
+}
+
+// FindText reports the first table and column holding text that contains s,
+// or "". Tests use it to prove what is never stored.
+func (s *Store) FindText(ctx context.Context, needle string) string {
+	tables, err := s.db.Migrator().GetTables()
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	for _, table := range tables {
+		cols, err := s.db.Migrator().ColumnTypes(table)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		for _, c := range cols {
+			var n int64
+			err := s.db.WithContext(ctx).Table(table).
+				Where("CAST("+s.db.Statement.Quote(c.Name())+" AS TEXT) LIKE ?", "%"+needle+"%").Count(&n).Error
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			if n > 0 {
+				return table + "." + c.Name()
+			}
+		}
+	}
+	return ""
 }

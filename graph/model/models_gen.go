@@ -14,6 +14,14 @@ type AuthPayload struct {
 	User *models.User `json:"user"`
 }
 
+// The viewer's linked Facebook account.
+type FacebookLink struct {
+	// The Facebook user ID.
+	FacebookUserID string `json:"facebookUserId"`
+	// How many Facebook friends were imported.
+	FriendCount int `json:"friendCount"`
+}
+
 // Credentials to sign in.
 type LoginInput struct {
 	// The username, in any case.
@@ -90,6 +98,32 @@ type SendMessageInput struct {
 	VideoID *string `json:"videoId,omitempty"`
 	// An idempotency key chosen by the client (at most 64 characters). Repeating it returns the original message.
 	ClientMessageID *string `json:"clientMessageId,omitempty"`
+}
+
+// The viewer's own phone number.
+type SetPhoneNumberInput struct {
+	// The number, in any common format.
+	PhoneNumber string `json:"phoneNumber"`
+	// ISO 3166 country code (e.g. FR) used when the number has no + prefix.
+	Region *string `json:"region,omitempty"`
+}
+
+// The viewer's address book.
+type SyncContactsInput struct {
+	// At most 5000 numbers, in any common format. Invalid ones are counted and skipped.
+	PhoneNumbers []string `json:"phoneNumbers"`
+	// ISO 3166 country code (e.g. FR) used for numbers without a + prefix.
+	Region *string `json:"region,omitempty"`
+}
+
+// The outcome of syncContacts.
+type SyncContactsPayload struct {
+	// Distinct valid numbers now stored (as keyed hashes, never in plain text).
+	SyncedCount int `json:"syncedCount"`
+	// How many of them belong to dmgraph users.
+	MatchedCount int `json:"matchedCount"`
+	// Entries skipped because they are not valid phone numbers.
+	InvalidCount int `json:"invalidCount"`
 }
 
 // A new privacy setting.
