@@ -228,4 +228,13 @@ func TestAgeRules(t *testing.T) {
 	if s := e.send(teen16, stranger, "hello"); s.Delivery != "REQUEST" {
 		t.Fatalf("16-17 → stranger: %s, want REQUEST", s.Delivery)
 	}
+	// With SUGGESTED_FRIENDS, a suggested stranger may write; others may not.
+	e.setPolicy(teen16, "SUGGESTED_FRIENDS")
+	suggested, other := e.register("suggested"), e.register("other")
+	e.setPhone(suggested, "+33622222222", "")
+	e.syncContacts(teen16, "", "+33622222222")
+	if s := e.send(suggested, teen16, "hi"); s.Delivery != "REQUEST" {
+		t.Fatalf("suggested → 16-17: %s, want REQUEST", s.Delivery)
+	}
+	e.sendFails(other, teen16, "hi", "FORBIDDEN", "FRIENDS_AND_SUGGESTED_ONLY")
 }
