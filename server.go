@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"dmgraph/dm"
 	"dmgraph/facebook"
 	"dmgraph/phone"
+	"dmgraph/realtime"
 	"dmgraph/resolvers"
 	"dmgraph/store"
 )
@@ -35,12 +37,24 @@ type config struct {
 	// FacebookGraphURL and FacebookTimeout reach the Graph API.
 	FacebookGraphURL string
 	FacebookTimeout  time.Duration
+	// RedisURL, when set, carries live events between instances.
+	RedisURL string
+	// AllowedOrigins are websocket origin patterns besides the server's own host.
+	AllowedOrigins []string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{Addr: ":8080", DatabaseURL: getenv("DATABASE_URL"), JWTSecret: getenv("JWT_SECRET"),
 		TokenTTL: 24 * time.Hour, ContactsHashKey: getenv("CONTACTS_HASH_KEY"),
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"), FacebookTimeout: facebook.DefaultTimeout}
+	c.RedisURL = getenv("REDIS_URL")
+	if s := getenv("ALLOWED_ORIGINS"); s != "" {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, p)
+			}
+		}
+	}
 	if c.FacebookGraphURL == "" {
 		c.FacebookGraphURL = "https://graph.facebook.com/v19.0"
 	}
@@ -103,19 +117,36 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 	if err != nil {
 		return err
 	}
-	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log,
+	hub := realtime.NewHub(0)
+	broker, err := newBroker(cfg.RedisURL, hub, log)
+	if err != nil {
+		return err
+	}
+	brokerCtx, stopBroker := context.WithCancel(context.Background())
+	brokerDone := make(chan struct{})
+	go func() {
+		defer close(brokerDone)
+		if err := broker.Run(brokerCtx); err != nil {
+			log.Error("broker stopped", "err", err)
+		}
+	}()
+	defer func() { stopBroker(); <-brokerDone }()
+	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: broker,
 		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
+	handler := resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: hub,
+		AllowedOrigins: cfg.AllowedOrigins})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "graphiql", "/", "graphql", "/query")
+	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "broker", brokerName(cfg.RedisURL),
+		"graphiql", "/", "graphql", "/query")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -129,6 +160,7 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	handler.CloseWebsockets()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
@@ -159,4 +191,23 @@ func contactsHasher(ctx context.Context, st *store.Store, key string, log *slog.
 		return nil, fmt.Errorf("CONTACTS_HASH_KEY: %w", err)
 	}
 	return h, nil
+}
+
+// newBroker picks Redis pub/sub when REDIS_URL is set, else in-memory.
+func newBroker(redisURL string, hub *realtime.Hub, log *slog.Logger) (realtime.Broker, error) {
+	if redisURL == "" {
+		return realtime.Memory{Hub: hub}, nil
+	}
+	r, err := realtime.NewRedis(redisURL, "", hub, log)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return r, nil
+}
+
+func brokerName(redisURL string) string {
+	if redisURL == "" {
+		return "memory"
+	}
+	return "redis"
 }

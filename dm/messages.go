@@ -43,7 +43,11 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 		// A concurrent retry with the same key won the race.
 		return s.resend(ctx, viewer, *p.ClientMessageID)
 	}
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	s.publishSend(ctx, res)
+	return res, nil
 }
 
 // sendParams validates a send and resolves its recipient.
@@ -94,7 +98,7 @@ func (s *Service) resend(ctx context.Context, viewer int64, clientID string) (*m
 	if err != nil {
 		return nil, err
 	}
-	return &models.SendResult{Message: msg, Conversation: view, Delivery: msg.Delivery}, nil
+	return &models.SendResult{Message: msg, Conversation: view, Delivery: msg.Delivery, Replayed: true}, nil
 }
 
 // CanMessage answers the send rules for a text message to userID, without
@@ -181,7 +185,15 @@ func (s *Service) MarkConversationRead(ctx context.Context, id int64) (*models.C
 	if err := s.store.MarkRead(ctx, viewer, id); err != nil {
 		return nil, err
 	}
-	return s.store.View(ctx, viewer, id)
+	view, err := s.store.View(ctx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	if view.Status() == models.StatusActive {
+		// Read receipts exist only once a conversation is accepted.
+		s.publishToOthers(ctx, view, models.StatusActive)
+	}
+	return view, nil
 }
 
 // MessageRequests pages through the viewer's open requests.
@@ -212,6 +224,8 @@ func (s *Service) AcceptMessageRequest(ctx context.Context, id int64) (*models.C
 	if err != nil {
 		return nil, err
 	}
+	s.publish(ctx, models.Event{Kind: models.EventConversationUpdated, ConversationID: r.ConversationID,
+		Audience: []int64{r.SenderID}})
 	return s.store.View(ctx, viewer, r.ConversationID)
 }
 

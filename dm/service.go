@@ -52,6 +52,9 @@ type Store interface {
 	MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error)
 	UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (map[int64]int, error)
 	MarkRead(ctx context.Context, viewerID, convID int64) error
+	MessagesAfter(ctx context.Context, viewerID, convID, after int64, limit int) ([]*models.Message, error)
+	DeliverableMessage(ctx context.Context, viewerID, id int64) (*models.Message, error)
+	DirectConversationID(ctx context.Context, a, b int64) (int64, error)
 
 	Requests(ctx context.Context, viewerID int64, args relay.Args) (*models.MessageRequestConnection, error)
 	Request(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
@@ -77,6 +80,7 @@ type Service struct {
 	hasher   auth.Hasher
 	phones   PhoneHasher
 	facebook FacebookClient
+	events   Publisher
 	log      *slog.Logger
 }
 
@@ -87,7 +91,9 @@ type Deps struct {
 	Passwords auth.Hasher
 	Phones    PhoneHasher
 	Facebook  FacebookClient
-	Log       *slog.Logger
+	// Events receives committed events; nil publishes nothing.
+	Events Publisher
+	Log    *slog.Logger
 }
 
 // New returns a Service.
@@ -95,8 +101,11 @@ func New(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.Events == nil {
+		d.Events = noEvents{}
+	}
 	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones,
-		facebook: d.Facebook, log: d.Log}
+		facebook: d.Facebook, events: d.Events, log: d.Log}
 }
 
 // Tokens returns the token signer, for the transport's authentication.

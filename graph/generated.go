@@ -37,6 +37,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	ReadReceipt() ReadReceiptResolver
 	Report() ReportResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 	Video() VideoResolver
 }
@@ -194,6 +195,12 @@ type ComplexityRoot struct {
 		Message      func(childComplexity int) int
 	}
 
+	Subscription struct {
+		ConversationUpdated    func(childComplexity int) int
+		MessageAdded           func(childComplexity int, conversationID *string, after *string) int
+		MessageRequestReceived func(childComplexity int) int
+	}
+
 	SyncContactsPayload struct {
 		InvalidCount func(childComplexity int) int
 		MatchedCount func(childComplexity int) int
@@ -308,6 +315,11 @@ type ReadReceiptResolver interface {
 }
 type ReportResolver interface {
 	ID(ctx context.Context, obj *models.Report) (string, error)
+}
+type SubscriptionResolver interface {
+	MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error)
+	MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error)
+	ConversationUpdated(ctx context.Context) (<-chan *models.ConversationView, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *models.User) (string, error)
@@ -1059,6 +1071,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
 
+	case "Subscription.conversationUpdated":
+		if e.ComplexityRoot.Subscription.ConversationUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.ConversationUpdated(childComplexity), true
+	case "Subscription.messageAdded":
+		if e.ComplexityRoot.Subscription.MessageAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_messageAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MessageAdded(childComplexity, args["conversationId"].(*string), args["after"].(*string)), true
+	case "Subscription.messageRequestReceived":
+		if e.ComplexityRoot.Subscription.MessageRequestReceived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MessageRequestReceived(childComplexity), true
+
 	case "SyncContactsPayload.invalidCount":
 		if e.ComplexityRoot.SyncContactsPayload.InvalidCount == nil {
 			break
@@ -1282,6 +1318,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1856,6 +1909,24 @@ type Mutation {
   linkFacebookAccount(accessToken: String!): FacebookLink!
   "Unlink the viewer's Facebook account and forget its friend list."
   unlinkFacebookAccount: Boolean!
+}
+
+"""
+Live updates over a websocket at /query (subprotocols graphql-transport-ws and
+graphql-ws). Authenticate in connection_init: {"Authorization": "Bearer <token>"}.
+"""
+type Subscription {
+  """
+  New messages in the viewer's ACTIVE and PENDING conversations, the viewer's
+  own included, or in one conversation. With ` + "`" + `after` + "`" + ` (a message ID the client
+  has), every later message is replayed first, in order, then live ones follow
+  with no gap and no duplicate.
+  """
+  messageAdded(conversationId: ID, after: ID): Message!
+  "A new message request to the viewer, or a new message in one of the viewer's pending requests."
+  messageRequestReceived: MessageRequest!
+  "A change another party made to one of the viewer's conversations: an accepted request, a read, a block."
+  conversationUpdated: Conversation!
 }
 `, BuiltIn: false},
 }
@@ -2798,6 +2869,28 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["username"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_messageAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -5899,6 +5992,114 @@ func (ec *executionContext) _SendMessagePayload_delivery(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_SendMessagePayload_delivery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SendMessagePayload", field, false, false, "Delivery")
+}
+
+func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_messageAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().MessageAdded(ctx, fc.Args["conversationId"].(*string), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖdmgraphᚋmodelsᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_messageRequestReceived(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_messageRequestReceived(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MessageRequestReceived(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.MessageRequest) graphql.Marshaler {
+			return ec.marshalNMessageRequest2ᚖdmgraphᚋmodelsᚐMessageRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_messageRequestReceived(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_conversationUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_conversationUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().ConversationUpdated(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_conversationUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SyncContactsPayload_syncedCount(ctx context.Context, field graphql.CollectedField, obj *model.SyncContactsPayload) (ret graphql.Marshaler) {
@@ -9251,6 +9452,30 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "messageAdded":
+		return ec._Subscription_messageAdded(ctx, fields[0])
+	case "messageRequestReceived":
+		return ec._Subscription_messageRequestReceived(ctx, fields[0])
+	case "conversationUpdated":
+		return ec._Subscription_conversationUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var syncContactsPayloadImplementors = []string{"SyncContactsPayload"}

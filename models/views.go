@@ -53,6 +53,14 @@ type SendResult struct {
 	Message      *Message
 	Conversation *ConversationView
 	Delivery     Delivery
+	// RecipientID is who the message went to.
+	RecipientID int64
+	// RequestID is the request the message opened or extended (REQUEST delivery).
+	RequestID int64
+	// Accepted is true when this message accepted an open request.
+	Accepted bool
+	// Replayed is true when a retry returned an earlier message.
+	Replayed bool
 }
 
 // PageInfo is Relay's pagination state.

@@ -23,6 +23,7 @@ import (
 	"dmgraph/dm"
 	"dmgraph/graph"
 	"dmgraph/models"
+	"dmgraph/realtime"
 )
 
 // Options configure the HTTP handler.
@@ -30,19 +31,43 @@ type Options struct {
 	Log *slog.Logger
 	// Playground serves GraphiQL at "/".
 	Playground bool
+	// Hub delivers events to this instance's subscriptions.
+	Hub *realtime.Hub
+	// AllowedOrigins are origin host patterns ("localhost:*") accepted for
+	// websockets besides the server's own host; nil means DefaultAllowedOrigins.
+	AllowedOrigins []string
 }
+
+// Handler serves the API. CloseWebsockets closes every open websocket.
+type Handler struct {
+	http.Handler
+	sessions *sessions
+}
+
+// CloseWebsockets closes every websocket with 1001 (going away), so clients
+// reconnect elsewhere and resume with after. http.Server.Shutdown does not
+// touch hijacked connections.
+func (h *Handler) CloseWebsockets() { h.sessions.closeAll(CloseGoingAway, "server shutting down") }
 
 // maxBodyBytes bounds a GraphQL request body: a 4000-character message and
 // its query fit many times over.
 const maxBodyBytes = 1 << 20
 
-// NewHandler returns the HTTP handler: GraphQL at /query, GraphiQL at /.
-func NewHandler(svc *dm.Service, opts Options) http.Handler {
+// NewHandler returns the HTTP handler: GraphQL at /query (HTTP and
+// websockets), GraphiQL at /.
+func NewHandler(svc *dm.Service, opts Options) *Handler {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{svc: svc}}))
+	if opts.Hub == nil {
+		opts.Hub = realtime.NewHub(0)
+	}
+	if opts.AllowedOrigins == nil {
+		opts.AllowedOrigins = DefaultAllowedOrigins
+	}
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{svc: svc, hub: opts.Hub, log: log}}))
+	srv.AddTransport(newWebsocketTransport(svc.Tokens()))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -50,7 +75,9 @@ func NewHandler(svc *dm.Service, opts Options) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.FixedComplexityLimit(2000))
 	srv.AddTransport(unsupported{})
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	// Loaders live for one response: a query's, or one event of a
+	// subscription, so a long subscription never serves stale cached data.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(withLoaders(ctx, newLoaders(svc)))
 	})
 	srv.AroundRootFields(requireViewer)
@@ -60,12 +87,13 @@ func NewHandler(svc *dm.Service, opts Options) http.Handler {
 		return errors.New("panic")
 	})
 
+	ss := &sessions{}
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, http.MaxBytesHandler(srv, maxBodyBytes)))
+	mux.Handle("/query", authenticate(svc, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
 		mux.Handle("GET /{$}", playground.Handler("dmgraph", "/query"))
 	}
-	return mux
+	return &Handler{Handler: mux, sessions: ss}
 }
 
 // presentError gives every error a code. Domain errors keep their message,

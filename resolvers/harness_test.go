@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"dmgraph/dm"
 	"dmgraph/facebook"
 	"dmgraph/phone"
+	"dmgraph/realtime"
 	"dmgraph/resolvers"
 	"dmgraph/store"
 	"dmgraph/testdb"
@@ -32,12 +34,54 @@ type env struct {
 	mu         sync.Mutex
 	log        []string
 	graph      *fakeGraph
+	hub        *realtime.Hub
+	handler    *resolvers.Handler
 }
 
-func newEnv(t testing.TB) *env {
+// envConfig varies a test server.
+type envConfig struct {
+	dbURL        string // "" for a fresh database
+	tinySockets  bool   // server sockets with a 4 KiB send buffer
+	hubBuffer    int
+	redisURL     string // "" for the in-memory broker
+	redisChannel string
+}
+
+type envOption func(*envConfig)
+
+func withHubBuffer(n int) envOption { return func(c *envConfig) { c.hubBuffer = n } }
+
+// withTinySockets gives the server's sockets a 4 KiB send buffer, so a
+// client that stops reading blocks the server's writes at once.
+func withTinySockets() envOption { return func(c *envConfig) { c.tinySockets = true } }
+
+type tinyBufferListener struct{ net.Listener }
+
+func (l tinyBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// withRedis makes the server an instance of a cluster that shares dbURL and
+// a Redis channel.
+func withRedis(dbURL, redisURL, channel string) envOption {
+	return func(c *envConfig) { c.dbURL, c.redisURL, c.redisChannel = dbURL, redisURL, channel }
+}
+
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
+	var cfg envConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.dbURL == "" {
+		cfg.dbURL = testdb.URL(t)
+	}
 	e := &env{t: t}
-	e.store = testdb.Open(t, testdb.OnStatement(func(_ context.Context, sql string) {
+	e.store = testdb.OpenURL(t, cfg.dbURL, testdb.OnStatement(func(_ context.Context, sql string) {
 		e.statements.Add(1)
 		e.mu.Lock()
 		e.log = append(e.log, sql)
@@ -52,10 +96,29 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.graph = newFakeGraph(t)
+	e.hub = realtime.NewHub(cfg.hubBuffer)
+	broker := realtime.Broker(realtime.Memory{Hub: e.hub})
+	if cfg.redisURL != "" {
+		r, err := realtime.NewRedis(cfg.redisURL, cfg.redisChannel, e.hub, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broker = r
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = broker.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	svc := dm.New(dm.Deps{Store: e.store, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
-		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond)})
-	e.srv = httptest.NewServer(resolvers.NewHandler(svc, resolvers.Options{Playground: true}))
+		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker})
+	e.handler = resolvers.NewHandler(svc, resolvers.Options{Playground: true, Hub: e.hub})
+	e.srv = httptest.NewUnstartedServer(e.handler)
+	if cfg.tinySockets {
+		e.srv.Listener = tinyBufferListener{e.srv.Listener}
+	}
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
+	t.Cleanup(e.handler.CloseWebsockets) // runs first: the server waits for its handlers
 	return e
 }
 

@@ -6,16 +6,20 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"dmgraph/dm"
 	"dmgraph/graph"
 	"dmgraph/models"
+	"dmgraph/realtime"
 	"dmgraph/relay"
 )
 
 // Resolver is the root of all resolvers.
 type Resolver struct {
 	svc *dm.Service
+	hub *realtime.Hub
+	log *slog.Logger
 }
 
 var _ graph.ResolverRoot = &Resolver{}
@@ -29,6 +33,7 @@ func (r *Resolver) Conversation() graph.ConversationResolver     { return &conve
 func (r *Resolver) MessageRequest() graph.MessageRequestResolver { return &messageRequestResolver{r} }
 func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver       { return &readReceiptResolver{r} }
 func (r *Resolver) Report() graph.ReportResolver                 { return &reportResolver{r} }
+func (r *Resolver) Subscription() graph.SubscriptionResolver     { return &subscriptionResolver{r} }
 
 // decodeOptional decodes an optional global ID of the given kind.
 func decodeOptional(kind string, gid *string) (*int64, error) {

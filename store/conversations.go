@@ -257,3 +257,37 @@ func upsertMember(tx *gorm.DB, m *models.Member, columns ...string) error {
 		DoUpdates: clause.AssignmentColumns(columns),
 	}, clause.Returning{}).Create(m).Error
 }
+
+// deliverable selects the messages viewerID gets live: those of
+// conversations the viewer is ACTIVE or PENDING in, past their cleared mark.
+// Messages of a request the viewer has not accepted are not among them.
+func (s *Store) deliverable(ctx context.Context, viewerID int64) *gorm.DB {
+	return s.db.WithContext(ctx).Table("messages msg").Select("msg.*").
+		Joins("JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?", viewerID).
+		Where("m.status IN ? AND msg.id > m.cleared_through_id",
+			[]models.ConversationStatus{models.StatusActive, models.StatusPending})
+}
+
+// MessagesAfter returns up to limit deliverable messages after the ID after,
+// oldest first, in one conversation or (convID 0) in all of them.
+func (s *Store) MessagesAfter(ctx context.Context, viewerID, convID, after int64, limit int) ([]*models.Message, error) {
+	q := s.deliverable(ctx, viewerID).Where("msg.id > ?", after)
+	if convID != 0 {
+		q = q.Where("msg.conversation_id = ?", convID)
+	}
+	var msgs []*models.Message
+	err := q.Order("msg.id").Limit(limit).Scan(&msgs).Error
+	return msgs, translate(err, "messages")
+}
+
+// DeliverableMessage returns message id if viewerID gets it live.
+func (s *Store) DeliverableMessage(ctx context.Context, viewerID, id int64) (*models.Message, error) {
+	var msgs []*models.Message
+	if err := s.deliverable(ctx, viewerID).Where("msg.id = ?", id).Scan(&msgs).Error; err != nil {
+		return nil, translate(err, "message")
+	}
+	if len(msgs) == 0 {
+		return nil, models.NotFound("message")
+	}
+	return msgs[0], nil
+}

@@ -119,11 +119,12 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 		if err := tx.Create(msg).Error; err != nil {
 			return err
 		}
-		sender, err := recordSend(tx, &conv, msg, p, f)
+		res = &models.SendResult{Message: msg, Delivery: delivery, RecipientID: p.RecipientID}
+		sender, err := recordSend(tx, &conv, res, p, f)
 		if err != nil {
 			return err
 		}
-		res = &models.SendResult{Message: msg, Conversation: &models.ConversationView{Conversation: conv, Member: sender}, Delivery: delivery}
+		res.Conversation = &models.ConversationView{Conversation: conv, Member: sender}
 		return nil
 	})
 	if err != nil {
@@ -132,9 +133,10 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 	return res, nil
 }
 
-// recordSend updates members, the request and the conversation after msg was
-// inserted, and returns the sender's member row.
-func recordSend(tx *gorm.DB, conv *models.Conversation, msg *models.Message, p models.SendParams, f facts) (*models.Member, error) {
+// recordSend updates members, the request and the conversation after the
+// message was inserted, and returns the sender's member row.
+func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, p models.SendParams, f facts) (*models.Member, error) {
+	msg := res.Message
 	t := msg.CreatedAt
 	senderStatus, recipientStatus := models.StatusActive, models.StatusActive
 	if msg.Delivery == models.DeliveryRequest {
@@ -150,7 +152,7 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, msg *models.Message, p m
 	if err := upsertMember(tx, recipient, "status", "last_message_id"); err != nil {
 		return nil, err
 	}
-	if err := recordRequest(tx, conv.ID, msg, p, f); err != nil {
+	if err := recordRequest(tx, conv.ID, res, p, f); err != nil {
 		return nil, err
 	}
 	conv.LastMessageID, conv.LastMessageAt = msg.ID, &t
@@ -161,18 +163,25 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, msg *models.Message, p m
 
 // recordRequest opens or extends the recipient's request for a REQUEST
 // delivery; an INBOX delivery accepts whatever request was open.
-func recordRequest(tx *gorm.DB, convID int64, msg *models.Message, p models.SendParams, f facts) error {
+func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.SendParams, f facts) error {
+	msg := res.Message
 	switch {
 	case msg.Delivery == models.DeliveryInbox:
-		return tx.Model(&models.MessageRequest{}).
+		q := tx.Model(&models.MessageRequest{}).
 			Where("conversation_id = ? AND status = ?", convID, models.RequestOpen).
-			Updates(map[string]any{"status": models.RequestAccepted, "resolved_at": msg.CreatedAt}).Error
+			Updates(map[string]any{"status": models.RequestAccepted, "resolved_at": msg.CreatedAt})
+		res.Accepted = q.RowsAffected > 0
+		return q.Error
 	case f.RequestID != 0:
+		res.RequestID = f.RequestID
 		return tx.Model(&models.MessageRequest{}).Where("id = ?", f.RequestID).
 			Updates(map[string]any{"message_count": gorm.Expr("message_count + 1"), "last_message_id": msg.ID}).Error
 	default:
-		return tx.Create(&models.MessageRequest{ConversationID: convID, RecipientID: p.RecipientID,
+		r := &models.MessageRequest{ConversationID: convID, RecipientID: p.RecipientID,
 			SenderID: p.SenderID, Status: models.RequestOpen, MessageCount: 1,
-			LastMessageID: msg.ID, CreatedAt: msg.CreatedAt}).Error
+			LastMessageID: msg.ID, CreatedAt: msg.CreatedAt}
+		err := tx.Create(r).Error
+		res.RequestID = r.ID
+		return err
 	}
 }

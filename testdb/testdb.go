@@ -28,7 +28,13 @@ func OnStatement(f func(ctx context.Context, sql string)) Option {
 // Open returns a store on a database of its own that is gone after the test.
 func Open(t testing.TB, opts ...Option) *store.Store {
 	t.Helper()
-	cfg := store.Config{URL: URL(t)}
+	return OpenURL(t, URL(t), opts...)
+}
+
+// OpenURL returns a store on the database at url, closed after the test.
+func OpenURL(t testing.TB, url string, opts ...Option) *store.Store {
+	t.Helper()
+	cfg := store.Config{URL: url}
 	for _, o := range opts {
 		o(&cfg)
 	}

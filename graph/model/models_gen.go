@@ -108,6 +108,11 @@ type SetPhoneNumberInput struct {
 	Region *string `json:"region,omitempty"`
 }
 
+// Live updates over a websocket at /query (subprotocols graphql-transport-ws and
+// graphql-ws). Authenticate in connection_init: {"Authorization": "Bearer <token>"}.
+type Subscription struct {
+}
+
 // The viewer's address book.
 type SyncContactsInput struct {
 	// At most 5000 numbers, in any common format. Invalid ones are counted and skipped.

@@ -1,0 +1,175 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+
+	"dmgraph/models"
+	"dmgraph/realtime"
+	"dmgraph/relay"
+)
+
+type subscriptionResolver struct{ *Resolver }
+
+// replayBatch is how many messages a resume reads per query.
+const replayBatch = 100
+
+func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error) {
+	convID, err := decodeOptional(relay.KindConversation, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	afterID, err := decodeOptional(relay.KindMessage, after)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.svc.CheckMessageScope(ctx, convID); err != nil {
+		return nil, err
+	}
+	var scope int64
+	if convID != nil {
+		scope = *convID
+	}
+	// Subscribe before replaying, so nothing committed meanwhile is missed;
+	// what the replay already sent is skipped when it comes live.
+	sub, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *models.Message)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		replayed := map[int64]bool{}
+		if afterID != nil {
+			for last := *afterID; ; {
+				batch, err := r.svc.MessagesAfter(ctx, scope, last, replayBatch)
+				if err != nil {
+					r.abort(ctx, err)
+					return
+				}
+				for _, m := range batch {
+					if !send(ctx, out, m) {
+						return
+					}
+					replayed[m.ID], last = true, m.ID
+				}
+				if len(batch) < replayBatch {
+					break
+				}
+			}
+		}
+		r.live(ctx, sub, func(ev models.Event) bool {
+			if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || replayed[ev.MessageID] {
+				return true
+			}
+			m, err := r.svc.DeliverableMessage(ctx, ev.MessageID)
+			return deliver(ctx, r, out, m, err)
+		})
+	}()
+	return out, nil
+}
+
+func (r *subscriptionResolver) MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error) {
+	sub, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *models.MessageRequest)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		r.live(ctx, sub, func(ev models.Event) bool {
+			if ev.Kind != models.EventRequestReceived {
+				return true
+			}
+			req, err := r.svc.MessageRequest(ctx, ev.RequestID)
+			return deliver(ctx, r, out, req, err)
+		})
+	}()
+	return out, nil
+}
+
+func (r *subscriptionResolver) ConversationUpdated(ctx context.Context) (<-chan *models.ConversationView, error) {
+	sub, err := r.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *models.ConversationView)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		r.live(ctx, sub, func(ev models.Event) bool {
+			if ev.Kind != models.EventConversationUpdated {
+				return true
+			}
+			view, err := r.svc.Conversation(ctx, ev.ConversationID)
+			return deliver(ctx, r, out, view, err)
+		})
+	}()
+	return out, nil
+}
+
+// subscribe registers the viewer with the hub.
+func (r *subscriptionResolver) subscribe(ctx context.Context) (*realtime.Subscription, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.hub.Subscribe(viewer), nil
+}
+
+// live hands each event to handle until the client leaves, handle says
+// stop, or the subscription falls behind; a subscriber that fell behind is
+// disconnected with 4429 so that it resumes with `after`.
+func (r *subscriptionResolver) live(ctx context.Context, sub *realtime.Subscription, handle func(models.Event) bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C:
+			if !ok {
+				if sub.Overflowed() {
+					if s := sessionFrom(ctx); s != nil {
+						s.close(CloseSlowConsumer, "slow consumer: reconnect and resume with after")
+					}
+				}
+				return
+			}
+			if !handle(ev) {
+				return
+			}
+		}
+	}
+}
+
+// deliver sends v unless reading it failed. Not found means the viewer may
+// no longer see it (access is checked again at delivery): skip it. Any other
+// failure ends the socket so the client resumes from the database.
+func deliver[T any](ctx context.Context, r *subscriptionResolver, out chan<- *T, v *T, err error) bool {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return true
+	case err != nil:
+		r.abort(ctx, err)
+		return false
+	}
+	return send(ctx, out, v)
+}
+
+// abort ends the viewer's socket after a failure to read the database.
+func (r *subscriptionResolver) abort(ctx context.Context, err error) {
+	r.log.ErrorContext(ctx, "subscription failed", "err", err)
+	if s := sessionFrom(ctx); s != nil {
+		s.close(1011, "internal error: reconnect and resume with after")
+	}
+}
+
+func send[T any](ctx context.Context, out chan<- T, v T) bool {
+	select {
+	case out <- v:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,265 @@
+package resolvers_test
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"dmgraph/auth"
+)
+
+const (
+	subMessages = `subscription($c: ID, $after: ID) { messageAdded(conversationId: $c, after: $after) { id text sender { id } conversation { id status } } }`
+	subRequests = `subscription { messageRequestReceived { id messageCount sender { id } lastMessage { text } } }`
+	subUpdates  = `subscription { conversationUpdated { id status readReceipts { user { id } lastReadMessage { id } } } }`
+)
+
+type liveMessage struct {
+	MessageAdded struct {
+		ID, Text     string
+		Sender       struct{ ID string }
+		Conversation struct{ ID, Status string }
+	}
+}
+
+func TestLiveMessagesBothProtocols(t *testing.T) {
+	for _, proto := range []string{protoTransportWS, protoLegacyWS} {
+		t.Run(proto, func(t *testing.T) {
+			e := newEnv(t)
+			alice, bob := e.register("alice"), e.register("bob")
+			e.friends(alice, bob)
+			bobWS, aliceWS := e.connectWS(bob, proto), e.connectWS(alice, proto)
+			bobWS.subscribe("1", subMessages, nil)
+			aliceWS.subscribe("1", subMessages, nil)
+			time.Sleep(100 * time.Millisecond) // let the subscriptions register
+
+			s := e.send(alice, bob, "live hello")
+			for _, ws := range []*wsClient{bobWS, aliceWS} { // the sender's own devices too
+				var got liveMessage
+				ws.data("1", &got)
+				if got.MessageAdded.ID != s.MessageID || got.MessageAdded.Text != "live hello" || got.MessageAdded.Sender.ID != alice.ID {
+					t.Fatalf("got %+v, want message %s from alice", got, s.MessageID)
+				}
+			}
+		})
+	}
+}
+
+func TestLiveRequestsAcceptsAndReads(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.register("alice"), e.register("bob"), e.register("carol")
+	e.setPolicy(bob, "EVERYONE")
+	bobWS, aliceWS, carolWS := e.connectWS(bob, ""), e.connectWS(alice, ""), e.connectWS(carol, "")
+	bobWS.subscribe("req", subRequests, nil)
+	bobWS.subscribe("msg", subMessages, nil)
+	aliceWS.subscribe("upd", subUpdates, nil)
+	carolWS.subscribe("msg", subMessages, nil)
+	carolWS.subscribe("req", subRequests, nil)
+	time.Sleep(100 * time.Millisecond)
+
+	s := e.send(alice, bob, "hello stranger")
+	var req struct {
+		MessageRequestReceived struct {
+			ID           string
+			MessageCount int
+			Sender       struct{ ID string }
+			LastMessage  struct{ Text string }
+		}
+	}
+	bobWS.data("req", &req)
+	if r := req.MessageRequestReceived; r.Sender.ID != alice.ID || r.MessageCount != 1 || r.LastMessage.Text != "hello stranger" {
+		t.Fatalf("request event %+v", r)
+	}
+	// A request's messages are not delivered as messages until accepted.
+	bobWS.quiet(200 * time.Millisecond)
+
+	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": req.MessageRequestReceived.ID}, nil)
+	var upd struct {
+		ConversationUpdated struct {
+			ID, Status   string
+			ReadReceipts []struct {
+				User            struct{ ID string }
+				LastReadMessage *struct{ ID string }
+			}
+		}
+	}
+	aliceWS.data("upd", &upd)
+	if upd.ConversationUpdated.ID != s.ConversationID || upd.ConversationUpdated.Status != "ACTIVE" {
+		t.Fatalf("accept event %+v", upd)
+	}
+	e.must(bob.Token, `mutation($id: ID!) { markConversationRead(conversationId: $id) { id } }`, map[string]any{"id": s.ConversationID}, nil)
+	aliceWS.data("upd", &upd)
+	if rr := upd.ConversationUpdated.ReadReceipts; len(rr) != 1 || rr[0].User.ID != bob.ID || rr[0].LastReadMessage == nil || rr[0].LastReadMessage.ID != s.MessageID {
+		t.Fatalf("read event %+v", upd)
+	}
+	// Nobody else hears about any of it.
+	carolWS.quiet(200 * time.Millisecond)
+}
+
+func TestLiveResumeAfterMissesNothing(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	first := e.send(alice, bob, "before the tunnel")
+
+	// bob is offline while alice sends 50 messages.
+	sent := make([]string, 50)
+	for i := range sent {
+		sent[i] = e.send(alice, bob, fmt.Sprint("m", i)).MessageID
+	}
+	ws := e.connectWS(bob, "")
+	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
+	for i, want := range sent {
+		var got liveMessage
+		ws.data("1", &got)
+		if got.MessageAdded.ID != want {
+			t.Fatalf("replayed message %d is %s (%s), want %s", i, got.MessageAdded.ID, got.MessageAdded.Text, want)
+		}
+	}
+	live := e.send(alice, bob, "back online")
+	var got liveMessage
+	ws.data("1", &got)
+	if got.MessageAdded.ID != live.MessageID {
+		t.Fatalf("live message %s, want %s", got.MessageAdded.ID, live.MessageID)
+	}
+	ws.quiet(200 * time.Millisecond) // no duplicates
+}
+
+func TestLiveScopeAndAccess(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.register("alice"), e.register("bob"), e.register("carol")
+	e.friends(alice, bob)
+	e.friends(alice, carol)
+	ab := e.send(alice, bob, "to bob")
+	ws := e.connectWS(alice, "")
+	ws.subscribe("ab", subMessages, map[string]any{"c": ab.ConversationID})
+	time.Sleep(100 * time.Millisecond)
+	e.send(alice, carol, "to carol") // another conversation: not in scope
+	e.send(bob, alice, "from bob")
+	var got liveMessage
+	ws.data("ab", &got)
+	if got.MessageAdded.Text != "from bob" {
+		t.Fatalf("scoped subscription got %+v", got)
+	}
+	// A conversation the viewer is not in is NOT_FOUND.
+	cws := e.connectWS(carol, "")
+	cws.subscribe("x", subMessages, map[string]any{"c": ab.ConversationID})
+	m := cws.next() // an execution error travels in "next", as graphql-transport-ws allows
+	if !strings.Contains(string(m.Payload), `"NOT_FOUND"`) || strings.Contains(string(m.Payload), "to bob") {
+		t.Fatalf("error payload %s, want NOT_FOUND", m.Payload)
+	}
+
+	// Access is checked at delivery, not only when subscribing: dave
+	// subscribes to a request he has not accepted and gets its messages only
+	// once he accepts.
+	dave := e.register("dave")
+	e.setPolicy(dave, "EVERYONE")
+	req := e.send(alice, dave, "a request")
+	dws := e.connectWS(dave, "")
+	dws.subscribe("r", subMessages, map[string]any{"c": req.ConversationID})
+	time.Sleep(100 * time.Millisecond)
+	e.send(alice, dave, "still a request")
+	dws.quiet(200 * time.Millisecond)
+	e.must(dave.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`,
+		map[string]any{"id": e.requests(dave)[0]}, nil)
+	e.send(alice, dave, "accepted now")
+	dws.data("r", &got)
+	if got.MessageAdded.Text != "accepted now" {
+		t.Fatalf("after accept got %+v", got)
+	}
+}
+
+func TestLiveAuth(t *testing.T) {
+	e := newEnv(t)
+	bob := e.register("bob")
+
+	ws := e.dialWS("", wsOptions{payload: map[string]any{}})
+	if code, _ := ws.closedWith(5 * time.Second); code != 4403 {
+		t.Fatalf("no token: close code %d, want 4403", code)
+	}
+	legacy := e.dialWS("", wsOptions{proto: protoLegacyWS, payload: map[string]any{"Authorization": "Bearer nope"}})
+	legacy.expect("connection_error")
+	if code, _ := legacy.closedWith(5 * time.Second); code != 4403 {
+		t.Fatalf("legacy bad token: close code %d, want 4403", code)
+	}
+	// Key case and authToken are both accepted.
+	for _, payload := range []map[string]any{{"authorization": "Bearer " + bob.Token}, {"authToken": bob.Token}} {
+		ok := e.dialWS("", wsOptions{payload: payload})
+		ok.expect("connection_ack")
+	}
+	// A token that expires closes the socket with 4401.
+	short, _, _ := auth.NewTokens("test-secret", 1500*time.Millisecond)
+	tok, _, _ := short.Issue(userNumber(t, bob))
+	exp := e.dialWS(tok, wsOptions{})
+	exp.expect("connection_ack")
+	if code, reason := exp.closedWith(10 * time.Second); code != 4401 || reason != "token expired" {
+		t.Fatalf("expiry: close %d %q, want 4401 token expired", code, reason)
+	}
+	// Browsers from other sites are refused.
+	if _, res, err := websocketDial(e, "https://evil.example"); err == nil || res == nil || res.StatusCode != 403 {
+		t.Fatalf("foreign origin: %v", err)
+	}
+	if _, _, err := websocketDial(e, "http://localhost:3000"); err != nil {
+		t.Fatalf("localhost origin refused: %v", err)
+	}
+}
+
+// A subscriber that doesn't read never slows a sender, and is closed with 4429.
+func TestLiveSlowConsumer(t *testing.T) {
+	e := newEnv(t, withHubBuffer(4), withTinySockets())
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	slow := e.dialWS(bob.Token, wsOptions{readBuffer: 4096})
+	slow.subscribe("1", subMessages, nil)
+	time.Sleep(200 * time.Millisecond)
+	big := strings.Repeat("x", 4000)
+	start := time.Now()
+	for i := 0; i < 400 && e.hub.Dropped() == 0; i++ {
+		e.send(alice, bob, big)
+	}
+	if e.hub.Dropped() == 0 {
+		t.Fatal("the slow subscriber was never dropped")
+	}
+	t.Logf("sends took %v until the slow reader was dropped", time.Since(start))
+	go slow.read()
+	if code, _ := slow.closedWith(10 * time.Second); code != 4429 {
+		t.Fatalf("slow consumer closed with %d, want 4429", code)
+	}
+}
+
+func TestLiveNoGoroutineLeak(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	e.send(alice, bob, "warm up")
+	time.Sleep(100 * time.Millisecond)
+	base := runtime.NumGoroutine()
+
+	var clients []*wsClient
+	for range 20 {
+		ws := e.connectWS(bob, "")
+		ws.subscribe("1", subMessages, nil)
+		ws.subscribe("2", subUpdates, nil)
+		clients = append(clients, ws)
+	}
+	time.Sleep(100 * time.Millisecond)
+	e.send(alice, bob, "to everyone")
+	for _, ws := range clients {
+		var got liveMessage
+		ws.data("1", &got)
+		ws.close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base+2 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after closing, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+	if n := e.hub.Subscriptions(); n != 0 {
+		t.Fatalf("%d hub subscriptions left", n)
+	}
+}

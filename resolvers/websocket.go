@@ -1,0 +1,307 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
+
+	"dmgraph/auth"
+	"dmgraph/models"
+)
+
+// Websocket close codes sent by the server.
+const (
+	CloseGoingAway     = 1001 // server shutting down: reconnect elsewhere and resume
+	CloseUnauthorized  = 4401 // the token expired: sign in again
+	CloseForbidden     = 4403 // connection_init had no valid token
+	CloseSlowConsumer  = 4429 // fell behind: reconnect and resume with after
+	pingInterval       = 25 * time.Second
+	pongWait           = 60 * time.Second
+	writeWait          = 10 * time.Second
+	wsPayloadReadLimit = 64 << 10
+	wsInitTimeout      = 10 * time.Second
+)
+
+// newWebsocketTransport serves graphql-transport-ws and the legacy graphql-ws
+// over gorilla/websocket.
+func newWebsocketTransport(tokens *auth.Tokens) transport.Websocket {
+	limit := int64(wsPayloadReadLimit)
+	return transport.Websocket{
+		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
+			// withSessions already refused foreign origins, with a clean 403.
+			CheckOrigin:     func(*http.Request) bool { return true },
+			ReadBufferSize:  1024,
+			WriteBufferSize: 1024,
+		}},
+		InitFunc:              initFunc(tokens),
+		InitTimeout:           wsInitTimeout,
+		KeepAlivePingInterval: pingInterval, // "ka" messages for legacy graphql-ws clients
+		PayloadReadLimit:      &limit,
+	}
+}
+
+// initFunc authenticates connection_init: {"Authorization": "Bearer <token>"}
+// (any case) or {"authToken": "<token>"}. The socket closes with 4403 without
+// a valid token, and with 4401 when the token expires.
+func initFunc(tokens *auth.Tokens) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		userID, expires, err := tokens.Parse(initToken(payload))
+		if err != nil {
+			ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
+			return transport.AppendCloseReason(ctx, "Forbidden"), nil, errors.New("a valid token is required in connection_init")
+		}
+		if s := sessionFrom(ctx); s != nil {
+			s.expireAt(expires)
+		}
+		return models.WithViewer(ctx, userID), nil, nil
+	}
+}
+
+func initToken(payload transport.InitPayload) string {
+	for k, v := range payload {
+		s, _ := v.(string)
+		switch {
+		case strings.EqualFold(k, "authorization"):
+			scheme, token, found := strings.Cut(strings.TrimSpace(s), " ")
+			if found && strings.EqualFold(scheme, "Bearer") {
+				return strings.TrimSpace(token)
+			}
+		case strings.EqualFold(k, "authToken"):
+			return strings.TrimPrefix(s, "Bearer ")
+		}
+	}
+	return ""
+}
+
+// originChecker allows requests without an Origin (non-browser clients),
+// from the server's own host, and from hosts matching a pattern such as
+// "localhost:*" or "*.example.com".
+func originChecker(patterns []string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" {
+			return false
+		}
+		if strings.EqualFold(u.Host, r.Host) {
+			return true
+		}
+		for _, p := range patterns {
+			if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// DefaultAllowedOrigins are the origin patterns allowed besides the server's own host.
+var DefaultAllowedOrigins = []string{"localhost", "localhost:*", "127.0.0.1:*", "[::1]:*"}
+
+// gorillaWebsocket adapts gorilla/websocket to gqlgen's transport.
+type gorillaWebsocket struct{ upgrader websocket.Upgrader }
+
+func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	up := g.upgrader
+	up.Subprotocols = opts.Subprotocols
+	c, err := up.Upgrade(w, r, opts.ResponseHeader)
+	if err != nil {
+		return nil, err
+	}
+	conn := &wsConn{c: c, done: make(chan struct{})}
+	_ = c.SetReadDeadline(time.Now().Add(pongWait))
+	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(pongWait)) })
+	go conn.ping()
+	if s := sessionFrom(r.Context()); s != nil {
+		s.attach(conn)
+	}
+	return conn, nil
+}
+
+// wsConn is one gorilla connection. gqlgen serializes its writes; control
+// frames (ping, close) may be written concurrently, as gorilla allows.
+type wsConn struct {
+	c        *websocket.Conn
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	t, r, err := c.c.NextReader()
+	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+		return t, r, transport.ErrWebsocketClosed
+	}
+	if err == nil {
+		_ = c.c.SetReadDeadline(time.Now().Add(pongWait))
+	}
+	return t, r, err
+}
+
+func (c *wsConn) WriteJSON(v any) error {
+	_ = c.c.SetWriteDeadline(time.Now().Add(writeWait))
+	return c.c.WriteJSON(v)
+}
+
+func (c *wsConn) WriteClose(code int, msg string) error {
+	return c.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, msg), time.Now().Add(time.Second))
+}
+
+func (c *wsConn) Close() error {
+	c.doneOnce.Do(func() { close(c.done) })
+	return c.c.Close()
+}
+
+func (c *wsConn) Subprotocol() string      { return c.c.Subprotocol() }
+func (c *wsConn) SetReadLimit(limit int64) { c.c.SetReadLimit(limit) }
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		t = time.Now().Add(pongWait)
+	}
+	return c.c.SetReadDeadline(t)
+}
+
+// closeWith sends a close frame with code and reason, then drops the
+// connection; gqlgen's reader then ends every subscription on it.
+func (c *wsConn) closeWith(code int, reason string) {
+	_ = c.WriteClose(code, reason)
+	_ = c.Close()
+}
+
+// ping sends websocket pings so that a dead peer misses its pong and the
+// read deadline ends the connection. It returns when the connection closes.
+func (c *wsConn) ping() {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			if err := c.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+var _ transport.WebsocketImplementation = gorillaWebsocket{}
+
+// session is what the server knows of one websocket beyond gqlgen: the
+// connection, to close it with our own codes, and the token's expiry timer.
+type session struct {
+	mu     sync.Mutex
+	conn   *wsConn
+	expiry *time.Timer
+}
+
+type sessionKey struct{}
+
+func sessionFrom(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}
+
+func (s *session) attach(c *wsConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn = c
+}
+
+// expireAt closes the socket with 4401 when the token expires.
+func (s *session) expireAt(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.expiry = time.AfterFunc(time.Until(t), func() { s.close(CloseUnauthorized, "token expired") })
+}
+
+// close closes the socket with a code and reason.
+func (s *session) close(code int, reason string) {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		c.closeWith(code, reason)
+	}
+}
+
+// end stops the session's timer once the socket is gone.
+func (s *session) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+}
+
+// sessions tracks open websockets, so shutdown can close them with 1001.
+type sessions struct {
+	mu  sync.Mutex
+	set map[*session]struct{}
+}
+
+func (ss *sessions) add(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.set == nil {
+		ss.set = map[*session]struct{}{}
+	}
+	ss.set[s] = struct{}{}
+}
+
+func (ss *sessions) remove(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.set, s)
+}
+
+// closeAll closes every open websocket with code and reason.
+func (ss *sessions) closeAll(code int, reason string) {
+	ss.mu.Lock()
+	all := make([]*session, 0, len(ss.set))
+	for s := range ss.set {
+		all = append(all, s)
+	}
+	ss.mu.Unlock()
+	for _, s := range all {
+		s.close(code, reason)
+	}
+}
+
+// withSessions checks a websocket upgrade's origin and gives it a session
+// before gqlgen sees it.
+func withSessions(ss *sessions, allowedOrigins []string, next http.Handler) http.Handler {
+	allowed := originChecker(allowedOrigins)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !websocket.IsWebSocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !allowed(r) {
+			writeError(w, http.StatusForbidden, models.CodeForbidden, "websocket origin not allowed")
+			return
+		}
+		s := &session{}
+		ss.add(s)
+		defer func() {
+			// The transport returns when the socket is done.
+			s.end()
+			ss.remove(s)
+		}()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
+	})
+}
