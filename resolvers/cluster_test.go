@@ -1,0 +1,67 @@
+package resolvers_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"dmgraph/testdb"
+)
+
+// Two instances on one database and one Redis: a subscriber on B receives
+// what is sent through A. Needs TEST_REDIS_URL.
+func TestClusterDeliversAcrossInstances(t *testing.T) {
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("TEST_REDIS_URL is not set")
+	}
+	channel := fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
+	db := testdb.URL(t)
+	a := newEnv(t, withRedis(db, redisURL, channel))
+	b := newEnv(t, withRedis(db, redisURL, channel))
+	waitForSubscribers(t, redisURL, channel, 2)
+
+	alice, bob := a.register("alice"), a.register("bob")
+	a.friends(alice, bob)
+	ws := b.connectWS(bob, "")
+	ws.subscribe("1", subMessages, nil)
+	time.Sleep(200 * time.Millisecond)
+
+	for i := range 5 {
+		s := a.send(alice, bob, fmt.Sprint("via A ", i))
+		var got liveMessage
+		ws.data("1", &got)
+		if got.MessageAdded.ID != s.MessageID {
+			t.Fatalf("B delivered %s, want %s", got.MessageAdded.ID, s.MessageID)
+		}
+	}
+	ws.quiet(200 * time.Millisecond) // once each, though A's hub got them too
+}
+
+// waitForSubscribers waits until n instances listen on channel.
+func waitForSubscribers(t *testing.T, url, channel string, n int64) {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		counts, err := c.PubSubNumSub(ctx, channel).Result()
+		if err == nil && counts[channel] >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d instances subscribed to %s: %v", counts[channel], channel, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
