@@ -21,7 +21,8 @@ func (s *Service) CheckMessageScope(ctx context.Context, convID *int64) error {
 }
 
 // MessagesAfter returns up to limit messages the viewer gets live, after the
-// message ID after, oldest first; convID 0 means every conversation.
+// message ID after, oldest first; convID 0 means every conversation. Access
+// is checked at every call, so at every delivery, not only when subscribing.
 func (s *Service) MessagesAfter(ctx context.Context, convID, after int64, limit int) ([]*models.Message, error) {
 	viewer, err := models.ViewerID(ctx)
 	if err != nil {
@@ -30,12 +31,13 @@ func (s *Service) MessagesAfter(ctx context.Context, convID, after int64, limit 
 	return s.store.MessagesAfter(ctx, viewer, convID, after, limit)
 }
 
-// DeliverableMessage returns a message if the viewer gets it live now:
-// access is checked again at delivery, not only when subscribing.
-func (s *Service) DeliverableMessage(ctx context.Context, id int64) (*models.Message, error) {
+// LatestMessageID is the newest message the viewer gets live, in one
+// conversation or (convID 0) in all: where a subscription without `after`
+// starts.
+func (s *Service) LatestMessageID(ctx context.Context, convID int64) (int64, error) {
 	viewer, err := models.ViewerID(ctx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	return s.store.DeliverableMessage(ctx, viewer, id)
+	return s.store.LatestDeliverableID(ctx, viewer, convID)
 }

@@ -53,7 +53,7 @@ type Store interface {
 	UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (map[int64]int, error)
 	MarkRead(ctx context.Context, viewerID, convID int64) error
 	MessagesAfter(ctx context.Context, viewerID, convID, after int64, limit int) ([]*models.Message, error)
-	DeliverableMessage(ctx context.Context, viewerID, id int64) (*models.Message, error)
+	LatestDeliverableID(ctx context.Context, viewerID, convID int64) (int64, error)
 	DirectConversationID(ctx context.Context, a, b int64) (int64, error)
 
 	Requests(ctx context.Context, viewerID int64, args relay.Args) (*models.MessageRequestConnection, error)

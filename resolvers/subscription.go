@@ -14,6 +14,12 @@ type subscriptionResolver struct{ *Resolver }
 // replayBatch is how many messages a resume reads per query.
 const replayBatch = 100
 
+// MessageAdded streams messages by ID from a watermark: the `after` given,
+// or the newest message when subscribing. Events only wake the stream up; it
+// reads "messages after the watermark" from the database, in ID order. Since
+// each user's message IDs are handed out in commit order (store.lockUsers),
+// that read can never skip one, so replay and live delivery are one gap-free,
+// duplicate-free sequence.
 func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error) {
 	convID, err := decodeOptional(relay.KindConversation, conversationID)
 	if err != nil {
@@ -30,41 +36,50 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	if convID != nil {
 		scope = *convID
 	}
-	// Subscribe before replaying, so nothing committed meanwhile is missed;
-	// what the replay already sent is skipped when it comes live.
+	// Subscribe before reading the watermark, so nothing committed in
+	// between is missed.
 	sub, err := r.subscribe(ctx)
 	if err != nil {
+		return nil, err
+	}
+	var last int64
+	if afterID != nil {
+		last = *afterID
+	} else if last, err = r.svc.LatestMessageID(ctx, scope); err != nil {
+		sub.Close()
 		return nil, err
 	}
 	out := make(chan *models.Message)
 	go func() {
 		defer close(out)
 		defer sub.Close()
-		replayed := map[int64]bool{}
-		if afterID != nil {
-			for last := *afterID; ; {
+		// catchUp sends every message after the watermark.
+		catchUp := func() bool {
+			for {
 				batch, err := r.svc.MessagesAfter(ctx, scope, last, replayBatch)
 				if err != nil {
 					r.abort(ctx, err)
-					return
+					return false
 				}
 				for _, m := range batch {
 					if !send(ctx, out, m) {
-						return
+						return false
 					}
-					replayed[m.ID], last = true, m.ID
+					last = m.ID
 				}
 				if len(batch) < replayBatch {
-					break
+					return true
 				}
 			}
 		}
+		if afterID != nil && !catchUp() {
+			return
+		}
 		r.live(ctx, sub, func(ev models.Event) bool {
-			if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || replayed[ev.MessageID] {
-				return true
+			if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || ev.MessageID <= last {
+				return true // not ours, or already sent by an earlier catch-up
 			}
-			m, err := r.svc.DeliverableMessage(ctx, ev.MessageID)
-			return deliver(ctx, r, out, m, err)
+			return catchUp()
 		})
 	}()
 	return out, nil

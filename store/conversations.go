@@ -280,14 +280,17 @@ func (s *Store) MessagesAfter(ctx context.Context, viewerID, convID, after int64
 	return msgs, translate(err, "messages")
 }
 
-// DeliverableMessage returns message id if viewerID gets it live.
-func (s *Store) DeliverableMessage(ctx context.Context, viewerID, id int64) (*models.Message, error) {
-	var msgs []*models.Message
-	if err := s.deliverable(ctx, viewerID).Where("msg.id = ?", id).Scan(&msgs).Error; err != nil {
-		return nil, translate(err, "message")
+// LatestDeliverableID is the newest message ID in the conversations viewerID
+// can see, in one conversation or (convID 0) in all of them; 0 when there is
+// none. Requests count too, so that accepting one later does not replay its
+// older messages.
+func (s *Store) LatestDeliverableID(ctx context.Context, viewerID, convID int64) (int64, error) {
+	q := s.db.WithContext(ctx).Model(&models.Member{}).
+		Where("user_id = ? AND status <> ?", viewerID, models.StatusDeleted)
+	if convID != 0 {
+		q = q.Where("conversation_id = ?", convID)
 	}
-	if len(msgs) == 0 {
-		return nil, models.NotFound("message")
-	}
-	return msgs[0], nil
+	var id int64
+	err := q.Select("COALESCE(MAX(last_message_id), 0)").Scan(&id).Error
+	return id, translate(err, "messages")
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"dmgraph/models"
 )
@@ -106,6 +107,9 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 		if err != nil {
 			return err
 		}
+		if err := lockUsers(tx, p.SenderID, p.RecipientID); err != nil {
+			return err
+		}
 		f, err := loadFacts(tx, conv.ID, p)
 		if err != nil {
 			return err
@@ -131,6 +135,18 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 		return nil, translate(err, "message")
 	}
 	return res, nil
+}
+
+// lockUsers locks the users' rows, in ID order, until the transaction ends
+// (PostgreSQL; SQLite runs one writer at a time anyway). Every message a
+// user can see is then inserted under that user's lock, so for each user
+// message IDs are given out in commit order: a subscriber that has every
+// message up to ID n can never later see a smaller ID commit. That makes
+// "messages after n" a gap-free resume point.
+func lockUsers(tx *gorm.DB, ids ...int64) error {
+	var locked []int64
+	return tx.Model(&models.User{}).Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("id IN ?", ids).Order("id").Pluck("id", &locked).Error
 }
 
 // recordSend updates members, the request and the conversation after the
