@@ -1,4 +1,8 @@
 // Command dmgraph serves the direct-messaging GraphQL API.
+//
+//	dmgraph           serve (GraphiQL at /, GraphQL at /query)
+//	dmgraph migrate   apply pending migrations and exit
+//	dmgraph demo      load a small demo world and print a token per user
 package main
 
 import (
@@ -7,121 +11,113 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"dmgraph/auth"
+	"dmgraph/demo"
 	"dmgraph/dm"
 	"dmgraph/facebook"
+	"dmgraph/metrics"
+	"dmgraph/models"
 	"dmgraph/phone"
 	"dmgraph/realtime"
 	"dmgraph/resolvers"
 	"dmgraph/store"
 )
 
-// config is everything read from the environment.
-type config struct {
-	Addr        string
-	DatabaseURL string
-	JWTSecret   string
-	TokenTTL    time.Duration
-	LogLevel    slog.Level
-	// ContactsHashKey keys the HMAC of phone numbers.
-	ContactsHashKey string
-	// FacebookGraphURL and FacebookTimeout reach the Graph API.
-	FacebookGraphURL string
-	FacebookTimeout  time.Duration
-	// RedisURL, when set, carries live events between instances.
-	RedisURL string
-	// AllowedOrigins are websocket origin patterns besides the server's own host.
-	AllowedOrigins []string
-}
-
-func loadConfig(getenv func(string) string) (config, error) {
-	c := config{Addr: ":8080", DatabaseURL: getenv("DATABASE_URL"), JWTSecret: getenv("JWT_SECRET"),
-		TokenTTL: 24 * time.Hour, ContactsHashKey: getenv("CONTACTS_HASH_KEY"),
-		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"), FacebookTimeout: facebook.DefaultTimeout}
-	c.RedisURL = getenv("REDIS_URL")
-	if s := getenv("ALLOWED_ORIGINS"); s != "" {
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				c.AllowedOrigins = append(c.AllowedOrigins, p)
-			}
-		}
-	}
-	if c.FacebookGraphURL == "" {
-		c.FacebookGraphURL = "https://graph.facebook.com/v19.0"
-	}
-	if s := getenv("FACEBOOK_TIMEOUT"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return c, fmt.Errorf("FACEBOOK_TIMEOUT must be a positive Go duration such as 10s, got %q", s)
-		}
-		c.FacebookTimeout = d
-	}
-	if p := getenv("PORT"); p != "" {
-		c.Addr = ":" + p
-	}
-	if s := getenv("TOKEN_TTL"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return c, fmt.Errorf("TOKEN_TTL must be a positive Go duration such as 24h, got %q", s)
-		}
-		c.TokenTTL = d
-	}
-	if s := getenv("LOG_LEVEL"); s != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
-			return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", s)
-		}
-	}
-	return c, nil
-}
-
 func main() {
-	if err := run(context.Background(), os.Getenv, os.Stderr, nil); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "dmgraph:", err)
 		os.Exit(1)
 	}
 }
 
-// run starts the server and blocks until ctx ends or a signal arrives. When
-// ready is non-nil it receives the listening address (tests listen on port 0).
-func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready chan<- string) error {
+// run executes a command and returns when it is done; serving ends when ctx
+// does. When ready is non-nil it receives the listening address (tests
+// listen on port 0).
+func run(ctx context.Context, args []string, getenv func(string) string, out, logOut io.Writer, ready chan<- string) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Log: log})
-	if err != nil {
-		return err
+	command := ""
+	if len(args) > 0 {
+		command = args[0]
 	}
-	defer st.Close()
+	switch command {
+	case "", "serve":
+		return serve(ctx, cfg, log, ready)
+	case "migrate":
+		st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Log: log})
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied", "database", st.Dialect())
+		return st.Close()
+	case "demo":
+		return loadDemo(ctx, cfg, log, out)
+	default:
+		return fmt.Errorf("unknown command %q: use serve, migrate or demo", command)
+	}
+}
+
+// app is what serving and the demo share.
+type app struct {
+	store *store.Store
+	svc   *dm.Service
+}
+
+func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, events dm.Publisher) (*app, error) {
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Log: log, SkipMigrations: !migrate})
+	if err != nil {
+		return nil, err
+	}
 	tokens, generated, err := auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL)
 	if err != nil {
-		return err
+		_ = st.Close()
+		return nil, err
 	}
 	if generated {
 		log.Warn("JWT_SECRET is unset: using a random key, so tokens die with this process")
 	}
 	phones, err := contactsHasher(ctx, st, cfg.ContactsHashKey, log)
 	if err != nil {
-		return err
+		_ = st.Close()
+		return nil, err
 	}
+	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: events,
+		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
+	return &app{store: st, svc: svc}, nil
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
+	m := metrics.New()
 	hub := realtime.NewHub(0)
+	m.CounterFunc("dmgraph_events_dropped_total", "Subscriptions cut off because they fell behind (slow consumers).",
+		func() float64 { return float64(hub.Dropped()) })
 	broker, err := newBroker(cfg.RedisURL, hub, log)
 	if err != nil {
 		return err
 	}
+	a, err := openApp(ctx, cfg, log, cfg.Migrate, countingPublisher{broker, m})
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if db, err := a.store.SQLDB(); err == nil {
+		m.WatchDB(db)
+	}
+
 	brokerCtx, stopBroker := context.WithCancel(context.Background())
 	brokerDone := make(chan struct{})
 	go func() {
@@ -131,22 +127,19 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 		}
 	}()
 	defer func() { stopBroker(); <-brokerDone }()
-	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: broker,
-		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
-	handler := resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: hub,
-		AllowedOrigins: cfg.AllowedOrigins})
 
+	handler := resolvers.NewHandler(a.svc, resolvers.Options{
+		Log: log, Playground: cfg.Playground, NoIntrospection: !cfg.Introspection, Hub: hub,
+		AllowedOrigins: cfg.AllowedOrigins, Metrics: m,
+		Checks: map[string]func(context.Context) error{"database": a.store.Ping, "broker": broker.Ready},
+	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	log.Info("serving", "addr", ln.Addr().String(), "database", st.Dialect(), "broker", brokerName(cfg.RedisURL),
-		"graphiql", "/", "graphql", "/query")
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("serving", "addr", ln.Addr().String(), "database", a.store.Dialect(), "broker", brokerName(cfg.RedisURL),
+		"graphiql", cfg.Playground, "graphql", "/query")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -157,8 +150,10 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Stop accepting and finish in-flight requests; websockets, which
+	// Shutdown does not track, are told to go elsewhere and resume.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	handler.CloseWebsockets()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -168,6 +163,57 @@ func run(ctx context.Context, getenv func(string) string, logOut *os.File, ready
 		return err
 	}
 	return nil
+}
+
+// loadDemo fills the database with the demo world and prints a token per user.
+func loadDemo(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
+	if cfg.JWTSecret == "" {
+		log.Warn("JWT_SECRET is unset: the printed tokens only work for a server started with the same JWT_SECRET")
+	}
+	a, err := openApp(ctx, cfg, log, true, nil)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	sessions, err := demo.Load(ctx, a.svc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Demo world ready. Paste one of these into GraphiQL's headers box:")
+	for _, s := range sessions {
+		fmt.Fprintf(out, "  %-6s {\"Authorization\": \"Bearer %s\"}\n", s.User.Username, s.Token)
+	}
+	return nil
+}
+
+// countingPublisher counts events on their way to the broker.
+type countingPublisher struct {
+	realtime.Broker
+	m *metrics.Metrics
+}
+
+func (p countingPublisher) Publish(ctx context.Context, ev models.Event) {
+	p.m.EventPublished(string(ev.Kind))
+	p.Broker.Publish(ctx, ev)
+}
+
+// newBroker picks Redis pub/sub when REDIS_URL is set, else in-memory.
+func newBroker(redisURL string, hub *realtime.Hub, log *slog.Logger) (realtime.Broker, error) {
+	if redisURL == "" {
+		return realtime.Memory{Hub: hub}, nil
+	}
+	r, err := realtime.NewRedis(redisURL, "", hub, log)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return r, nil
+}
+
+func brokerName(redisURL string) string {
+	if redisURL == "" {
+		return "memory"
+	}
+	return "redis"
 }
 
 // contactsHasher keys phone-number hashes with CONTACTS_HASH_KEY or, when it
@@ -191,23 +237,4 @@ func contactsHasher(ctx context.Context, st *store.Store, key string, log *slog.
 		return nil, fmt.Errorf("CONTACTS_HASH_KEY: %w", err)
 	}
 	return h, nil
-}
-
-// newBroker picks Redis pub/sub when REDIS_URL is set, else in-memory.
-func newBroker(redisURL string, hub *realtime.Hub, log *slog.Logger) (realtime.Broker, error) {
-	if redisURL == "" {
-		return realtime.Memory{Hub: hub}, nil
-	}
-	r, err := realtime.NewRedis(redisURL, "", hub, log)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	return r, nil
-}
-
-func brokerName(redisURL string) string {
-	if redisURL == "" {
-		return "memory"
-	}
-	return "redis"
 }

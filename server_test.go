@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"dmgraph/testdb"
 )
@@ -18,17 +21,12 @@ func startServer(t *testing.T, env map[string]string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, devNull, ready) }()
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard, ready) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
-		devNull.Close()
 	})
 	select {
 	case addr := <-ready:
@@ -96,4 +94,171 @@ func TestConfigRejectsBadValues(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// gql posts an operation with a token and decodes the data.
+func gql(t *testing.T, base, token, query string, out any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r struct {
+		Data   json.RawMessage
+		Errors []any
+	}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil || len(r.Errors) > 0 {
+		t.Fatalf("%s: %v %v", query, err, r.Errors)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// On SIGTERM (here: ctx ending) an open subscription sees 1001 and run returns nil.
+func TestGracefulShutdownClosesWebsockets(t *testing.T) {
+	env := map[string]string{"PORT": "0", "DATABASE_URL": testdb.URL(t), "JWT_SECRET": "s3cret", "SHUTDOWN_TIMEOUT": "5s"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard, ready) }()
+	base := "http://" + strings.Replace(<-ready, "[::]", "127.0.0.1", 1)
+
+	var reg struct{ Register struct{ Token string } }
+	gql(t, base, "", `mutation { register(input: {username: "sleeper", password: "correct horse", displayName: "S", birthDate: "1990-01-01"}) { token } }`, &reg)
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
+	c, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/query", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": "Bearer " + reg.Register.Token}})
+	_ = c.WriteJSON(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]string{"query": "subscription { messageAdded { id } }"}})
+	var ack map[string]any
+	if err := c.ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("ack: %v %v", ack, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	cancel()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var closeErr *websocket.CloseError
+	for {
+		var m map[string]any
+		if err := c.ReadJSON(&m); err != nil {
+			if !errors.As(err, &closeErr) || closeErr.Code != websocket.CloseGoingAway {
+				t.Fatalf("socket ended with %v, want 1001", err)
+			}
+			break
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return")
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	base := startServer(t, map[string]string{"PORT": "0", "DATABASE_URL": testdb.URL(t), "JWT_SECRET": "x"})
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		res, err := http.Get(base + path)
+		if err != nil || res.StatusCode != want {
+			t.Fatalf("%s: %v %v", path, res, err)
+		}
+		res.Body.Close()
+	}
+	count := func() string {
+		res, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, `dmgraph_graphql_operations_total{operation="me",outcome="ok"}`) {
+				return strings.Fields(line)[1]
+			}
+		}
+		return "0"
+	}
+	before := count()
+	gql(t, base, "", `query { me { id } }`, nil)
+	gql(t, base, "", `query { me { id } }`, nil)
+	if after := count(); before != "0" || after != "2" {
+		t.Fatalf("operations counter went from %s to %s, want 0 to 2", before, after)
+	}
+}
+
+// `dmgraph demo` twice leaves one world; its tokens work.
+func TestDemoIsIdempotent(t *testing.T) {
+	env := map[string]string{"PORT": "0", "DATABASE_URL": testdb.URL(t), "JWT_SECRET": "demo-secret"}
+	getenv := func(k string) string { return env[k] }
+	var out strings.Builder
+	for range 2 {
+		out.Reset()
+		if err := run(context.Background(), []string{"demo"}, getenv, &out, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokens := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[2] == `"Bearer` {
+			tokens[f[0]] = strings.TrimSuffix(f[3], `"}`)
+		}
+	}
+	if len(tokens) != 4 {
+		t.Fatalf("want 4 tokens, got %q", out.String())
+	}
+	base := startServer(t, env)
+	var alice struct {
+		Me            struct{ Username string }
+		Conversations struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct{ Messages struct{ TotalCount int } }
+			}
+		}
+		MessageRequests struct{ TotalCount int }
+		PrivacySettings struct{ DirectMessagePolicy string }
+	}
+	gql(t, base, tokens["alice"], `{ me { username } conversations { totalCount edges { node { messages { totalCount } } } } messageRequests { totalCount } privacySettings { directMessagePolicy } }`, &alice)
+	if alice.Me.Username != "alice" || alice.Conversations.TotalCount != 1 || alice.Conversations.Edges[0].Node.Messages.TotalCount != 3 ||
+		alice.MessageRequests.TotalCount != 1 || alice.PrivacySettings.DirectMessagePolicy != "EVERYONE" {
+		t.Fatalf("alice's world after two runs: %+v", alice)
+	}
+	var dave struct {
+		PrivacySettings struct{ DirectMessagePolicy string }
+	}
+	gql(t, base, tokens["dave"], `{ privacySettings { directMessagePolicy } }`, &dave)
+	if dave.PrivacySettings.DirectMessagePolicy != "NO_ONE" {
+		t.Fatalf("dave: %+v", dave)
+	}
+}
+
+// `dmgraph migrate` prepares a database that a server with MIGRATE=false uses.
+func TestMigrateCommand(t *testing.T) {
+	env := map[string]string{"PORT": "0", "DATABASE_URL": testdb.URL(t), "JWT_SECRET": "x", "MIGRATE": "false"}
+	getenv := func(k string) string { return env[k] }
+	if err := run(context.Background(), []string{"migrate"}, getenv, io.Discard, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, env)
+	gql(t, base, "", `mutation { register(input: {username: "m1", password: "correct horse", displayName: "M", birthDate: "1990-01-01"}) { token } }`, nil)
+	if err := run(context.Background(), []string{"bogus"}, getenv, io.Discard, io.Discard, nil); err == nil {
+		t.Fatal("an unknown command was accepted")
+	}
 }

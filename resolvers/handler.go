@@ -22,6 +22,7 @@ import (
 
 	"dmgraph/dm"
 	"dmgraph/graph"
+	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/realtime"
 )
@@ -36,6 +37,12 @@ type Options struct {
 	// AllowedOrigins are origin host patterns ("localhost:*") accepted for
 	// websockets besides the server's own host; nil means DefaultAllowedOrigins.
 	AllowedOrigins []string
+	// NoIntrospection turns schema introspection off.
+	NoIntrospection bool
+	// Metrics records operations; nil records nothing and serves no /metrics.
+	Metrics *metrics.Metrics
+	// Checks are what /readyz asks, by name ("database", "broker").
+	Checks map[string]func(context.Context) error
 }
 
 // Handler serves the API. CloseWebsockets closes every open websocket.
@@ -66,20 +73,26 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	if opts.AllowedOrigins == nil {
 		opts.AllowedOrigins = DefaultAllowedOrigins
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{svc: svc, hub: opts.Hub, log: log}}))
+	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics}
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
 	srv.AddTransport(newWebsocketTransport(svc.Tokens()))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(extension.FixedComplexityLimit(2000))
 	srv.AddTransport(unsupported{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if !opts.NoIntrospection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(depthLimit{})
 	// Loaders live for one response: a query's, or one event of a
 	// subscription, so a long subscription never serves stale cached data.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(withLoaders(ctx, newLoaders(svc)))
 	})
+	srv.AroundResponses(observe(log, opts.Metrics))
 	srv.AroundRootFields(requireViewer)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
@@ -87,13 +100,20 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		return errors.New("panic")
 	})
 
-	ss := &sessions{}
+	ss := &sessions{metrics: opts.Metrics}
 	mux := http.NewServeMux()
 	mux.Handle("/query", authenticate(svc, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
 		mux.Handle("GET /{$}", playground.Handler("dmgraph", "/query"))
 	}
-	return &Handler{Handler: mux, sessions: ss}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.Handle("GET /readyz", readiness(opts.Checks))
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics.Handler())
+	}
+	return &Handler{Handler: withRequestID(opts.Metrics.HTTP(mux)), sessions: ss}
 }
 
 // presentError gives every error a code. Domain errors keep their message,
@@ -182,9 +202,13 @@ func truncate(s string, n int) string {
 }
 
 func writeError(w http.ResponseWriter, status int, code models.Code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
+	writeJSON(w, status, map[string]any{"errors": []any{map[string]any{
 		"message": msg, "extensions": map[string]any{"code": code},
 	}}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

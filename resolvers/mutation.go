@@ -103,7 +103,11 @@ func (r *mutationResolver) SendMessage(ctx context.Context, in model.SendMessage
 		return nil, err
 	}
 	send.Text, send.ClientMessageID = in.Text, in.ClientMessageID
-	return r.svc.SendMessage(ctx, send)
+	res, err := r.svc.SendMessage(ctx, send)
+	if err == nil && !res.Replayed {
+		r.metrics.MessageSent(string(res.Delivery))
+	}
+	return res, err
 }
 
 func (r *mutationResolver) AcceptMessageRequest(ctx context.Context, requestID string) (*models.ConversationView, error) {

@@ -10,6 +10,7 @@ import (
 
 	"dmgraph/dm"
 	"dmgraph/graph"
+	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/realtime"
 	"dmgraph/relay"
@@ -17,9 +18,10 @@ import (
 
 // Resolver is the root of all resolvers.
 type Resolver struct {
-	svc *dm.Service
-	hub *realtime.Hub
-	log *slog.Logger
+	svc     *dm.Service
+	hub     *realtime.Hub
+	log     *slog.Logger
+	metrics *metrics.Metrics
 }
 
 var _ graph.ResolverRoot = &Resolver{}

@@ -3,7 +3,9 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"sync"
 
+	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/realtime"
 	"dmgraph/relay"
@@ -125,19 +127,32 @@ func (r *subscriptionResolver) ConversationUpdated(ctx context.Context) (<-chan 
 	return out, nil
 }
 
-// subscribe registers the viewer with the hub.
-func (r *subscriptionResolver) subscribe(ctx context.Context) (*realtime.Subscription, error) {
+// subscribe registers the viewer with the hub; closing the result ends it.
+func (r *subscriptionResolver) subscribe(ctx context.Context) (*subscription, error) {
 	viewer, err := models.ViewerID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.hub.Subscribe(viewer), nil
+	r.metrics.SubscriptionStarted()
+	return &subscription{Subscription: r.hub.Subscribe(viewer), metrics: r.metrics}, nil
+}
+
+// subscription counts itself in the metrics until closed.
+type subscription struct {
+	*realtime.Subscription
+	metrics *metrics.Metrics
+	once    sync.Once
+}
+
+func (s *subscription) Close() {
+	s.Subscription.Close()
+	s.once.Do(s.metrics.SubscriptionEnded)
 }
 
 // live hands each event to handle until the client leaves, handle says
 // stop, or the subscription falls behind; a subscriber that fell behind is
 // disconnected with 4429 so that it resumes with `after`.
-func (r *subscriptionResolver) live(ctx context.Context, sub *realtime.Subscription, handle func(models.Event) bool) {
+func (r *subscriptionResolver) live(ctx context.Context, sub *subscription, handle func(models.Event) bool) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"dmgraph/auth"
+	"dmgraph/metrics"
 	"dmgraph/models"
 )
 
@@ -250,8 +251,9 @@ func (s *session) end() {
 
 // sessions tracks open websockets, so shutdown can close them with 1001.
 type sessions struct {
-	mu  sync.Mutex
-	set map[*session]struct{}
+	metrics *metrics.Metrics
+	mu      sync.Mutex
+	set     map[*session]struct{}
 }
 
 func (ss *sessions) add(s *session) {
@@ -261,12 +263,16 @@ func (ss *sessions) add(s *session) {
 		ss.set = map[*session]struct{}{}
 	}
 	ss.set[s] = struct{}{}
+	ss.metrics.WebsocketOpened()
 }
 
 func (ss *sessions) remove(s *session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	delete(ss.set, s)
+	if _, ok := ss.set[s]; ok {
+		delete(ss.set, s)
+		ss.metrics.WebsocketClosed()
+	}
 }
 
 // closeAll closes every open websocket with code and reason.

@@ -3,6 +3,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,8 @@ type Config struct {
 	Log *slog.Logger
 	// OnStatement, when set, is called for every SQL statement (tests count them).
 	OnStatement func(ctx context.Context, sql string)
+	// SkipMigrations opens the database as it is (MIGRATE=false).
+	SkipMigrations bool
 }
 
 // Store runs queries. It is safe for concurrent use.
@@ -74,6 +77,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 		sqlDB.SetMaxOpenConns(8)
+	}
+	if cfg.SkipMigrations {
+		return s, nil
 	}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
@@ -123,6 +129,9 @@ func (s *Store) Close() error {
 	}
 	return sqlDB.Close()
 }
+
+// SQLDB is the connection pool, for its statistics.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

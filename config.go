@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"dmgraph/facebook"
+)
+
+// config is everything read from the environment. The README lists it.
+type config struct {
+	Addr            string
+	DatabaseURL     string
+	JWTSecret       string
+	TokenTTL        time.Duration
+	LogLevel        slog.Level
+	ShutdownTimeout time.Duration
+	// Migrate applies pending migrations at start (MIGRATE=false skips it).
+	Migrate bool
+	// Playground serves GraphiQL at / (PLAYGROUND=false turns it off).
+	Playground bool
+	// Introspection answers schema queries (INTROSPECTION=false turns it off).
+	Introspection bool
+	// ContactsHashKey keys the HMAC of phone numbers.
+	ContactsHashKey string
+	// FacebookGraphURL and FacebookTimeout reach the Graph API.
+	FacebookGraphURL string
+	FacebookTimeout  time.Duration
+	// RedisURL, when set, carries live events between instances.
+	RedisURL string
+	// AllowedOrigins are websocket origin patterns besides the server's own host.
+	AllowedOrigins []string
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:             ":8080",
+		DatabaseURL:      getenv("DATABASE_URL"),
+		JWTSecret:        getenv("JWT_SECRET"),
+		ContactsHashKey:  getenv("CONTACTS_HASH_KEY"),
+		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
+		RedisURL:         getenv("REDIS_URL"),
+	}
+	if p := getenv("PORT"); p != "" {
+		c.Addr = ":" + p
+	}
+	if c.FacebookGraphURL == "" {
+		c.FacebookGraphURL = "https://graph.facebook.com/v19.0"
+	}
+	for _, p := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, p)
+		}
+	}
+	var err error
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"TOKEN_TTL", &c.TokenTTL, 24 * time.Hour},
+		{"FACEBOOK_TIMEOUT", &c.FacebookTimeout, facebook.DefaultTimeout},
+		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 15 * time.Second},
+	}
+	for _, d := range durations {
+		if *d.dst, err = duration(getenv, d.name, d.def); err != nil {
+			return c, err
+		}
+	}
+	flags := []struct {
+		name string
+		dst  *bool
+	}{{"MIGRATE", &c.Migrate}, {"PLAYGROUND", &c.Playground}, {"INTROSPECTION", &c.Introspection}}
+	for _, f := range flags {
+		if *f.dst, err = flag(getenv, f.name); err != nil {
+			return c, err
+		}
+	}
+	if s := getenv("LOG_LEVEL"); s != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
+			return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", s)
+		}
+	}
+	return c, nil
+}
+
+func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	s := getenv(name)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s must be a positive Go duration such as %v, got %q", name, def, s)
+	}
+	return d, nil
+}
+
+// flag reads a switch that is on unless set to false.
+func flag(getenv func(string) string, name string) (bool, error) {
+	switch strings.ToLower(getenv(name)) {
+	case "", "true", "1", "on", "yes":
+		return true, nil
+	case "false", "0", "off", "no":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s must be true or false, got %q", name, getenv(name))
+	}
+}

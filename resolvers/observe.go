@@ -1,0 +1,104 @@
+package resolvers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"dmgraph/metrics"
+	"dmgraph/models"
+)
+
+type requestIDKey struct{}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID gives every request an ID: the caller's X-Request-Id when it
+// is sane, else a new one. It is echoed back and logged with each operation.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+// observe logs one line per operation (or subscription event) and records
+// its metrics: request ID, operation, viewer, duration and outcome. Never the
+// variables: they hold passwords, tokens and message text.
+func observe(log *slog.Logger, m *metrics.Metrics) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		start := time.Now()
+		resp := next(ctx)
+		if resp == nil || !graphql.HasOperationContext(ctx) {
+			return resp
+		}
+		op := graphql.GetOperationContext(ctx)
+		name := operationName(op)
+		outcome := "ok"
+		if len(resp.Errors) > 0 {
+			outcome, _ = resp.Errors[0].Extensions["code"].(string)
+			if outcome == "" {
+				outcome = string(models.CodeInternal)
+			}
+		}
+		d := time.Since(start)
+		if op.Operation == nil || op.Operation.Operation != "subscription" {
+			m.Operation(name, outcome, d)
+		}
+		viewer, _ := models.ViewerID(ctx)
+		requestID, _ := ctx.Value(requestIDKey{}).(string)
+		log.LogAttrs(ctx, slog.LevelInfo, "graphql",
+			slog.String("request_id", requestID), slog.String("operation", name),
+			slog.Int64("viewer", viewer), slog.Duration("duration", d), slog.String("outcome", outcome))
+		return resp
+	}
+}
+
+// operationName is the operation's name, or its first root field.
+func operationName(op *graphql.OperationContext) string {
+	if op.OperationName != "" {
+		return op.OperationName
+	}
+	if op.Operation != nil {
+		for _, sel := range op.Operation.SelectionSet {
+			if f, ok := sel.(*ast.Field); ok {
+				return f.Name
+			}
+		}
+	}
+	return "anonymous"
+}
+
+// readiness answers 200 when every check passes, else 503 naming what is down.
+func readiness(checks map[string]func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var down []string
+		for name, check := range checks {
+			if err := check(ctx); err != nil {
+				down = append(down, name)
+			}
+		}
+		if len(down) > 0 {
+			slices.Sort(down)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+}
