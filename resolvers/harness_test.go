@@ -42,6 +42,7 @@ type env struct {
 type envConfig struct {
 	dbURL        string // "" for a fresh database
 	tinySockets  bool   // server sockets with a 4 KiB send buffer
+	noIntrospect bool
 	hubBuffer    int
 	redisURL     string // "" for the in-memory broker
 	redisChannel string
@@ -50,6 +51,8 @@ type envConfig struct {
 type envOption func(*envConfig)
 
 func withHubBuffer(n int) envOption { return func(c *envConfig) { c.hubBuffer = n } }
+
+func withoutIntrospection() envOption { return func(c *envConfig) { c.noIntrospect = true } }
 
 // withTinySockets gives the server's sockets a 4 KiB send buffer, so a
 // client that stops reading blocks the server's writes at once.
@@ -111,7 +114,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Cleanup(func() { cancel(); <-done })
 	svc := dm.New(dm.Deps{Store: e.store, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker})
-	e.handler = resolvers.NewHandler(svc, resolvers.Options{Playground: true, Hub: e.hub})
+	e.handler = resolvers.NewHandler(svc, resolvers.Options{Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect,
+		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
 	e.srv = httptest.NewUnstartedServer(e.handler)
 	if cfg.tinySockets {
 		e.srv.Listener = tinyBufferListener{e.srv.Listener}

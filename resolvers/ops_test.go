@@ -1,0 +1,131 @@
+package resolvers_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestReadyzReportsTheDatabase(t *testing.T) {
+	e := newEnv(t)
+	get := func() (int, map[string]any) {
+		res, err := http.Get(e.srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body
+	}
+	if code, _ := get(); code != 200 {
+		t.Fatalf("ready: %d", code)
+	}
+	_ = e.store.Close() // the database goes away
+	code, body := get()
+	if code != 503 || fmt.Sprint(body["down"]) != "[database]" {
+		t.Fatalf("with the database down: %d %v", code, body)
+	}
+	if res, err := http.Get(e.srv.URL + "/healthz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz while the database is down: %v %v", res, err)
+	}
+}
+
+func TestQueryLimits(t *testing.T) {
+	e := newEnv(t)
+	u := e.register("limits")
+
+	// Depth: 12 levels pass, 13 are refused.
+	deep := func(n int) string {
+		// message → conversation → lastMessage → conversation … alternates.
+		inner := "id"
+		for i := 0; i < n; i++ {
+			if i%2 == 0 {
+				inner = "conversation { " + inner + " }"
+			} else {
+				inner = "lastMessage { " + inner + " }"
+			}
+		}
+		return "{ conversations { edges { node { " + inner + " } } } }"
+	}
+	// conversations(1) edges(2) node(3) + n nested + the id leaf: depth 3+n+1.
+	if res := e.do(u.Token, deep(8), nil); len(res.Errors) != 0 {
+		t.Fatalf("depth 12 refused: %+v", res.Errors)
+	}
+	e.fail(u.Token, deep(9), nil, "BAD_USER_INPUT", "")
+
+	// Complexity scales with page sizes: 100 × 100 messages is too much.
+	e.fail(u.Token, `{ conversations(first: 100) { edges { node { messages(first: 100) { edges { node { id text sender { id username } } } } } } } }`,
+		nil, "BAD_USER_INPUT", "")
+	if res := e.do(u.Token, `{ conversations(first: 20) { edges { node { messages(last: 20) { edges { node { id text sender { id username } } } } } } } }`, nil); len(res.Errors) != 0 {
+		t.Fatalf("an ordinary inbox page refused: %+v", res.Errors)
+	}
+
+	// Body size: more than 1 MiB is refused before parsing.
+	big := `{"query":"{ me { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`
+	res, err := http.Post(e.srv.URL+"/query", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out response
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	if out.code() != "BAD_USER_INPUT" {
+		t.Fatalf("a 1 MiB body got HTTP %d %+v", res.StatusCode, out.Errors)
+	}
+}
+
+func TestIntrospectionCanBeTurnedOff(t *testing.T) {
+	const q = `{ __schema { queryType { name } } }`
+	on := newEnv(t)
+	if res := on.do("", q, nil); len(res.Errors) != 0 {
+		t.Fatalf("introspection on: %+v", res.Errors)
+	}
+	off := newEnv(t, withoutIntrospection())
+	if res := off.do("", q, nil); len(res.Errors) == 0 {
+		t.Fatal("introspection answered while turned off")
+	}
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	e := newEnv(t)
+	u := e.register("apq")
+	const query = `{ me { username } }`
+	ext := func(h string) map[string]any {
+		return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": h}}
+	}
+	post := func(body map[string]any) response {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/query", strings.NewReader(string(b)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+u.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out response
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}
+	sum := sha256Hex(query)
+	if r := post(map[string]any{"extensions": ext(sum)}); len(r.Errors) == 0 || r.Errors[0].Message != "PersistedQueryNotFound" {
+		t.Fatalf("unknown hash: %+v", r)
+	}
+	if r := post(map[string]any{"query": query, "extensions": ext(sum)}); len(r.Errors) != 0 {
+		t.Fatalf("register the query: %+v", r.Errors)
+	}
+	r := post(map[string]any{"extensions": ext(sum)})
+	if len(r.Errors) != 0 || !strings.Contains(string(r.Data), u.Name) {
+		t.Fatalf("by hash: %+v %s", r.Errors, r.Data)
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
