@@ -84,12 +84,17 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		cfg.dbURL = testdb.URL(t)
 	}
 	e := &env{t: t}
-	e.store = testdb.OpenURL(t, cfg.dbURL, testdb.OnStatement(func(_ context.Context, sql string) {
+	st, err := store.Open(context.Background(), store.Config{URL: cfg.dbURL, OnStatement: func(_ context.Context, sql string) {
 		e.statements.Add(1)
 		e.mu.Lock()
 		e.log = append(e.log, sql)
 		e.mu.Unlock()
-	}))
+	}})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e.store = st
 	tokens, _, err := auth.NewTokens("test-secret", time.Hour)
 	if err != nil {
 		t.Fatal(err)

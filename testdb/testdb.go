@@ -1,10 +1,9 @@
-// Package testdb gives each test a fresh, migrated database: SQLite in a
+// Package testdb gives each test a fresh, empty database: SQLite in a
 // temporary folder by default, or a throwaway PostgreSQL database when
 // TEST_DATABASE_URL points at a server.
 package testdb
 
 import (
-	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -13,38 +12,7 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for CREATE DATABASE
-
-	"dmgraph/store"
 )
-
-// Option adjusts the store a test gets.
-type Option func(*store.Config)
-
-// OnStatement calls f for every SQL statement the store runs.
-func OnStatement(f func(ctx context.Context, sql string)) Option {
-	return func(c *store.Config) { c.OnStatement = f }
-}
-
-// Open returns a store on a database of its own that is gone after the test.
-func Open(t testing.TB, opts ...Option) *store.Store {
-	t.Helper()
-	return OpenURL(t, URL(t), opts...)
-}
-
-// OpenURL returns a store on the database at url, closed after the test.
-func OpenURL(t testing.TB, url string, opts ...Option) *store.Store {
-	t.Helper()
-	cfg := store.Config{URL: url}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	st, err := store.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 // URL returns the address of a new empty database, dropped after the test.
 func URL(t testing.TB) string {
