@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"dmgraph/dm"
 	"dmgraph/facebook"
+	"dmgraph/ratelimit"
 )
 
 // config is everything read from the environment. The README lists it.
@@ -32,6 +34,10 @@ type config struct {
 	RedisURL string
 	// AllowedOrigins are websocket origin patterns besides the server's own host.
 	AllowedOrigins []string
+	// RateLimits turns the abuse limits on (RATE_LIMITS=off turns them off).
+	RateLimits bool
+	// Limits are the limits' sizes, from RATE_LIMIT_* as COUNT/PERIOD.
+	Limits dm.Limits
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -72,10 +78,28 @@ func loadConfig(getenv func(string) string) (config, error) {
 	flags := []struct {
 		name string
 		dst  *bool
-	}{{"MIGRATE", &c.Migrate}, {"PLAYGROUND", &c.Playground}, {"INTROSPECTION", &c.Introspection}}
+	}{{"MIGRATE", &c.Migrate}, {"PLAYGROUND", &c.Playground}, {"INTROSPECTION", &c.Introspection}, {"RATE_LIMITS", &c.RateLimits}}
 	for _, f := range flags {
 		if *f.dst, err = flag(getenv, f.name); err != nil {
 			return c, err
+		}
+	}
+	c.Limits = *dm.DefaultLimits(nil)
+	limits := []struct {
+		name string
+		dst  *ratelimit.Limit
+	}{
+		{"RATE_LIMIT_LOGIN_FAILURES", &c.Limits.LoginFailures},
+		{"RATE_LIMIT_LOGIN_IP", &c.Limits.LoginIP},
+		{"RATE_LIMIT_REGISTER_IP", &c.Limits.RegisterIP},
+		{"RATE_LIMIT_SEND", &c.Limits.Send},
+		{"RATE_LIMIT_NEW_REQUESTS", &c.Limits.NewRequests},
+	}
+	for _, l := range limits {
+		if s := getenv(l.name); s != "" {
+			if *l.dst, err = ratelimit.Parse(s); err != nil {
+				return c, fmt.Errorf("%s: %w", l.name, err)
+			}
 		}
 	}
 	if s := getenv("LOG_LEVEL"); s != "" {

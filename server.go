@@ -27,6 +27,7 @@ import (
 	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/phone"
+	"dmgraph/ratelimit"
 	"dmgraph/realtime"
 	"dmgraph/resolvers"
 	"dmgraph/store"
@@ -95,7 +96,12 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 		_ = st.Close()
 		return nil, err
 	}
-	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: events,
+	limits, err := newLimits(cfg, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: events, Limits: limits,
 		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
 	return &app{store: st, svc: svc}, nil
 }
@@ -184,6 +190,25 @@ func loadDemo(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) 
 		fmt.Fprintf(out, "  %-6s {\"Authorization\": \"Bearer %s\"}\n", s.User.Username, s.Token)
 	}
 	return nil
+}
+
+// newLimits keeps rate-limit counts in Redis when there is one, so they hold
+// across instances, else in memory; RATE_LIMITS=off turns them off.
+func newLimits(cfg config, log *slog.Logger) (*dm.Limits, error) {
+	if !cfg.RateLimits {
+		log.Warn("RATE_LIMITS=off: no abuse limits")
+		return nil, nil
+	}
+	limits := cfg.Limits
+	limits.Limiter = ratelimit.NewMemory()
+	if cfg.RedisURL != "" {
+		r, err := ratelimit.NewRedis(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		limits.Limiter = r
+	}
+	return &limits, nil
 }
 
 // countingPublisher counts events on their way to the broker.

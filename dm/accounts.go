@@ -25,6 +25,10 @@ type Session struct {
 
 // Register creates an account and signs it in.
 func (s *Service) Register(ctx context.Context, p RegisterParams) (*Session, error) {
+	if err := s.take(ctx, "register:ip:"+models.ClientIP(ctx), s.limitsOrZero().RegisterIP, 1,
+		models.ReasonTooManyAttempts, "too many sign-ups from this address; try again later"); err != nil {
+		return nil, err
+	}
 	username, err := models.NormalizeUsername(p.Username)
 	if err != nil {
 		return nil, err
@@ -54,24 +58,34 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*Session, err
 
 var errBadCredentials = models.Errorf(models.CodeUnauthenticated, "wrong username or password")
 
-// Login signs in. It never says whether the username or the password was wrong.
+// Login signs in. It never says whether the username or the password was
+// wrong. Failed attempts are limited per username, attempts per address.
 func (s *Service) Login(ctx context.Context, username, password string) (*Session, error) {
+	lim := s.limitsOrZero()
+	const slowDown = "too many sign-in attempts; try again later"
+	if err := s.take(ctx, "login:ip:"+models.ClientIP(ctx), lim.LoginIP, 1, models.ReasonTooManyAttempts, slowDown); err != nil {
+		return nil, err
+	}
 	name, err := models.NormalizeUsername(username)
 	if err != nil {
 		s.hasher.CheckMissing(password)
 		return nil, errBadCredentials
 	}
+	failures := "login:fail:" + name
+	if err := s.take(ctx, failures, lim.LoginFailures, 0, models.ReasonTooManyAttempts, slowDown); err != nil {
+		return nil, err
+	}
 	u, err := s.store.UserByUsername(ctx, name)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		s.hasher.CheckMissing(password)
-		return nil, errBadCredentials
 	case err != nil:
 		return nil, err
-	case !s.hasher.Check(u.PasswordHash, password):
-		return nil, errBadCredentials
+	case s.hasher.Check(u.PasswordHash, password):
+		return s.session(u)
 	}
-	return s.session(u)
+	_ = s.take(ctx, failures, lim.LoginFailures, 1, "", "") // count the failure
+	return nil, errBadCredentials
 }
 
 func (s *Service) session(u *models.User) (*Session, error) {

@@ -33,12 +33,25 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 			return res, err
 		}
 	}
+	lim := s.limitsOrZero()
+	if err := s.take(ctx, userKey("send", viewer), lim.Send, 1, models.ReasonTooManyAttempts,
+		"you are sending messages too fast; slow down"); err != nil {
+		return nil, err
+	}
 	p, err := s.sendParams(ctx, viewer, in)
 	if err != nil {
 		return nil, err
 	}
 	p.ClientMessageID = clientID
-	res, err := s.store.Send(ctx, p, models.Decide)
+	res, err := s.store.Send(ctx, p, func(in models.PolicyInput) (models.Delivery, error) {
+		d, err := models.Decide(in)
+		if err == nil && d == models.DeliveryRequest && in.RequestMessages == 0 {
+			// This message opens a new request: a daily cap per sender.
+			err = s.take(ctx, userKey("requests", viewer), lim.NewRequests, 1, models.ReasonNewRequestLimit,
+				"you have opened too many message requests today")
+		}
+		return d, err
+	})
 	if errors.Is(err, models.ErrDuplicate) && p.ClientMessageID != nil {
 		// A concurrent retry with the same key won the race.
 		return s.resend(ctx, viewer, *p.ClientMessageID)

@@ -81,6 +81,7 @@ type Service struct {
 	phones   PhoneHasher
 	facebook FacebookClient
 	events   Publisher
+	limits   *Limits
 	log      *slog.Logger
 }
 
@@ -93,6 +94,8 @@ type Deps struct {
 	Facebook  FacebookClient
 	// Events receives committed events; nil publishes nothing.
 	Events Publisher
+	// Limits are the abuse limits; nil means none.
+	Limits *Limits
 	Log    *slog.Logger
 }
 
@@ -105,7 +108,7 @@ func New(d Deps) *Service {
 		d.Events = noEvents{}
 	}
 	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones,
-		facebook: d.Facebook, events: d.Events, log: d.Log}
+		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log}
 }
 
 // Tokens returns the token signer, for the transport's authentication.

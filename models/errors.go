@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error for API clients. The GraphQL edge copies it into
@@ -30,7 +31,14 @@ const (
 	ReasonRequestLimit            = "REQUEST_LIMIT"
 	ReasonTextRequired            = "TEXT_REQUIRED"
 	ReasonNotOwner                = "NOT_OWNER"
+	ReasonTooManyAttempts         = "TOO_MANY_ATTEMPTS"
+	ReasonNewRequestLimit         = "NEW_REQUEST_LIMIT"
 )
+
+// RateLimited says to slow down, and for how long.
+func RateLimited(reason, message string, retryAfter time.Duration) *Error {
+	return &Error{Code: CodeRateLimited, Reason: reason, Message: message, RetryAfter: retryAfter}
+}
 
 // Error is an error that is safe to show to the client: Message is written
 // for a person, Code and Reason for a program.
@@ -38,6 +46,8 @@ type Error struct {
 	Code    Code
 	Reason  string
 	Message string
+	// RetryAfter, for RATE_LIMITED, is how long to wait before trying again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

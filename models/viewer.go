@@ -17,3 +17,16 @@ func ViewerID(ctx context.Context) (int64, error) {
 	}
 	return id, nil
 }
+
+type clientIPKey struct{}
+
+// WithClientIP records the caller's network address, for per-IP limits.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIP is the caller's network address, or "" when unknown.
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}

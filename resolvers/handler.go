@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -129,6 +130,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if e.Reason != "" {
 				out.Extensions["reason"] = e.Reason
 			}
+			if e.RetryAfter > 0 {
+				out.Extensions["retryAfter"] = int(e.RetryAfter.Seconds())
+			}
 			return out
 		}
 		if code, _ := out.Extensions["code"].(string); code == errcode.ValidationFailed || code == errcode.ParseFailed {
@@ -153,6 +157,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 // client learns to sign in again instead of silently seeing less.
 func authenticate(svc *dm.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			r = r.WithContext(models.WithClientIP(r.Context(), ip))
+		}
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)

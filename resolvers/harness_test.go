@@ -43,6 +43,7 @@ type envConfig struct {
 	dbURL        string // "" for a fresh database
 	tinySockets  bool   // server sockets with a 4 KiB send buffer
 	noIntrospect bool
+	limits       *dm.Limits
 	hubBuffer    int
 	redisURL     string // "" for the in-memory broker
 	redisChannel string
@@ -53,6 +54,8 @@ type envOption func(*envConfig)
 func withHubBuffer(n int) envOption { return func(c *envConfig) { c.hubBuffer = n } }
 
 func withoutIntrospection() envOption { return func(c *envConfig) { c.noIntrospect = true } }
+
+func withLimits(l *dm.Limits) envOption { return func(c *envConfig) { c.limits = l } }
 
 // withTinySockets gives the server's sockets a 4 KiB send buffer, so a
 // client that stops reading blocks the server's writes at once.
@@ -118,7 +121,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	go func() { defer close(done); _ = broker.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	svc := dm.New(dm.Deps{Store: e.store, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
-		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker})
+		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
+		Limits: cfg.limits})
 	e.handler = resolvers.NewHandler(svc, resolvers.Options{Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
 	e.srv = httptest.NewUnstartedServer(e.handler)

@@ -1,0 +1,63 @@
+package dm
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"time"
+
+	"dmgraph/models"
+	"dmgraph/ratelimit"
+)
+
+// Limits are the abuse limits. A nil Limiter turns them all off.
+type Limits struct {
+	Limiter ratelimit.Limiter
+	// LoginFailures bounds failed logins per username (brute force).
+	LoginFailures ratelimit.Limit
+	// LoginIP and RegisterIP bound attempts per client address.
+	LoginIP, RegisterIP ratelimit.Limit
+	// Send bounds sendMessage bursts per user.
+	Send ratelimit.Limit
+	// NewRequests bounds the message requests a user opens (per day by default).
+	NewRequests ratelimit.Limit
+}
+
+// DefaultLimits are the limits unless configured otherwise.
+func DefaultLimits(l ratelimit.Limiter) *Limits {
+	return &Limits{
+		Limiter:       l,
+		LoginFailures: ratelimit.Limit{Count: 10, Period: 15 * time.Minute},
+		LoginIP:       ratelimit.Limit{Count: 100, Period: 15 * time.Minute},
+		RegisterIP:    ratelimit.Limit{Count: 20, Period: time.Hour},
+		Send:          ratelimit.Limit{Count: 30, Period: 10 * time.Second},
+		NewRequests:   ratelimit.Limit{Count: 50, Period: 24 * time.Hour},
+	}
+}
+
+// take uses n of key's allowance under l and refuses with RATE_LIMITED once
+// it is spent. Limits fail open: if the limiter itself fails (Redis down),
+// the action goes ahead and the failure is logged.
+func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit, n int, reason, message string) error {
+	if s.limits == nil || s.limits.Limiter == nil || l.Count == 0 {
+		return nil
+	}
+	wait, err := s.limits.Limiter.Take(ctx, key, l, n)
+	if err != nil {
+		s.log.WarnContext(ctx, "rate limiter unavailable; allowing", "err", err)
+		return nil
+	}
+	if wait > 0 {
+		return models.RateLimited(reason, message, time.Duration(math.Ceil(wait.Seconds()))*time.Second)
+	}
+	return nil
+}
+
+func userKey(prefix string, id int64) string { return prefix + ":user:" + strconv.FormatInt(id, 10) }
+
+func (s *Service) limitsOrZero() Limits {
+	if s.limits == nil {
+		return Limits{}
+	}
+	return *s.limits
+}
