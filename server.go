@@ -83,13 +83,15 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 	if err != nil {
 		return nil, err
 	}
-	tokens, generated, err := auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL)
+	jwtSecret, err := secret(ctx, st, "jwt_secret", "JWT_SECRET", cfg.JWTSecret, log)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	if generated {
-		log.Warn("JWT_SECRET is unset: using a random key, so tokens die with this process")
+	tokens, err := auth.NewTokens(jwtSecret, cfg.TokenTTL)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
 	}
 	phones, err := contactsHasher(ctx, st, cfg.ContactsHashKey, log)
 	if err != nil {
@@ -173,9 +175,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 
 // loadDemo fills the database with the demo world and prints a token per user.
 func loadDemo(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
-	if cfg.JWTSecret == "" {
-		log.Warn("JWT_SECRET is unset: the printed tokens only work for a server started with the same JWT_SECRET")
-	}
 	a, err := openApp(ctx, cfg, log, true, nil)
 	if err != nil {
 		return err
@@ -241,21 +240,28 @@ func brokerName(redisURL string) string {
 	return "redis"
 }
 
-// contactsHasher keys phone-number hashes with CONTACTS_HASH_KEY or, when it
-// is unset, with a key generated once and kept in the database, so restarts
-// and other instances keep matching.
-func contactsHasher(ctx context.Context, st *store.Store, key string, log *slog.Logger) (*phone.Hasher, error) {
-	if key == "" {
-		log.Warn("CONTACTS_HASH_KEY is unset: using a key generated once and stored in the database; set it in production")
-		var err error
-		key, err = st.Secret(ctx, "contacts_hash_key", func() (string, error) {
-			b := make([]byte, 32)
-			_, err := rand.Read(b)
-			return hex.EncodeToString(b), err
-		})
-		if err != nil {
-			return nil, err
-		}
+// secret returns the configured value of env, or else a random key
+// generated once and kept in the database: restarts, other instances and the
+// demo command then agree on it. Production sets the variable, keeping the
+// key out of the database.
+func secret(ctx context.Context, st *store.Store, name, env, configured string, log *slog.Logger) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	log.Warn(env + " is unset: using a key generated once and stored in the database; set it in production")
+	return st.Secret(ctx, name, func() (string, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return hex.EncodeToString(b), err
+	})
+}
+
+// contactsHasher keys phone-number hashes with CONTACTS_HASH_KEY or the
+// stored key.
+func contactsHasher(ctx context.Context, st *store.Store, configured string, log *slog.Logger) (*phone.Hasher, error) {
+	key, err := secret(ctx, st, "contacts_hash_key", "CONTACTS_HASH_KEY", configured, log)
+	if err != nil {
+		return nil, err
 	}
 	h, err := phone.NewHasher([]byte(key))
 	if err != nil {

@@ -202,9 +202,10 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 }
 
-// `dmgraph demo` twice leaves one world; its tokens work.
+// `dmgraph demo` twice leaves one world, and its tokens work on a server
+// started without any configuration (the README's first screen).
 func TestDemoIsIdempotent(t *testing.T) {
-	env := map[string]string{"PORT": "0", "DATABASE_URL": testdb.URL(t), "JWT_SECRET": "demo-secret"}
+	env := map[string]string{"PORT": "0", "DATABASE_URL": testdb.URL(t)}
 	getenv := func(k string) string { return env[k] }
 	var out strings.Builder
 	for range 2 {

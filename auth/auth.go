@@ -3,9 +3,7 @@
 package auth
 
 import (
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -26,21 +24,15 @@ type Tokens struct {
 	now    func() time.Time
 }
 
-// NewTokens returns a signer. An empty secret gets a random one, valid for
-// this process only; generated reports whether that happened.
-func NewTokens(secret string, ttl time.Duration) (t *Tokens, generated bool, err error) {
-	key := []byte(secret)
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, false, fmt.Errorf("generate JWT secret: %w", err)
-		}
-		generated = true
+// NewTokens returns a signer using an HS256 secret.
+func NewTokens(secret string, ttl time.Duration) (*Tokens, error) {
+	if secret == "" {
+		return nil, errors.New("the JWT secret is empty")
 	}
 	if ttl <= 0 {
-		return nil, false, errors.New("token TTL must be positive")
+		return nil, errors.New("token TTL must be positive")
 	}
-	return &Tokens{secret: key, ttl: ttl, now: time.Now}, generated, nil
+	return &Tokens{secret: []byte(secret), ttl: ttl, now: time.Now}, nil
 }
 
 // Issue returns a token for userID and when it expires.

@@ -98,7 +98,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	e.store = st
-	tokens, _, err := auth.NewTokens("test-secret", time.Hour)
+	tokens, err := auth.NewTokens("test-secret", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

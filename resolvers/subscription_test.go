@@ -195,7 +195,7 @@ func TestLiveAuth(t *testing.T) {
 		ok.expect("connection_ack")
 	}
 	// A token that expires closes the socket with 4401.
-	short, _, _ := auth.NewTokens("test-secret", 1500*time.Millisecond)
+	short, _ := auth.NewTokens("test-secret", 1500*time.Millisecond)
 	tok, _, _ := short.Issue(userNumber(t, bob))
 	exp := e.dialWS(tok, wsOptions{})
 	exp.expect("connection_ack")
