@@ -17,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -25,6 +24,7 @@ import (
 	"dmgraph/graph"
 	"dmgraph/metrics"
 	"dmgraph/models"
+	"dmgraph/playground"
 	"dmgraph/realtime"
 )
 
@@ -105,7 +105,9 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", authenticate(svc, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
-		mux.Handle("GET /{$}", playground.Handler("dmgraph", "/query"))
+		pg := playground.Handler("dmgraph", "/query")
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET /playground/", pg)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})

@@ -83,7 +83,12 @@ func depth(set ast.SelectionSet, frags ast.FragmentDefinitionList, at int) int {
 		switch s := sel.(type) {
 		case *ast.Field:
 			d = at
-			if len(s.SelectionSet) > 0 {
+			switch {
+			case s.Name == "ofType" && len(s.SelectionSet) > 0:
+				// Introspection's type-wrapper chain (GraphiQL nests it nine
+				// deep) is bounded by the schema: it does not count.
+				d = depth(s.SelectionSet, frags, at)
+			case len(s.SelectionSet) > 0:
 				d = depth(s.SelectionSet, frags, at+1)
 			}
 		case *ast.InlineFragment:

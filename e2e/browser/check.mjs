@@ -26,6 +26,7 @@ async function fail(why) {
 // The whole run is bounded.
 setTimeout(() => fail('timed out after 60s'), 60_000).unref();
 process.on('unhandledRejection', (e) => fail(e?.stack ?? String(e)));
+process.on('uncaughtException', (e) => fail(e?.stack ?? String(e)));
 
 function step(what) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
@@ -88,18 +89,27 @@ await page.addInitScript(() => {
 });
 
 let subscribeSent = false;
+let initPayload;
 page.on('websocket', (ws) => ws.on('framesent', (f) => {
-  if (String(f.payload).includes('"subscribe"')) subscribeSent = true;
+  let msg;
+  try { msg = JSON.parse(String(f.payload)); } catch { return; }
+  if (msg.type === 'connection_init') initPayload = msg.payload;
+  if (msg.type === 'subscribe' || msg.type === 'start') subscribeSent = true;
 }));
 
 step(`loading ${base}/`);
+// GraphiQL introspects the schema on load; without it there are no docs,
+// no completion and no validation.
+const introspection = page.waitForResponse((r) =>
+  r.url().endsWith('/query') && (r.request().postData() ?? '').includes('IntrospectionQuery'));
 const res = await page.goto(`${base}/`, { waitUntil: 'load' });
 if (res.status() !== 200) await fail(`GET / answered ${res.status()}`);
 await page.locator('.graphiql-container').waitFor();
-// The schema arrives by introspection; the doc explorer needs it.
+const schema = await (await introspection).json();
+if (!schema.data?.__schema) await fail(`GraphiQL's introspection query failed: ${JSON.stringify(schema.errors ?? schema)}`);
 await page.waitForFunction(() => document.querySelector('.graphiql-query-editor .CodeMirror'));
 
-// editor returns the CodeMirror 5 instance under a GraphiQL pane.
+// setEditor replaces the text of the CodeMirror 5 editor under selector.
 async function setEditor(selector, text) {
   const cm = page.locator(`${selector} .CodeMirror`).first();
   await cm.waitFor({ state: 'visible' });
@@ -110,6 +120,9 @@ async function setEditor(selector, text) {
   await page.keyboard.insertText(text);
   const got = await cm.evaluate((el) => el.CodeMirror.getValue());
   if (got !== text) await fail(`${selector} holds ${JSON.stringify(got)}, want ${JSON.stringify(text)}`);
+  // GraphiQL takes up an edit after a short debounce; run too soon and it
+  // runs the previous text.
+  await page.waitForTimeout(400);
 }
 
 async function waitForResult(needle, timeout) {
@@ -126,9 +139,11 @@ async function resultText() {
 
 // --- The headers editor, open by default, takes the token. ---
 step('typing the Authorization header into the headers editor');
-const headersTab = page.getByRole('tab', { name: 'Headers' });
-if (await headersTab.getAttribute('aria-selected') !== 'true') await headersTab.click();
-await setEditor('.graphiql-editor-tool .graphiql-editor:not(.hidden)',
+const headersButton = page.locator('.graphiql-editor-tools button[data-name="headers"]');
+if (!(await headersButton.getAttribute('class')).split(' ').includes('active')) {
+  await fail('the headers editor is not open on load');
+}
+await setEditor('.graphiql-editor-tool > .graphiql-editor:not(.hidden)',
   JSON.stringify({ Authorization: `Bearer ${viewer.token}` }));
 
 // --- A query through the UI. ---
@@ -144,6 +159,9 @@ await setEditor('.graphiql-query-editor', 'subscription { messageAdded { text } 
 await page.locator('.graphiql-execute-button').click();
 for (let i = 0; i < 50 && !subscribeSent; i++) await page.waitForTimeout(100);
 if (!subscribeSent) await fail(`no subscribe frame went over a websocket; result: ${await resultText()}`);
+if (initPayload?.Authorization !== `Bearer ${viewer.token}`) {
+  await fail(`connection_init did not carry the headers editor's Authorization: ${JSON.stringify(initPayload)}`);
+}
 // The server starts the stream once it has handled the subscribe frame; a
 // message sent before that would be history, not an event. Send until one
 // arrives (each send is a new message, so this cannot pass by accident).
