@@ -47,11 +47,8 @@ func openRequest(tx *gorm.DB, viewerID, id int64) (*models.MessageRequest, error
 // AcceptRequest moves the request's conversation to both inboxes.
 func (s *Store) AcceptRequest(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error) {
 	var r *models.MessageRequest
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		var err error
-		if r, err = openRequest(tx, viewerID, id); err != nil {
-			return err
-		}
+	err := s.withOpenRequest(ctx, viewerID, id, func(tx *gorm.DB, open *models.MessageRequest) error {
+		r = open
 		return closeRequest(tx, r, models.RequestAccepted)
 	})
 	return r, err
@@ -59,12 +56,31 @@ func (s *Store) AcceptRequest(ctx context.Context, viewerID, id int64) (*models.
 
 // DeleteRequest removes the request from the viewer's view; the sender is not told.
 func (s *Store) DeleteRequest(ctx context.Context, viewerID, id int64) error {
+	return s.withOpenRequest(ctx, viewerID, id, func(tx *gorm.DB, r *models.MessageRequest) error {
+		return closeRequest(tx, r, models.RequestDeleted)
+	})
+}
+
+// withOpenRequest runs fn on viewerID's open request id, in a transaction
+// holding the conversation's and both users' locks, so a concurrent send,
+// block or second answer can't interleave. The request is read again under
+// the locks: one answered meanwhile is NOT_FOUND.
+func (s *Store) withOpenRequest(ctx context.Context, viewerID, id int64, fn func(*gorm.DB, *models.MessageRequest) error) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		r, err := openRequest(tx, viewerID, id)
 		if err != nil {
 			return err
 		}
-		return closeRequest(tx, r, models.RequestDeleted)
+		if err := lockConversation(tx, r.ConversationID); err != nil {
+			return err
+		}
+		if err := lockUsers(tx, r.SenderID, r.RecipientID); err != nil {
+			return err
+		}
+		if r, err = openRequest(tx, viewerID, id); err != nil {
+			return err
+		}
+		return fn(tx, r)
 	})
 }
 
@@ -72,11 +88,7 @@ func (s *Store) DeleteRequest(ctx context.Context, viewerID, id int64) error {
 // removes the request like a delete and, when asked, blocks the sender.
 func (s *Store) ReportRequest(ctx context.Context, p models.ReportParams) (*models.Report, error) {
 	var rep *models.Report
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		r, err := openRequest(tx, p.ViewerID, p.RequestID)
-		if err != nil {
-			return err
-		}
+	err := s.withOpenRequest(ctx, p.ViewerID, p.RequestID, func(tx *gorm.DB, r *models.MessageRequest) error {
 		rep = &models.Report{ReporterID: p.ViewerID, ReportedUserID: r.SenderID, RequestID: r.ID,
 			ConversationID: r.ConversationID, Reason: p.Reason, Details: p.Details, CreatedAt: now()}
 		if err := tx.Create(rep).Error; err != nil {

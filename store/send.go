@@ -110,6 +110,18 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 		if err := lockUsers(tx, p.SenderID, p.RecipientID); err != nil {
 			return err
 		}
+		if p.ClientMessageID != nil {
+			// Under the sender's lock: a concurrent retry that won is seen
+			// here, before the rules could refuse this one.
+			var ids []int64
+			if err := tx.Model(&models.Message{}).Where("sender_id = ? AND client_message_id = ?",
+				p.SenderID, *p.ClientMessageID).Pluck("id", &ids).Error; err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				return models.ErrDuplicate
+			}
+		}
 		f, err := loadFacts(tx, conv.ID, p)
 		if err != nil {
 			return err
@@ -137,16 +149,38 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 	return res, nil
 }
 
-// lockUsers locks the users' rows, in ID order, until the transaction ends
-// (PostgreSQL; SQLite runs one writer at a time anyway). Every message a
-// user can see is then inserted under that user's lock, so for each user
-// message IDs are given out in commit order: a subscriber that has every
-// message up to ID n can never later see a smaller ID commit. That makes
-// "messages after n" a gap-free resume point.
+// Lock order. Every transaction that changes a conversation, a request, a
+// follow or a block takes its row locks in one order, so none can deadlock
+// another: the conversation row first (lockConversation, or the upsert in
+// Send), then the users' rows in ID order (lockUsers), then whatever it
+// writes. State is read only once those locks are held. (PostgreSQL; SQLite
+// runs one writer at a time anyway and ignores FOR UPDATE.)
+//
+// lockUsers also makes message IDs a resume point: every message a user can
+// see is inserted under that user's lock, so each user's message IDs are
+// given out in commit order, and a subscriber that has every message up to
+// ID n never later sees a smaller ID commit.
 func lockUsers(tx *gorm.DB, ids ...int64) error {
 	var locked []int64
 	return tx.Model(&models.User{}).Clauses(clause.Locking{Strength: "UPDATE"}).
 		Where("id IN ?", ids).Order("id").Pluck("id", &locked).Error
+}
+
+// lockConversation takes a conversation's row lock.
+func lockConversation(tx *gorm.DB, convID int64) error {
+	var locked []int64
+	return tx.Model(&models.Conversation{}).Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("id = ?", convID).Pluck("id", &locked).Error
+}
+
+// lockPair locks the 1:1 conversation of a and b, if any, then both users.
+func lockPair(tx *gorm.DB, a, b int64) error {
+	var locked []int64
+	if err := tx.Model(&models.Conversation{}).Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("direct_key = ?", directKey(a, b)).Pluck("id", &locked).Error; err != nil {
+		return err
+	}
+	return lockUsers(tx, a, b)
 }
 
 // recordSend updates members, the request and the conversation after the

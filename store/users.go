@@ -105,6 +105,9 @@ func blockedEither(tx *gorm.DB, a, b int64) (bool, error) {
 // in either direction refuses it.
 func (s *Store) Follow(ctx context.Context, follower, followee int64) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := lockUsers(tx, follower, followee); err != nil {
+			return err
+		}
 		blocked, err := blockedEither(tx, follower, followee)
 		if err != nil {
 			return err
@@ -123,7 +126,12 @@ func (s *Store) Follow(ctx context.Context, follower, followee int64) error {
 
 // Unfollow removes a follow, if any.
 func (s *Store) Unfollow(ctx context.Context, follower, followee int64) error {
-	return s.tx(ctx, func(tx *gorm.DB) error { return unfollow(tx, follower, followee) })
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := lockUsers(tx, follower, followee); err != nil {
+			return err
+		}
+		return unfollow(tx, follower, followee)
+	})
 }
 
 func unfollow(tx *gorm.DB, follower, followee int64) error {
@@ -150,6 +158,9 @@ func (s *Store) Block(ctx context.Context, blocker, blocked int64) error {
 }
 
 func block(tx *gorm.DB, blocker, blocked int64) error {
+	if err := lockPair(tx, blocker, blocked); err != nil {
+		return err
+	}
 	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
 		Create(&models.Block{BlockerID: blocker, BlockedID: blocked}).Error; err != nil {
 		return err
