@@ -61,9 +61,16 @@ func (r *conversationResolver) ReadReceipts(ctx context.Context, c *models.Conve
 	}
 	others := make([]*models.Member, 0, len(members))
 	for _, m := range members {
-		if m.UserID != c.Member.UserID {
-			others = append(others, m)
+		if m.UserID == c.Member.UserID {
+			continue
 		}
+		if m.LastReadMessageID <= c.Member.ClearedThroughID {
+			// A position inside history the viewer cleared shows nothing.
+			hidden := *m
+			hidden.LastReadMessageID = 0
+			m = &hidden
+		}
+		others = append(others, m)
 	}
 	return others, nil
 }

@@ -259,13 +259,14 @@ func upsertMember(tx *gorm.DB, m *models.Member, columns ...string) error {
 }
 
 // deliverable selects the messages viewerID gets live: those of
-// conversations the viewer is ACTIVE or PENDING in, past their cleared mark.
-// Messages of a request the viewer has not accepted are not among them.
+// conversations the viewer is ACTIVE or PENDING in, past their cleared mark,
+// that reached an inbox, or that the viewer sent. A request's messages go to
+// its recipient as requests, never as messages, even once accepted.
 func (s *Store) deliverable(ctx context.Context, viewerID int64) *gorm.DB {
 	return s.db.WithContext(ctx).Table("messages msg").Select("msg.*").
 		Joins("JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?", viewerID).
-		Where("m.status IN ? AND msg.id > m.cleared_through_id",
-			[]models.ConversationStatus{models.StatusActive, models.StatusPending})
+		Where("m.status IN ? AND msg.id > m.cleared_through_id AND (msg.delivery = ? OR msg.sender_id = ?)",
+			[]models.ConversationStatus{models.StatusActive, models.StatusPending}, models.DeliveryInbox, viewerID)
 }
 
 // MessagesAfter returns up to limit deliverable messages after the ID after,
