@@ -43,12 +43,15 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 		return nil, err
 	}
 	p.ClientMessageID = clientID
+	// The daily cap on new requests is looked up before the transaction and
+	// charged after it, so no limiter round trip happens under the locks.
+	requestsKey := userKey("requests", viewer)
+	capped := s.take(ctx, requestsKey, lim.NewRequests, 0, models.ReasonNewRequestLimit,
+		"you have opened too many message requests today")
 	res, err := s.store.Send(ctx, p, func(in models.PolicyInput) (models.Delivery, error) {
 		d, err := models.Decide(in)
-		if err == nil && d == models.DeliveryRequest && in.RequestMessages == 0 {
-			// This message opens a new request: a daily cap per sender.
-			err = s.take(ctx, userKey("requests", viewer), lim.NewRequests, 1, models.ReasonNewRequestLimit,
-				"you have opened too many message requests today")
+		if err == nil && d == models.DeliveryRequest && in.RequestMessages == 0 && capped != nil {
+			return "", capped
 		}
 		return d, err
 	})
@@ -58,6 +61,9 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 	}
 	if err != nil {
 		return nil, err
+	}
+	if res.OpenedRequest {
+		_ = s.take(ctx, requestsKey, lim.NewRequests, 1, "", "")
 	}
 	s.publishSend(ctx, res)
 	return res, nil

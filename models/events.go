@@ -22,4 +22,7 @@ type Event struct {
 	MessageID      int64     `json:"m,omitempty"`
 	RequestID      int64     `json:"r,omitempty"`
 	Audience       []int64   `json:"a"`
+	// Origin names the instance that published the event, so it can skip
+	// its own events when they come back from the broker.
+	Origin string `json:"o,omitempty"`
 }

@@ -57,6 +57,8 @@ type SendResult struct {
 	RecipientID int64
 	// RequestID is the request the message opened or extended (REQUEST delivery).
 	RequestID int64
+	// OpenedRequest is true when the message opened a new request.
+	OpenedRequest bool
 	// Accepted is true when this message accepted an open request.
 	Accepted bool
 	// Replayed is true when a retry returned an earlier message.

@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -20,9 +22,12 @@ const DefaultChannel = "dmgraph:events"
 // and clients catch up from the database with `after`.
 const publishQueue = 4096
 
-// Redis carries events between instances through Redis pub/sub. Every
-// instance, the publisher included, receives each event from Redis once.
+// Redis carries events between instances through Redis pub/sub. The
+// publishing instance delivers to its own subscribers at once, without
+// Redis, and skips its events when they come back; so a Redis outage only
+// pauses delivery across instances.
 type Redis struct {
+	id      string
 	client  *redis.Client
 	channel string
 	hub     *Hub
@@ -41,12 +46,18 @@ func NewRedis(url, channel string, hub *Hub, log *slog.Logger) (*Redis, error) {
 		return nil, err
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	return &Redis{client: redis.NewClient(opts), channel: channel, hub: hub, log: discardLogger(log),
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	return &Redis{id: hex.EncodeToString(id), client: redis.NewClient(opts), channel: channel, hub: hub, log: discardLogger(log),
 		queue: make(chan models.Event, publishQueue)}, nil
 }
 
-// Publish queues ev for Redis without waiting.
+// Publish delivers ev locally and queues it for Redis, without waiting.
 func (r *Redis) Publish(_ context.Context, ev models.Event) {
+	ev.Origin = r.id
+	r.hub.Deliver(ev)
 	select {
 	case r.queue <- ev:
 	default:
@@ -88,7 +99,9 @@ func (r *Redis) Run(ctx context.Context) error {
 				r.log.Warn("redis: undecodable event", "err", err)
 				continue
 			}
-			r.hub.Deliver(ev)
+			if ev.Origin != r.id {
+				r.hub.Deliver(ev)
+			}
 		}
 	}
 }

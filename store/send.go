@@ -231,7 +231,7 @@ func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.S
 			SenderID: p.SenderID, Status: models.RequestOpen, MessageCount: 1,
 			LastMessageID: msg.ID, CreatedAt: msg.CreatedAt}
 		err := tx.Create(r).Error
-		res.RequestID = r.ID
+		res.RequestID, res.OpenedRequest = r.ID, true
 		return err
 	}
 }
