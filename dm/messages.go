@@ -162,9 +162,23 @@ func (s *Service) ConversationsByIDs(ctx context.Context, ids []int64) (map[int6
 	return s.store.Views(ctx, viewer, ids)
 }
 
-// Messages pages through a conversation the viewer already holds a view of.
-func (s *Service) Messages(ctx context.Context, v *models.ConversationView, args relay.Args) (*models.MessageConnection, error) {
-	return s.store.Messages(ctx, v, args)
+// MessagePages reads one page of messages of each conversation, as the
+// viewer sees them, for batching.
+func (s *Service) MessagePages(ctx context.Context, convIDs []int64, args relay.Args) (map[int64]*models.MessageConnection, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.MessagePages(ctx, viewer, convIDs, args)
+}
+
+// MessageCounts counts the messages the viewer can see per conversation, for batching.
+func (s *Service) MessageCounts(ctx context.Context, convIDs []int64) (map[int64]int, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.MessageCounts(ctx, viewer, convIDs)
 }
 
 // Message returns a message the viewer can see.

@@ -41,12 +41,16 @@ func (r *conversationResolver) Messages(ctx context.Context, c *models.Conversat
 	if err != nil {
 		return nil, err
 	}
-	conn, err := r.svc.Messages(ctx, c, args)
+	page, err := load(ctx, loadersFrom(ctx).pages, pageKey{c.ID, args}, "conversation")
 	if err != nil {
 		return nil, err
 	}
-	prefetchMessages(ctx, nodes(conn))
-	return conn, nil
+	conn := *page // the loader's copy is shared by fields with the same arguments
+	conn.Count = func(ctx context.Context) (int, error) {
+		return load(ctx, loadersFrom(ctx).counts, c.ID, "conversation")
+	}
+	prefetchMessages(ctx, nodes(&conn))
+	return &conn, nil
 }
 
 // ReadReceipts are the other members' read positions. A sender whose request

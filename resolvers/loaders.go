@@ -10,6 +10,7 @@ import (
 
 	"dmgraph/dm"
 	"dmgraph/models"
+	"dmgraph/relay"
 )
 
 // loaderWait is how long a loader gathers keys before it queries. Sibling
@@ -28,6 +29,8 @@ type loaders struct {
 	unread    *dataloadgen.Loader[int64, int]
 	views     *dataloadgen.Loader[int64, *models.ConversationView]
 	suggested *dataloadgen.Loader[int64, []models.SuggestionReason]
+	pages     *dataloadgen.Loader[pageKey, *models.MessageConnection]
+	counts    *dataloadgen.Loader[int64, int]
 
 	// Set by list resolvers whose items ask for follow state: the members and
 	// videos loaders then queue their users' relations before they return,
@@ -44,6 +47,8 @@ func newLoaders(svc *dm.Service) *loaders {
 		unread:    dataloadgen.NewMappedLoader(svc.UnreadCounts, w),
 		views:     dataloadgen.NewMappedLoader(svc.ConversationsByIDs, w),
 		suggested: dataloadgen.NewMappedLoader(svc.Suggestions, w),
+		pages:     dataloadgen.NewMappedLoader(messagePages(svc), w),
+		counts:    dataloadgen.NewMappedLoader(svc.MessageCounts, w),
 	}
 	l.members = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
 		ms, err := svc.Members(ctx, ids)
@@ -83,7 +88,7 @@ func loadersFrom(ctx context.Context) *loaders {
 }
 
 // load runs a loader and reports a missing key as NOT_FOUND.
-func load[V any](ctx context.Context, l *dataloadgen.Loader[int64, V], id int64, what string) (V, error) {
+func load[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, V], id K, what string) (V, error) {
 	v, err := l.Load(ctx, id)
 	if errors.Is(err, dataloadgen.ErrNotFound) {
 		return v, models.NotFound(what)
@@ -140,4 +145,32 @@ func loadSuggestions(ctx context.Context, id int64) ([]models.SuggestionReason, 
 		return []models.SuggestionReason{}, nil // anonymous viewers get no suggestions
 	}
 	return reasons, err
+}
+
+// pageKey is one conversation's page of messages with given arguments.
+type pageKey struct {
+	ConversationID int64
+	Args           relay.Args
+}
+
+// messagePages fetches the pages asked for, one statement per distinct set
+// of arguments (a query normally has one).
+func messagePages(svc *dm.Service) func(context.Context, []pageKey) (map[pageKey]*models.MessageConnection, error) {
+	return func(ctx context.Context, keys []pageKey) (map[pageKey]*models.MessageConnection, error) {
+		byArgs := map[relay.Args][]int64{}
+		for _, k := range keys {
+			byArgs[k.Args] = append(byArgs[k.Args], k.ConversationID)
+		}
+		out := make(map[pageKey]*models.MessageConnection, len(keys))
+		for args, ids := range byArgs {
+			pages, err := svc.MessagePages(ctx, ids, args)
+			if err != nil {
+				return nil, err
+			}
+			for id, page := range pages {
+				out[pageKey{id, args}] = page
+			}
+		}
+		return out, nil
+	}
 }

@@ -2,11 +2,13 @@ package resolvers
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"dmgraph/models"
+	"dmgraph/relay"
 )
 
 // A list resolver prefetches what its items' fields will ask the loaders
@@ -15,9 +17,9 @@ import (
 // costs the same statements whatever its size and however busy the machine.
 // Nothing is fetched for fields the client did not select.
 
-// selected returns the names of the fields selected at path below the
-// current field (e.g. "edges", "node").
-func selected(ctx context.Context, path ...string) map[string]bool {
+// selectedFields returns the fields selected at path below the current
+// field (e.g. "edges", "node").
+func selectedFields(ctx context.Context, path ...string) []graphql.CollectedField {
 	op := graphql.GetOperationContext(ctx)
 	fields := graphql.CollectFieldsCtx(ctx, nil)
 	for _, name := range path {
@@ -29,11 +31,58 @@ func selected(ctx context.Context, path ...string) map[string]bool {
 		}
 		fields = graphql.CollectFields(op, sel, nil)
 	}
+	return fields
+}
+
+// selected returns the names of the fields selected at path.
+func selected(ctx context.Context, path ...string) map[string]bool {
+	fields := selectedFields(ctx, path...)
 	out := make(map[string]bool, len(fields))
 	for _, f := range fields {
 		out[f.Name] = true
 	}
 	return out
+}
+
+// messagesArgs decodes the arguments of each selected Conversation.messages
+// field; ones that don't decode are left for the resolver to report.
+func messagesArgs(ctx context.Context, fields []graphql.CollectedField) []relay.Args {
+	vars := graphql.GetOperationContext(ctx).Variables
+	var out []relay.Args
+	for _, f := range fields {
+		if f.Name != "messages" {
+			continue
+		}
+		m := f.ArgumentMap(vars)
+		args, err := relay.Both(intArg(m["first"]), strArg(m["after"]), intArg(m["last"]), strArg(m["before"]))
+		if err == nil {
+			out = append(out, args)
+		}
+	}
+	return out
+}
+
+func intArg(v any) *int {
+	switch n := v.(type) {
+	case int64:
+		i := int(n)
+		return &i
+	case int:
+		return &n
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			j := int(i)
+			return &j
+		}
+	}
+	return nil
+}
+
+func strArg(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
 }
 
 // anyOf reports whether any of names is in set.
@@ -54,6 +103,7 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 		return
 	}
 	l := loadersFrom(ctx)
+	fields := selectedFields(ctx, path...)
 	node := selected(ctx, path...)
 	ids := make([]int64, len(views))
 	var lastIDs []int64
@@ -68,6 +118,13 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 	}
 	if node["lastMessage"] {
 		l.messages.LoadAllThunk(ctx, lastIDs)
+	}
+	for _, args := range messagesArgs(ctx, fields) {
+		keys := make([]pageKey, len(ids))
+		for i, id := range ids {
+			keys[i] = pageKey{id, args}
+		}
+		l.pages.LoadAllThunk(ctx, keys)
 	}
 	// Participants, read receipts and message senders all come from members.
 	if anyOf(node, "participants", "readReceipts", "lastMessage") {

@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -68,5 +69,54 @@ func TestInboxStatementCountIsFlat(t *testing.T) {
 	// unread counts.
 	if large > 6 {
 		t.Errorf("first 50 used %d statements, want at most 6", large)
+	}
+}
+
+// Each conversation's page of messages, with senders and counts, costs the
+// same statements for 2 conversations as for 20.
+func TestInboxWithMessagesStatementCountIsFlat(t *testing.T) {
+	e := newEnv(t)
+	viewer := e.register("viewer")
+	for i := range 20 {
+		other := e.register("other")
+		e.friends(viewer, other)
+		e.send(viewer, other, "hello")
+		e.send(other, viewer, fmt.Sprint("reply ", i))
+	}
+	count := func(n int) int64 {
+		var out struct {
+			Conversations struct {
+				Edges []struct {
+					Node struct {
+						Messages struct {
+							TotalCount int
+							Edges      []struct {
+								Node struct {
+									Text   string
+									Sender struct{ Username string }
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		before := e.statements.Load()
+		e.must(viewer.Token, `query($n: Int) { conversations(first: $n) { edges { node {
+			messages(last: 5) { totalCount edges { node { text sender { username } } } } } } } }`,
+			map[string]any{"n": n}, &out)
+		used := e.statements.Load() - before
+		for _, edge := range out.Conversations.Edges {
+			m := edge.Node.Messages
+			if m.TotalCount != 2 || len(m.Edges) != 2 || m.Edges[0].Node.Text != "hello" || m.Edges[1].Node.Sender.Username == "" {
+				t.Fatalf("first %d: messages %+v", n, m)
+			}
+		}
+		return used
+	}
+	small, large := count(2), count(20)
+	t.Logf("statements: first 2 → %d, first 20 → %d", small, large)
+	if large != small {
+		t.Errorf("first 20 used %d statements, first 2 used %d", large, small)
 	}
 }

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -82,39 +85,6 @@ func (s *Store) Inbox(ctx context.Context, viewerID int64, args relay.Args) (*mo
 		err := s.db.WithContext(ctx).Model(&models.Member{}).
 			Where("user_id = ? AND status IN ?", viewerID, statuses).Count(&n).Error
 		return int(n), translate(err, "conversations")
-	}
-	return c, nil
-}
-
-// Messages pages through the messages of a conversation that the member in
-// v can see, oldest to newest.
-func (s *Store) Messages(ctx context.Context, v *models.ConversationView, args relay.Args) (*models.MessageConnection, error) {
-	base := func() *gorm.DB {
-		return s.db.WithContext(ctx).Model(&models.Message{}).
-			Where("conversation_id = ? AND id > ?", v.ID, v.Member.ClearedThroughID)
-	}
-	q := base()
-	switch {
-	case args.Backward:
-		if args.Before != 0 {
-			q = q.Where("id < ?", args.Before)
-		}
-		q = q.Order("id DESC")
-	default:
-		if args.After != 0 {
-			q = q.Where("id > ?", args.After)
-		}
-		q = q.Order("id ASC")
-	}
-	var msgs []*models.Message
-	if err := q.Limit(args.Limit + 1).Find(&msgs).Error; err != nil {
-		return nil, translate(err, "messages")
-	}
-	c := relay.Connection(args, msgs, func(m *models.Message) int64 { return m.ID })
-	c.Count = func(ctx context.Context) (int, error) {
-		var n int64
-		err := base().WithContext(ctx).Count(&n).Error
-		return int(n), translate(err, "messages")
 	}
 	return c, nil
 }
@@ -294,4 +264,76 @@ func (s *Store) LatestDeliverableID(ctx context.Context, viewerID, convID int64)
 	var id int64
 	err := q.Select("COALESCE(MAX(last_message_id), 0)").Scan(&id).Error
 	return id, translate(err, "messages")
+}
+
+// MessagePages reads one page of messages for each conversation, as viewerID
+// sees them, in one statement: a UNION ALL of per-conversation index range
+// scans, each stopping after args.Limit+1 rows.
+func (s *Store) MessagePages(ctx context.Context, viewerID int64, convIDs []int64, args relay.Args) (map[int64]*models.MessageConnection, error) {
+	if len(convIDs) == 0 {
+		return map[int64]*models.MessageConnection{}, nil
+	}
+	order, bound, key := "ASC", "msg.id > ?", args.After
+	if args.Backward {
+		order, bound, key = "DESC", "msg.id < ?", args.Before
+	}
+	part := `SELECT * FROM (SELECT msg.* FROM messages msg
+		JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
+		WHERE msg.conversation_id = ? AND msg.id > m.cleared_through_id`
+	if key != 0 {
+		part += " AND " + bound
+	}
+	part += " ORDER BY msg.id " + order + " LIMIT ?) p"
+	parts := make([]string, len(convIDs))
+	var params []any
+	for i, id := range convIDs {
+		parts[i] = part
+		params = append(params, viewerID, id)
+		if key != 0 {
+			params = append(params, key)
+		}
+		params = append(params, args.Limit+1)
+	}
+	var msgs []*models.Message
+	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), params...).Scan(&msgs).Error; err != nil {
+		return nil, translate(err, "messages")
+	}
+	byConv := make(map[int64][]*models.Message, len(convIDs))
+	for _, m := range msgs {
+		byConv[m.ConversationID] = append(byConv[m.ConversationID], m)
+	}
+	out := make(map[int64]*models.MessageConnection, len(convIDs))
+	for _, id := range convIDs {
+		list := byConv[id]
+		slices.SortFunc(list, func(a, b *models.Message) int { return cmp.Compare(a.ID, b.ID) })
+		if args.Backward {
+			slices.Reverse(list) // relay.Connection expects the fetch order
+		}
+		out[id] = relay.Connection(args, list, func(m *models.Message) int64 { return m.ID })
+	}
+	return out, nil
+}
+
+// MessageCounts counts, per conversation, the messages viewerID can see.
+func (s *Store) MessageCounts(ctx context.Context, viewerID int64, convIDs []int64) (map[int64]int, error) {
+	var rows []struct {
+		ConversationID int64
+		N              int
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT msg.conversation_id, COUNT(*) AS n FROM messages msg
+		JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
+		WHERE msg.conversation_id IN ? AND msg.id > m.cleared_through_id
+		GROUP BY msg.conversation_id`, viewerID, convIDs).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err, "message counts")
+	}
+	out := make(map[int64]int, len(convIDs))
+	for _, id := range convIDs {
+		out[id] = 0
+	}
+	for _, r := range rows {
+		out[r.ConversationID] = r.N
+	}
+	return out, nil
 }
