@@ -89,9 +89,6 @@ var statuses = []ConversationStatus{StatusActive, StatusPending, StatusRequest}
 func (s ConversationStatus) MarshalGQL(w io.Writer)    { writeQuoted(w, string(s)) }
 func (s *ConversationStatus) UnmarshalGQL(v any) error { return unmarshalEnum(v, s, statuses) }
 
-// Visible reports whether a member in this state can see the conversation.
-func (s ConversationStatus) Visible() bool { return s != StatusDeleted && s != "" }
-
 func writeQuoted(w io.Writer, s string) { _, _ = io.WriteString(w, strconv.Quote(s)) }
 
 func unmarshalEnum[T ~string](v any, dst *T, valid []T) error {

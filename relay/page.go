@@ -28,6 +28,9 @@ func Both(first *int, after *string, last *int, before *string) (Args, error) {
 	if first != nil && last != nil {
 		return Args{}, models.Invalid("give first or last, not both")
 	}
+	if (first != nil && before != nil) || (last != nil && after != nil) {
+		return Args{}, models.Invalid("page forward with first and after, or back with last and before")
+	}
 	var a Args
 	n := first
 	if last != nil {

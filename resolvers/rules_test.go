@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dmgraph/relay"
 )
 
 // End-to-end tests of "The rules" in the spec (issue 2), through the real
@@ -1335,5 +1337,22 @@ func TestRulesConversationAndUserListPagination(t *testing.T) {
 			vars, "BAD_USER_INPUT", "")
 		e.fail(alice.Token, `query($id: ID!, $first: Int, $after: String) { following(userId: $id, first: $first, after: $after) { totalCount } }`,
 			vars, "BAD_USER_INPUT", "")
+	}
+}
+
+// A report keeps a copy of the messages it covers, for moderators.
+func TestRulesReportKeepsMessageCopies(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.setPolicy(bob, "EVERYONE")
+	e.send(alice, bob, "buy cheap followers")
+	e.send(alice, bob, "limited offer!!")
+	var out struct{ ReportMessageRequest struct{ ID string } }
+	e.must(bob.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+		map[string]any{"id": e.requests(bob)[0]}, &out)
+	_, reportID, _ := relay.Parse(out.ReportMessageRequest.ID)
+	copies, err := e.store.ReportMessages(t.Context(), reportID)
+	if err != nil || len(copies) != 2 || *copies[0].Text != "buy cheap followers" || *copies[1].Text != "limited offer!!" {
+		t.Fatalf("report copies: %v %v", copies, err)
 	}
 }
