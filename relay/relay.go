@@ -20,7 +20,7 @@ const (
 	KindReport         = "Report"
 )
 
-var enc = base64.RawURLEncoding
+var enc = base64.RawURLEncoding.Strict() // one spelling per ID: no stray trailing bits
 
 // maxEncoded bounds what we try to decode: a kind and an int64 fit in far less.
 const maxEncoded = 64
@@ -37,7 +37,8 @@ func Parse(gid string) (kind string, id int64, ok bool) {
 		return "", 0, false
 	}
 	raw, err := enc.DecodeString(gid)
-	if err != nil {
+	if err != nil || enc.EncodeToString(raw) != gid {
+		// The decoder skips newlines; only the one canonical spelling counts.
 		return "", 0, false
 	}
 	kind, num, found := strings.Cut(string(raw), ":")

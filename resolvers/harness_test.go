@@ -44,6 +44,7 @@ type envConfig struct {
 	tinySockets  bool   // server sockets with a 4 KiB send buffer
 	noIntrospect bool
 	limits       *dm.Limits
+	wrapStore    func(dm.Store) dm.Store
 	hubBuffer    int
 	redisURL     string // "" for the in-memory broker
 	redisChannel string
@@ -56,6 +57,11 @@ func withHubBuffer(n int) envOption { return func(c *envConfig) { c.hubBuffer = 
 func withoutIntrospection() envOption { return func(c *envConfig) { c.noIntrospect = true } }
 
 func withLimits(l *dm.Limits) envOption { return func(c *envConfig) { c.limits = l } }
+
+// withStore puts a test double in front of the store.
+func withStore(wrap func(dm.Store) dm.Store) envOption {
+	return func(c *envConfig) { c.wrapStore = wrap }
+}
 
 // withTinySockets gives the server's sockets a 4 KiB send buffer, so a
 // client that stops reading blocks the server's writes at once.
@@ -120,7 +126,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = broker.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	svc := dm.New(dm.Deps{Store: e.store, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
+	var ds dm.Store = e.store
+	if cfg.wrapStore != nil {
+		ds = cfg.wrapStore(ds)
+	}
+	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
 		Limits: cfg.limits})
 	e.handler = resolvers.NewHandler(svc, resolvers.Options{Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect,

@@ -1,6 +1,7 @@
 package resolvers_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,6 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"dmgraph/dm"
+	"dmgraph/models"
 )
 
 func TestReadyzReportsTheDatabase(t *testing.T) {
@@ -128,4 +132,30 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// panickyStore panics when asked for the user "boom": a test-only hook.
+type panickyStore struct{ dm.Store }
+
+func (p panickyStore) UserByUsername(ctx context.Context, name string) (*models.User, error) {
+	if name == "boom" {
+		panic("simulated bug")
+	}
+	return p.Store.UserByUsername(ctx, name)
+}
+
+// A panic in a resolver fails that operation only, as INTERNAL, and the
+// server goes on serving.
+func TestPanicBecomesInternalError(t *testing.T) {
+	e := newEnv(t, withStore(func(s dm.Store) dm.Store { return panickyStore{s} }))
+	u := e.register("survivor")
+	res := e.fail(u.Token, `{ user(username: "boom") { id } }`, nil, "INTERNAL", "")
+	if msg := res.Errors[0].Message; msg != "internal error" {
+		t.Fatalf("the panic leaked: %q", msg)
+	}
+	var out struct{ Me struct{ Username string } }
+	e.must(u.Token, `{ me { username } }`, nil, &out)
+	if out.Me.Username != u.Name {
+		t.Fatalf("after the panic: %+v", out)
+	}
 }

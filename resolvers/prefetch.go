@@ -34,6 +34,35 @@ func selectedFields(ctx context.Context, path ...string) []graphql.CollectedFiel
 	return fields
 }
 
+// childFields returns the fields selected below the given fields.
+func childFields(ctx context.Context, fields []graphql.CollectedField) []graphql.CollectedField {
+	var sel ast.SelectionSet
+	for _, f := range fields {
+		sel = append(sel, f.Selections...)
+	}
+	return graphql.CollectFields(graphql.GetOperationContext(ctx), sel, nil)
+}
+
+// fieldsNamed keeps the fields named name.
+func fieldsNamed(fields []graphql.CollectedField, name string) []graphql.CollectedField {
+	var out []graphql.CollectedField
+	for _, f := range fields {
+		if f.Name == name {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// names lists the names of the fields selected below fields.
+func names(ctx context.Context, fields []graphql.CollectedField) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range childFields(ctx, fields) {
+		out[f.Name] = true
+	}
+	return out
+}
+
 // selected returns the names of the fields selected at path.
 func selected(ctx context.Context, path ...string) map[string]bool {
 	fields := selectedFields(ctx, path...)
@@ -125,6 +154,15 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 			keys[i] = pageKey{id, args}
 		}
 		l.pages.LoadAllThunk(ctx, keys)
+	}
+	if msgs := fieldsNamed(fields, "messages"); len(msgs) > 0 {
+		if names(ctx, msgs)["totalCount"] {
+			l.counts.LoadAllThunk(ctx, ids)
+		}
+		edges := fieldsNamed(childFields(ctx, msgs), "edges")
+		if names(ctx, fieldsNamed(childFields(ctx, edges), "node"))["sender"] {
+			node["participants"] = true // senders come from the members loader below
+		}
 	}
 	// Participants, read receipts and message senders all come from members.
 	if anyOf(node, "participants", "readReceipts", "lastMessage") {
