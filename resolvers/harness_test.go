@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,25 @@ type env struct {
 	graph      *fakeGraph
 	hub        *realtime.Hub
 	handler    *resolvers.Handler
+	logs       lockedBuffer // everything the server logged, as JSON lines
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // envConfig varies a test server.
@@ -126,14 +146,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = broker.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	log := slog.New(slog.NewJSONHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var ds dm.Store = e.store
 	if cfg.wrapStore != nil {
 		ds = cfg.wrapStore(ds)
 	}
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
-		Limits: cfg.limits})
-	e.handler = resolvers.NewHandler(svc, resolvers.Options{Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect,
+		Limits: cfg.limits, Log: log})
+	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
 	e.srv = httptest.NewUnstartedServer(e.handler)
 	if cfg.tinySockets {

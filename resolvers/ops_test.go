@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"dmgraph/dm"
 	"dmgraph/models"
+	"dmgraph/ratelimit"
 )
 
 func TestReadyzReportsTheDatabase(t *testing.T) {
@@ -158,4 +160,49 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	if out.Me.Username != u.Name {
 		t.Fatalf("after the panic: %+v", out)
 	}
+}
+
+// One log line per operation, with its request ID, name, viewer, duration
+// and outcome, and never a password, a token or message text.
+func TestLogsNameOperationsButNoSecrets(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	e.send(alice, bob, "the secret plan is at noon")
+	e.do("", `mutation { login(input: {username: "nobody", password: "hunter2hunter2"}) { token } }`, nil)
+
+	logs := e.logs.String()
+	for _, secret := range []string{"correct horse", "hunter2hunter2", alice.Token, bob.Token, "the secret plan"} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the logs contain %q", secret)
+		}
+	}
+	var sawSend bool
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON log line: %s", line)
+		}
+		if rec["msg"] == "graphql" && rec["operation"] == "sendMessage" {
+			sawSend = true
+			if rec["request_id"] == "" || rec["outcome"] != "ok" || rec["viewer"] == float64(0) || rec["duration"] == nil {
+				t.Fatalf("operation line %v", rec)
+			}
+		}
+	}
+	if !sawSend {
+		t.Fatalf("no line for sendMessage in:\n%s", logs)
+	}
+}
+
+func TestLimitLoginsPerAddress(t *testing.T) {
+	limits := small(100)
+	limits.LoginIP = ratelimit.Limit{Count: 3, Period: time.Hour}
+	e := newEnv(t, withLimits(limits))
+	u := e.register("someone")
+	login := `mutation($u: String!) { login(input: {username: $u, password: "correct horse"}) { token } }`
+	for range 3 {
+		e.must("", login, map[string]any{"u": u.Name}, nil)
+	}
+	checkRetryAfter(t, e.fail("", login, map[string]any{"u": u.Name}, "RATE_LIMITED", "TOO_MANY_ATTEMPTS"))
 }
