@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ type config struct {
 	TokenTTL        time.Duration
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	// DatabaseMaxConns bounds the PostgreSQL connection pool.
+	DatabaseMaxConns int
 	// Migrate applies pending migrations at start (MIGRATE=false skips it).
 	Migrate bool
 	// Playground serves GraphiQL at / (PLAYGROUND=false turns it off).
@@ -101,6 +104,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 				return c, fmt.Errorf("%s: %w", l.name, err)
 			}
 		}
+	}
+	if s := getenv("DATABASE_MAX_CONNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("DATABASE_MAX_CONNS must be a positive number, got %q", s)
+		}
+		c.DatabaseMaxConns = n
 	}
 	if s := getenv("LOG_LEVEL"); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {

@@ -79,7 +79,7 @@ type app struct {
 }
 
 func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, events dm.Publisher) (*app, error) {
-	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Log: log, SkipMigrations: !migrate})
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, Log: log, SkipMigrations: !migrate, MaxConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return nil, err
 	}

@@ -22,18 +22,25 @@ func startServer(t *testing.T, env map[string]string) string {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, io.Discard, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
 	select {
 	case addr := <-ready:
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("run did not return after its context ended")
+			}
+		})
 		return "http://" + strings.Replace(addr, "[::]", "127.0.0.1", 1)
 	case err := <-done:
+		cancel()
 		t.Fatalf("server stopped: %v", err)
 	case <-time.After(30 * time.Second):
+		cancel()
 		t.Fatal("server did not start")
 	}
 	return ""

@@ -34,7 +34,13 @@ type Config struct {
 	OnStatement func(ctx context.Context, sql string)
 	// SkipMigrations opens the database as it is (MIGRATE=false).
 	SkipMigrations bool
+	// MaxConns bounds the PostgreSQL pool (DefaultMaxConns when 0), so load
+	// queues in the pool instead of exhausting the server's connections.
+	MaxConns int
 }
+
+// DefaultMaxConns is the PostgreSQL pool size unless configured.
+const DefaultMaxConns = 20
 
 // Store runs queries. It is safe for concurrent use.
 type Store struct {
@@ -70,14 +76,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Store{db: db}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
 	if db.Name() == "sqlite" {
 		// SQLite takes one writer at a time anyway; a small pool keeps
 		// readers concurrent without piling up lock waits.
-		sqlDB, err := db.DB()
-		if err != nil {
-			return nil, err
-		}
 		sqlDB.SetMaxOpenConns(8)
+	} else {
+		n := cfg.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if cfg.SkipMigrations {
 		return s, nil

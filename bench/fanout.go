@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+const messageAddedQuery = `subscription { messageAdded { id text } }`
+
+// maxInFlight bounds the concurrent sendMessage requests of a fixed-rate
+// loop; when it is reached the loop waits, and the achieved rate drops.
+const maxInFlight = 256
+
+// delivery is one fixed-rate run: each pair's A sends to B through sendBase,
+// B is subscribed to messageAdded on subBase, and latency runs from the
+// start of the sendMessage request to the event's arrival.
+type delivery struct {
+	scenario, what    string
+	sendBase, subBase string
+	pairs             []pair
+	rate              float64
+	duration          time.Duration
+}
+
+func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
+	total := int(d.rate * d.duration.Seconds())
+	tag := fmt.Sprintf("%s-%s-%d", d.scenario, runID, time.Now().UnixNano()%1e6)
+	starts := make([]atomic.Int64, total)
+	sentOK := make([]atomic.Bool, total)
+	got := make([]atomic.Bool, total)
+	var received, dups atomic.Int64
+	rec := newRecorder()
+
+	onNext := func(data json.RawMessage) {
+		now := time.Now().UnixNano()
+		var v struct{ MessageAdded struct{ Text string } }
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		rest, ok := strings.CutPrefix(v.MessageAdded.Text, tag+" ")
+		if !ok {
+			return
+		}
+		seqText, _, _ := strings.Cut(rest, " ")
+		seq, err := strconv.Atoi(seqText)
+		if err != nil || seq < 0 || seq >= total {
+			return
+		}
+		if got[seq].Swap(true) {
+			dups.Add(1)
+			return
+		}
+		received.Add(1)
+		rec.ok(time.Duration(now - starts[seq].Load()))
+	}
+
+	// Subscribe every recipient, then wait until the server counts them.
+	before, err := scrapeMetrics(d.subBase)
+	if err != nil {
+		return row{}, err
+	}
+	subs := make([]*wsSub, len(d.pairs))
+	defer func() { closeAll(subs) }()
+	_, failed, first := parallel(ctx, len(d.pairs), 32, func(i int) error {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		s, err := subscribe(sctx, d.subBase, d.pairs[i].B.Token, messageAddedQuery, onNext)
+		subs[i] = s
+		return err
+	})
+	if failed > 0 {
+		return row{}, fmt.Errorf("%d subscriptions failed, first: %w", failed, first)
+	}
+	want := before["dmgraph_subscriptions_active"] + float64(len(d.pairs))
+	if n, err := waitForMetric(d.subBase, "dmgraph_subscriptions_active", want, 30*time.Second); err != nil || n < want {
+		return row{}, fmt.Errorf("subscriptions active: %v of %v (%v)", n, want, err)
+	}
+
+	// Send at a fixed rate.
+	rec.restart()
+	c := newGQLClient(d.sendBase)
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	var sendErrs atomic.Int64
+	var lastErr atomic.Value
+	t0 := time.Now()
+	interval := time.Duration(float64(time.Second) / d.rate)
+	// A server slower than the rate gets until 1.5x the duration; the rest is
+	// never sent and shows as a lower achieved rate.
+	stopAt := t0.Add(d.duration * 3 / 2)
+	for i := 0; i < total && ctx.Err() == nil && time.Now().Before(stopAt); i++ {
+		if wait := time.Until(t0.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		if !acquire(sem, stopAt) {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := d.pairs[i%len(d.pairs)]
+			starts[i].Store(time.Now().UnixNano())
+			if err := sendText(ctx, c, p.A, p.B, fmt.Sprintf("%s %d hello from the fanout", tag, i)); err != nil {
+				sendErrs.Add(1)
+				lastErr.Store(err.Error())
+				return
+			}
+			sentOK[i].Store(true)
+		}()
+	}
+	wg.Wait()
+	sendWindow := time.Since(t0)
+	var ok int64
+	for i := range total {
+		if sentOK[i].Load() {
+			ok++
+		}
+	}
+	// Give stragglers a bounded grace period.
+	for end := time.Now().Add(5 * time.Second); received.Load() < ok && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var lost int
+	for i := range total {
+		if sentOK[i].Load() && !got[i].Load() {
+			lost++
+		}
+	}
+	r := rec.summarize(d.scenario, d.what)
+	r.PerSec = float64(received.Load()) / sendWindow.Seconds()
+	r.Errors = int(sendErrs.Load())
+	if s, ok := lastErr.Load().(string); ok {
+		r.LastErr = s
+	}
+	r.Lost = &lost
+	r.Notes = append(r.Notes, fmt.Sprintf("%s: %d sent of %d scheduled at %.0f/s to %d subscribers, achieved %.0f/s", d.what, ok, total, d.rate, len(d.pairs), float64(ok)/sendWindow.Seconds()))
+	if n := dups.Load(); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d duplicate deliveries", d.what, n))
+	}
+	for _, s := range subs {
+		if err := s.Err(); err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: a subscription failed: %v", d.what, err))
+			break
+		}
+	}
+	return r, nil
+}
+
+// runFanout measures live delivery to subscribed recipients at a fixed rate,
+// against a loopback websocket echo at the same rate.
+func (b *bench) runFanout(ctx context.Context) ([]row, error) {
+	if len(b.pairs) == 0 {
+		return nil, fmt.Errorf("no friend pairs")
+	}
+	rate := min(b.opt.fanoutRate, 5*float64(len(b.pairs)))
+	m, err := b.runDelivery(ctx, delivery{
+		scenario: "fanout", what: fmt.Sprintf("send->messageAdded, %d pairs, %.0f/s", len(b.pairs), rate),
+		sendBase: b.base, subBase: b.base, pairs: b.pairs, rate: rate, duration: b.opt.duration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	base, err := echoBaseline(ctx, min(len(b.pairs), 256), rate, b.opt.baseline)
+	if err != nil {
+		m.Notes = append(m.Notes, "echo baseline: "+err.Error())
+		return []row{m}, nil
+	}
+	compare(&m, base)
+	verdict(&m, "p99<=5ms, 0 lost", m.P99Ms <= 5 && *m.Lost == 0 && m.Errors == 0)
+	return []row{m, base}, nil
+}
+
+// echoBaseline runs a gorilla websocket echo server in this process and
+// measures round trips over conns connections at rate messages per second.
+func echoBaseline(ctx context.Context, conns int, rate float64, d time.Duration) (row, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return row{}, err
+	}
+	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			t, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(t, msg) != nil {
+				return
+			}
+		}
+	})}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+
+	total := int(rate * d.Seconds())
+	starts := make([]atomic.Int64, total)
+	rec := newRecorder()
+	var received atomic.Int64
+	cs := make([]*websocket.Conn, conns)
+	mus := make([]sync.Mutex, conns)
+	var readers sync.WaitGroup
+	for i := range cs {
+		c, _, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+l.Addr().String()+"/", nil)
+		if err != nil {
+			return row{}, err
+		}
+		cs[i] = c
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				_, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				now := time.Now().UnixNano()
+				var v struct{ Seq int }
+				if json.Unmarshal(msg, &v) == nil && v.Seq >= 0 && v.Seq < total {
+					rec.ok(time.Duration(now - starts[v.Seq].Load()))
+					received.Add(1)
+				}
+			}
+		}()
+	}
+	rec.restart()
+	t0 := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	var errs int
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		if wait := time.Until(t0.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		k := i % conns
+		msg, _ := json.Marshal(map[string]any{"seq": i, "text": "echo baseline hello from the fanout"})
+		mus[k].Lock()
+		starts[i].Store(time.Now().UnixNano())
+		err := cs[k].WriteMessage(websocket.TextMessage, msg)
+		mus[k].Unlock()
+		if err != nil {
+			errs++
+		}
+	}
+	window := time.Since(t0)
+	for end := time.Now().Add(3 * time.Second); received.Load() < int64(total-errs) && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	readers.Wait()
+	r := rec.summarize("fanout", fmt.Sprintf("gorilla loopback echo, %d conns, %.0f/s", conns, rate))
+	r.Baseline = true
+	r.PerSec = float64(received.Load()) / window.Seconds()
+	r.Errors = errs
+	lost := total - errs - int(received.Load())
+	r.Lost = &lost
+	return r, nil
+}
+
+// acquire takes a slot of sem, or gives up at deadline.
+func acquire(sem chan struct{}, deadline time.Time) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
