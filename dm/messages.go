@@ -100,11 +100,8 @@ func (s *Service) recipient(ctx context.Context, viewer int64, in SendInput) (in
 		}
 		return s.store.OtherMember(ctx, *in.ConversationID, viewer)
 	}
-	u, err := s.store.UserByID(ctx, *in.RecipientID)
-	if err != nil {
-		return 0, err
-	}
-	return u.ID, nil
+	// A recipient that doesn't exist is NOT_FOUND from the send itself.
+	return *in.RecipientID, nil
 }
 
 // resend returns the message the viewer already sent with this key.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"dmgraph/models"
 	"dmgraph/relay"
@@ -217,15 +216,6 @@ func (s *Store) OtherMember(ctx context.Context, convID, userID int64) (int64, e
 		return 0, models.NotFound("conversation")
 	}
 	return ids[0], nil
-}
-
-// upsertMember inserts or updates a member row, setting the given columns on
-// conflict, and reads the row back.
-func upsertMember(tx *gorm.DB, m *models.Member, columns ...string) error {
-	return tx.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "conversation_id"}, {Name: "user_id"}},
-		DoUpdates: clause.AssignmentColumns(columns),
-	}, clause.Returning{}).Create(m).Error
 }
 
 // deliverable selects the messages viewerID gets live: those of

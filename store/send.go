@@ -192,21 +192,39 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, 
 	if msg.Delivery == models.DeliveryRequest {
 		senderStatus, recipientStatus = models.StatusPending, models.StatusRequest
 	}
-	sender := &models.Member{ConversationID: conv.ID, UserID: p.SenderID, Status: senderStatus,
-		LastMessageID: msg.ID, LastReadMessageID: msg.ID, ReadAt: &t, CreatedAt: t}
-	if err := upsertMember(tx, sender, "status", "last_message_id", "last_read_message_id", "read_at"); err != nil {
+	// Both members in one upsert. The sender has read up to their own
+	// message; the recipient's read position stays where it was.
+	members := []*models.Member{
+		{ConversationID: conv.ID, UserID: p.SenderID, Status: senderStatus,
+			LastMessageID: msg.ID, LastReadMessageID: msg.ID, ReadAt: &t, CreatedAt: t},
+		{ConversationID: conv.ID, UserID: p.RecipientID, Status: recipientStatus,
+			LastMessageID: msg.ID, CreatedAt: t},
+	}
+	senderOnly := func(col string) clause.Assignment {
+		return clause.Assignment{Column: clause.Column{Name: col}, Value: gorm.Expr(
+			"CASE WHEN excluded.user_id = ? THEN excluded."+col+" ELSE conversation_members."+col+" END", p.SenderID)}
+	}
+	err := tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "conversation_id"}, {Name: "user_id"}},
+		DoUpdates: clause.Set{
+			{Column: clause.Column{Name: "status"}, Value: gorm.Expr("excluded.status")},
+			{Column: clause.Column{Name: "last_message_id"}, Value: gorm.Expr("excluded.last_message_id")},
+			senderOnly("last_read_message_id"),
+			senderOnly("read_at"),
+		},
+	}, clause.Returning{}).Create(&members).Error
+	if err != nil {
 		return nil, err
 	}
-	recipient := &models.Member{ConversationID: conv.ID, UserID: p.RecipientID, Status: recipientStatus,
-		LastMessageID: msg.ID, CreatedAt: t}
-	if err := upsertMember(tx, recipient, "status", "last_message_id"); err != nil {
-		return nil, err
+	sender := members[0]
+	if sender.UserID != p.SenderID {
+		sender = members[1]
 	}
 	if err := recordRequest(tx, conv.ID, res, p, f); err != nil {
 		return nil, err
 	}
 	conv.LastMessageID, conv.LastMessageAt = msg.ID, &t
-	err := tx.Model(&models.Conversation{}).Where("id = ?", conv.ID).
+	err = tx.Model(&models.Conversation{}).Where("id = ?", conv.ID).
 		Updates(map[string]any{"last_message_id": msg.ID, "last_message_at": t}).Error
 	return sender, err
 }
