@@ -14,6 +14,8 @@ import (
 
 // config is everything read from the environment. The README lists it.
 type config struct {
+	// Production (APP_ENV=production) refuses unsafe defaults.
+	Production      bool
 	Addr            string
 	DatabaseURL     string
 	JWTSecret       string
@@ -45,6 +47,7 @@ type config struct {
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
+		Production:       getenv("APP_ENV") == "production",
 		Addr:             ":8080",
 		DatabaseURL:      getenv("DATABASE_URL"),
 		JWTSecret:        getenv("JWT_SECRET"),
@@ -117,7 +120,34 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", s)
 		}
 	}
+	if c.Production {
+		return c, c.checkProduction()
+	}
 	return c, nil
+}
+
+// minSecretBytes is the shortest JWT secret production accepts.
+const minSecretBytes = 32
+
+// checkProduction refuses the defaults that are only safe on a laptop:
+// generated keys kept in the database, and websockets open to any site.
+func (c config) checkProduction() error {
+	var problems []string
+	if len(c.JWTSecret) < minSecretBytes {
+		problems = append(problems, fmt.Sprintf("JWT_SECRET must be set to at least %d bytes", minSecretBytes))
+	}
+	if c.ContactsHashKey == "" {
+		problems = append(problems, "CONTACTS_HASH_KEY must be set (phone hashes must survive restarts and stay out of the database)")
+	}
+	for _, o := range c.AllowedOrigins {
+		if strings.Trim(o, "*.:") == "" {
+			problems = append(problems, fmt.Sprintf("ALLOWED_ORIGINS may not be a wildcard (%q)", o))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("APP_ENV=production refuses to start: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {

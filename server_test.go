@@ -270,3 +270,32 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal("an unknown command was accepted")
 	}
 }
+
+func TestProductionRefusesUnsafeDefaults(t *testing.T) {
+	good := map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32),
+		"CONTACTS_HASH_KEY": strings.Repeat("c", 32), "ALLOWED_ORIGINS": "app.example.com"}
+	if _, err := loadConfig(func(k string) string { return good[k] }); err != nil {
+		t.Fatalf("a safe production config refused: %v", err)
+	}
+	for name, change := range map[string][2]string{
+		"no JWT secret":    {"JWT_SECRET", ""},
+		"short JWT secret": {"JWT_SECRET", "short"},
+		"no contacts key":  {"CONTACTS_HASH_KEY", ""},
+		"wildcard origin":  {"ALLOWED_ORIGINS", "*"},
+		"wildcard in list": {"ALLOWED_ORIGINS", "app.example.com, *:*"},
+	} {
+		env := map[string]string{}
+		for k, v := range good {
+			env[k] = v
+		}
+		env[change[0]] = change[1]
+		_, err := loadConfig(func(k string) string { return env[k] })
+		if err == nil || !strings.Contains(err.Error(), "APP_ENV=production refuses to start") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Development needs no configuration at all.
+	if _, err := loadConfig(func(string) string { return "" }); err != nil {
+		t.Fatalf("development config: %v", err)
+	}
+}
