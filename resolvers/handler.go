@@ -44,6 +44,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Checks are what /readyz asks, by name ("database", "broker").
 	Checks map[string]func(context.Context) error
+	// MaxPendingSockets bounds websockets not yet authenticated
+	// (DefaultMaxPendingSockets when 0).
+	MaxPendingSockets int
 }
 
 // Handler serves the API. CloseWebsockets closes every open websocket.
@@ -101,7 +104,10 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		return errors.New("panic")
 	})
 
-	ss := &sessions{metrics: opts.Metrics}
+	if opts.MaxPendingSockets <= 0 {
+		opts.MaxPendingSockets = DefaultMaxPendingSockets
+	}
+	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets)}
 	mux := http.NewServeMux()
 	mux.Handle("/query", authenticate(svc, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {

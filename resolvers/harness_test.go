@@ -65,6 +65,7 @@ type envConfig struct {
 	noIntrospect bool
 	limits       *dm.Limits
 	wrapStore    func(dm.Store) dm.Store
+	maxPending   int
 	hubBuffer    int
 	redisURL     string // "" for the in-memory broker
 	redisChannel string
@@ -77,6 +78,8 @@ func withHubBuffer(n int) envOption { return func(c *envConfig) { c.hubBuffer = 
 func withoutIntrospection() envOption { return func(c *envConfig) { c.noIntrospect = true } }
 
 func withLimits(l *dm.Limits) envOption { return func(c *envConfig) { c.limits = l } }
+
+func withMaxPendingSockets(n int) envOption { return func(c *envConfig) { c.maxPending = n } }
 
 // withStore puts a test double in front of the store.
 func withStore(wrap func(dm.Store) dm.Store) envOption {
@@ -154,7 +157,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
 		Limits: cfg.limits, Log: log})
-	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect,
+	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
 	e.srv = httptest.NewUnstartedServer(e.handler)
 	if cfg.tinySockets {

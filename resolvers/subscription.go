@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"dmgraph/metrics"
 	"dmgraph/models"
@@ -133,20 +134,30 @@ func (r *subscriptionResolver) subscribe(ctx context.Context) (*subscription, er
 	if err != nil {
 		return nil, err
 	}
+	sess := sessionFrom(ctx)
+	if sess != nil && !sess.addSubscription() {
+		return nil, models.RateLimited(models.ReasonTooManyAttempts, "too many subscriptions on one connection", time.Second)
+	}
 	r.metrics.SubscriptionStarted()
-	return &subscription{Subscription: r.hub.Subscribe(viewer), metrics: r.metrics}, nil
+	return &subscription{Subscription: r.hub.Subscribe(viewer), metrics: r.metrics, session: sess}, nil
 }
 
 // subscription counts itself in the metrics until closed.
 type subscription struct {
 	*realtime.Subscription
 	metrics *metrics.Metrics
+	session *session
 	once    sync.Once
 }
 
 func (s *subscription) Close() {
 	s.Subscription.Close()
-	s.once.Do(s.metrics.SubscriptionEnded)
+	s.once.Do(func() {
+		s.metrics.SubscriptionEnded()
+		if s.session != nil {
+			s.session.subscriptions.Add(-1)
+		}
+	})
 }
 
 // live hands each event to handle until the client leaves, handle says

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"dmgraph/auth"
 )
 
@@ -264,4 +266,48 @@ func TestLiveNoGoroutineLeak(t *testing.T) {
 	if n := e.hub.Subscriptions(); n != 0 {
 		t.Fatalf("%d hub subscriptions left", n)
 	}
+}
+
+// A socket flooding subscribe messages is closed with 4429.
+func TestLiveSubscriptionFloodIsCut(t *testing.T) {
+	e := newEnv(t)
+	u := e.register("flood")
+	ws := e.connectWS(u, "")
+	for i := range 100 {
+		ws.subscribe(fmt.Sprint(i), subMessages, nil)
+	}
+	if code, _ := ws.closedWith(10 * time.Second); code != 4429 {
+		t.Fatalf("flooding socket closed with %d, want 4429", code)
+	}
+}
+
+// Sockets that never authenticate are capped; authenticating frees a place.
+func TestLivePendingSocketsAreCapped(t *testing.T) {
+	e := newEnv(t, withMaxPendingSockets(2))
+	u := e.register("patient")
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/query"
+	d := websocket.Dialer{Subprotocols: []string{protoTransportWS}, HandshakeTimeout: 5 * time.Second}
+	var open []*websocket.Conn
+	for range 2 {
+		c, _, err := d.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		open = append(open, c)
+	}
+	if _, res, err := d.Dial(url, nil); err == nil || res == nil || res.StatusCode != 429 {
+		t.Fatalf("third unauthenticated socket: %v", err)
+	}
+	// One of them authenticates: there is room again.
+	_ = open[0].WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": "Bearer " + u.Token}})
+	var ack map[string]any
+	if err := open[0].ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("ack: %v %v", ack, err)
+	}
+	c, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("after one authenticated: %v", err)
+	}
+	c.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -62,6 +63,7 @@ func initFunc(tokens *auth.Tokens) transport.WebsocketInitFunc {
 		}
 		if s := sessionFrom(ctx); s != nil {
 			s.expireAt(expires)
+			s.settle()
 		}
 		return models.WithViewer(ctx, userID), nil, nil
 	}
@@ -205,6 +207,39 @@ type session struct {
 	mu     sync.Mutex
 	conn   *wsConn
 	expiry *time.Timer
+	owner  *sessions
+	// settled is set once the socket stops counting as pending: it
+	// authenticated, or it ended.
+	settled       atomic.Bool
+	subscriptions atomic.Int32
+}
+
+// settle stops counting the socket as pending, once.
+func (s *session) settle() {
+	if s.settled.CompareAndSwap(false, true) && s.owner != nil {
+		s.owner.pending.Add(-1)
+	}
+}
+
+// Per-socket limits against floods.
+const (
+	// MaxSubscriptionsPerSocket bounds the subscriptions one socket may hold;
+	// the next one closes it with 4429.
+	MaxSubscriptionsPerSocket = 64
+	// DefaultMaxPendingSockets bounds sockets that have not yet sent a valid
+	// connection_init; more are refused with 429 until some authenticate or
+	// time out (wsInitTimeout).
+	DefaultMaxPendingSockets = 1000
+)
+
+// addSubscription counts a new subscription on the socket, and closes the
+// socket when there are too many.
+func (s *session) addSubscription() bool {
+	if s.subscriptions.Add(1) > MaxSubscriptionsPerSocket {
+		s.close(CloseSlowConsumer, "too many subscriptions on one connection")
+		return false
+	}
+	return true
 }
 
 type sessionKey struct{}
@@ -251,12 +286,20 @@ func (s *session) end() {
 
 // sessions tracks open websockets, so shutdown can close them with 1001.
 type sessions struct {
-	metrics *metrics.Metrics
-	mu      sync.Mutex
-	set     map[*session]struct{}
+	metrics    *metrics.Metrics
+	maxPending int64
+	pending    atomic.Int64 // sockets not yet authenticated
+	mu         sync.Mutex
+	set        map[*session]struct{}
 }
 
-func (ss *sessions) add(s *session) {
+// admit registers a new socket unless too many are still unauthenticated.
+func (ss *sessions) admit(s *session) bool {
+	if ss.pending.Add(1) > ss.maxPending {
+		ss.pending.Add(-1)
+		return false
+	}
+	s.owner = ss
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.set == nil {
@@ -264,9 +307,11 @@ func (ss *sessions) add(s *session) {
 	}
 	ss.set[s] = struct{}{}
 	ss.metrics.WebsocketOpened()
+	return true
 }
 
 func (ss *sessions) remove(s *session) {
+	s.settle()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if _, ok := ss.set[s]; ok {
@@ -302,7 +347,10 @@ func withSessions(ss *sessions, allowedOrigins []string, next http.Handler) http
 			return
 		}
 		s := &session{}
-		ss.add(s)
+		if !ss.admit(s) {
+			writeError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many unauthenticated connections; try again shortly")
+			return
+		}
 		defer func() {
 			// The transport returns when the socket is done.
 			s.end()
