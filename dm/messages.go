@@ -43,27 +43,13 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 		return nil, err
 	}
 	p.ClientMessageID = clientID
-	// The daily cap on new requests is looked up before the transaction and
-	// charged after it, so no limiter round trip happens under the locks.
-	requestsKey := userKey("requests", viewer)
-	capped := s.take(ctx, requestsKey, lim.NewRequests, 0, models.ReasonNewRequestLimit,
-		"you have opened too many message requests today")
-	res, err := s.store.Send(ctx, p, func(in models.PolicyInput) (models.Delivery, error) {
-		d, err := models.Decide(in)
-		if err == nil && d == models.DeliveryRequest && in.RequestMessages == 0 && capped != nil {
-			return "", capped
-		}
-		return d, err
-	})
+	res, err := s.store.Send(ctx, p, s.decideWithRequestCap(ctx, viewer, 1))
 	if errors.Is(err, models.ErrDuplicate) && p.ClientMessageID != nil {
 		// A concurrent retry with the same key won the race.
 		return s.resend(ctx, viewer, *p.ClientMessageID)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if res.OpenedRequest {
-		_ = s.take(ctx, requestsKey, lim.NewRequests, 1, "", "")
 	}
 	s.publishSend(ctx, res)
 	return res, nil
@@ -128,7 +114,28 @@ func (s *Service) CanMessage(ctx context.Context, userID int64) (models.Delivery
 		return "", err
 	}
 	text := "?"
-	return s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text}, models.Decide)
+	return s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text},
+		s.decideWithRequestCap(ctx, viewer, 0))
+}
+
+// decideWithRequestCap applies the rules, then the daily cap on new message
+// requests to a message that would open one. take is 1 to charge the cap (a
+// send), 0 to only look (canMessage). A send runs this inside its
+// transaction, under the sender's row lock, so concurrent sends by one
+// sender check and charge one at a time and can't overrun the cap; the
+// limiter is consulted only for messages that open a request.
+func (s *Service) decideWithRequestCap(ctx context.Context, viewer int64, take int) models.Decider {
+	return func(in models.PolicyInput) (models.Delivery, error) {
+		d, err := models.Decide(in)
+		if err != nil || d != models.DeliveryRequest || in.RequestMessages > 0 {
+			return d, err
+		}
+		if err := s.take(ctx, userKey("requests", viewer), s.limitsOrZero().NewRequests, take,
+			models.ReasonNewRequestLimit, "you have opened too many message requests today"); err != nil {
+			return "", err
+		}
+		return d, nil
+	}
 }
 
 // Conversations pages through the viewer's inbox.

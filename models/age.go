@@ -42,7 +42,8 @@ func DefaultPolicy(band AgeBand) DirectMessagePolicy {
 // CheckPolicyChoice refuses settings the age rules don't allow.
 func CheckPolicyChoice(band AgeBand, p DirectMessagePolicy) error {
 	switch {
-	case band == Teen13 && p != PolicyNoOne:
+	case band == Teen13:
+		// The setting is fixed: even choosing NO_ONE again is refused.
 		return Refusal(CodeForbidden, ReasonAgeRestricted, "direct messages are off for accounts under 16")
 	case band == Teen16 && p == PolicyEveryone:
 		return Refusal(CodeForbidden, ReasonAgeRestricted, "accounts under 18 can only allow friends and suggested friends")

@@ -2,6 +2,8 @@ package resolvers_test
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,4 +82,36 @@ func TestLimitRegistrationsPerAddress(t *testing.T) {
 	res := e.fail("", `mutation { register(input: {username: "third_one", password: "correct horse", displayName: "T", birthDate: "1990-01-01"}) { token } }`,
 		nil, "RATE_LIMITED", "TOO_MANY_ATTEMPTS")
 	checkRetryAfter(t, res)
+}
+
+// Parallel sends can't open more requests than the cap.
+func TestLimitNewRequestCapHoldsUnderConcurrency(t *testing.T) {
+	limits := small(1000)
+	limits.NewRequests = ratelimit.Limit{Count: 2, Period: 24 * time.Hour}
+	e := newEnv(t, withLimits(limits))
+	spammer := e.register("spammer")
+	var targets []user
+	for range 20 {
+		u := e.register("target")
+		e.setPolicy(u, "EVERYONE")
+		targets = append(targets, u)
+	}
+	var opened atomic.Int32
+	var wg sync.WaitGroup
+	for _, target := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := e.do(spammer.Token, sendMutation, map[string]any{"in": map[string]any{"recipientId": target.ID, "text": "hi"}})
+			if len(res.Errors) == 0 {
+				opened.Add(1)
+			} else if res.reason() != "NEW_REQUEST_LIMIT" {
+				t.Errorf("unexpected error %+v", res.Errors)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := opened.Load(); n != 2 {
+		t.Fatalf("%d requests opened with a cap of 2", n)
+	}
 }
