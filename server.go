@@ -165,7 +165,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	defer cancel()
 	handler.CloseWebsockets()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+		// Requests still running at the deadline are cut; stopping on time
+		// is the point, so this is still a clean exit.
+		log.Warn("shutdown timeout: closing remaining connections", "err", err)
+		_ = srv.Close()
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -53,6 +53,10 @@ func (s *Service) SyncContacts(ctx context.Context, numbers []string, region str
 	if len(numbers) > MaxSyncedContacts {
 		return SyncResult{}, models.Invalid("sync at most %d numbers at a time", MaxSyncedContacts)
 	}
+	// A bad region is one mistake, not thousands of invalid numbers.
+	if _, err := phone.CheckRegion(region); err != nil {
+		return SyncResult{}, err
+	}
 	var res SyncResult
 	seen := make(map[string]bool, len(numbers))
 	hashes := make([]string, 0, len(numbers))

@@ -31,15 +31,9 @@ func Normalize(raw, region string) (string, error) {
 	if len(raw) > MaxInputLen || !utf8.ValidString(raw) {
 		return "", errNotANumber()
 	}
-	region = strings.TrimSpace(region)
-	if region != "" {
-		if !isAlpha2(region) {
-			return "", errBadRegion()
-		}
-		region = strings.ToUpper(region)
-		if !phonenumbers.GetSupportedRegions()[region] {
-			return "", errBadRegion()
-		}
+	region, err := CheckRegion(region)
+	if err != nil {
+		return "", err
 	}
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -53,6 +47,19 @@ func Normalize(raw, region string) (string, error) {
 		return "", errNotANumber()
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// CheckRegion validates an ISO 3166 alpha-2 region (any case, or empty) and
+// returns it upper-cased.
+func CheckRegion(region string) (string, error) {
+	region = strings.ToUpper(strings.TrimSpace(region))
+	if region == "" {
+		return "", nil
+	}
+	if !isAlpha2(region) || !phonenumbers.GetSupportedRegions()[region] {
+		return "", errBadRegion()
+	}
+	return region, nil
 }
 
 // parse calls the library and turns a panic inside it into an error: the

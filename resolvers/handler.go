@@ -55,7 +55,8 @@ type Handler struct {
 	sessions *sessions
 }
 
-// CloseWebsockets closes every websocket with 1001 (going away), so clients
+// CloseWebsockets starts draining: /readyz fails, new websockets are
+// refused, and every open one is closed with 1001 (going away), so clients
 // reconnect elsewhere and resume with after. http.Server.Shutdown does not
 // touch hijacked connections.
 func (h *Handler) CloseWebsockets() { h.sessions.closeAll(CloseGoingAway, "server shutting down") }
@@ -118,7 +119,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", readiness(opts.Checks))
+	mux.Handle("GET /readyz", readiness(opts.Checks, ss.draining.Load))
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics.Handler())
 	}

@@ -18,6 +18,10 @@ import (
 const (
 	MaxComplexity = 20000
 	MaxDepth      = 12
+	// MaxFields bounds the field selections of an operation, aliases and
+	// fragments counted, so a thousand aliases of a cheap field don't turn
+	// into a thousand queries.
+	MaxFields = 500
 )
 
 // pageSize is the size a connection field will return, for pricing.
@@ -68,7 +72,32 @@ func (depthLimit) MutateOperationContext(_ context.Context, rc *graphql.Operatio
 		return &gqlerror.Error{Message: "the query is nested too deeply",
 			Extensions: map[string]any{"code": string(models.CodeBadUserInput), "maxDepth": MaxDepth}}
 	}
+	if n := countFields(rc.Operation.SelectionSet, rc.Doc.Fragments, 0); n > MaxFields {
+		return &gqlerror.Error{Message: "the query selects too many fields",
+			Extensions: map[string]any{"code": string(models.CodeBadUserInput), "maxFields": MaxFields}}
+	}
 	return nil
+}
+
+// countFields counts field selections, following fragments; it stops
+// counting past MaxFields.
+func countFields(set ast.SelectionSet, frags ast.FragmentDefinitionList, n int) int {
+	for _, sel := range set {
+		if n > MaxFields {
+			return n
+		}
+		switch s := sel.(type) {
+		case *ast.Field:
+			n = countFields(s.SelectionSet, frags, n+1)
+		case *ast.InlineFragment:
+			n = countFields(s.SelectionSet, frags, n)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				n = countFields(f.SelectionSet, frags, n)
+			}
+		}
+	}
+	return n
 }
 
 // depth measures a selection set; fragments are followed, and a fragment

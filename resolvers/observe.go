@@ -57,7 +57,9 @@ func observe(log *slog.Logger, m *metrics.Metrics) graphql.ResponseMiddleware {
 		}
 		d := time.Since(start)
 		if op.Operation == nil || op.Operation.Operation != "subscription" {
-			m.Operation(name, outcome, d)
+			// Labelled by root field, which the schema bounds, never by the
+			// client's operation name, which would grow the series forever.
+			m.Operation(rootField(op), outcome, d)
 		}
 		viewer, _ := models.ViewerID(ctx)
 		requestID, _ := ctx.Value(requestIDKey{}).(string)
@@ -73,6 +75,11 @@ func operationName(op *graphql.OperationContext) string {
 	if op.OperationName != "" {
 		return op.OperationName
 	}
+	return rootField(op)
+}
+
+// rootField is the operation's first root field, a schema name.
+func rootField(op *graphql.OperationContext) string {
 	if op.Operation != nil {
 		for _, sel := range op.Operation.SelectionSet {
 			if f, ok := sel.(*ast.Field); ok {
@@ -80,15 +87,19 @@ func operationName(op *graphql.OperationContext) string {
 			}
 		}
 	}
-	return "anonymous"
+	return "none"
 }
 
-// readiness answers 200 when every check passes, else 503 naming what is down.
-func readiness(checks map[string]func(context.Context) error) http.Handler {
+// readiness answers 200 when every check passes, else 503 naming what is
+// down; a draining server is not ready.
+func readiness(checks map[string]func(context.Context) error, draining func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		var down []string
+		if draining() {
+			down = append(down, "shutting down")
+		}
 		for name, check := range checks {
 			if err := check(ctx); err != nil {
 				down = append(down, name)

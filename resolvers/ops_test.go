@@ -71,6 +71,13 @@ func TestQueryLimits(t *testing.T) {
 		t.Fatalf("an ordinary inbox page refused: %+v", res.Errors)
 	}
 
+	// Width: a thousand aliases of a cheap field are refused.
+	var aliases strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&aliases, "a%d: me { id } ", i)
+	}
+	e.fail(u.Token, "{ "+aliases.String()+"}", nil, "BAD_USER_INPUT", "")
+
 	// Body size: more than 1 MiB is refused before parsing.
 	big := `{"query":"{ me { id } }","variables":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`
 	res, err := http.Post(e.srv.URL+"/query", "application/json", strings.NewReader(big))
@@ -205,4 +212,19 @@ func TestLimitLoginsPerAddress(t *testing.T) {
 		e.must("", login, map[string]any{"u": u.Name}, nil)
 	}
 	checkRetryAfter(t, e.fail("", login, map[string]any{"u": u.Name}, "RATE_LIMITED", "TOO_MANY_ATTEMPTS"))
+}
+
+// Once draining for shutdown, the server says it is not ready and takes no
+// new websockets.
+func TestDrainingRefusesNewWebsockets(t *testing.T) {
+	e := newEnv(t)
+	e.handler.CloseWebsockets()
+	res, err := http.Get(e.srv.URL + "/readyz")
+	if err != nil || res.StatusCode != 503 {
+		t.Fatalf("readyz while draining: %v %v", res, err)
+	}
+	res.Body.Close()
+	if _, res, err := websocketDial(e, ""); err == nil || res == nil || res.StatusCode != 503 {
+		t.Fatalf("a websocket while draining: %v", err)
+	}
 }

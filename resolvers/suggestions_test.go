@@ -126,6 +126,7 @@ func TestContactsLimitsAndConflicts(t *testing.T) {
 	e.fail(alice.Token, `mutation($n: [String!]!) { syncContacts(input: {phoneNumbers: $n}) { syncedCount } }`,
 		map[string]any{"n": many}, "BAD_USER_INPUT", "")
 	e.fail(alice.Token, `mutation { setPhoneNumber(input: {phoneNumber: "12345"}) { id } }`, nil, "BAD_USER_INPUT", "")
+	e.fail(alice.Token, `mutation { syncContacts(input: {phoneNumbers: ["+33612345678"], region: "ZZ"}) { syncedCount } }`, nil, "BAD_USER_INPUT", "")
 	e.fail(alice.Token, `mutation { setPhoneNumber(input: {phoneNumber: "06 12 34 56 78"}) { id } }`, nil, "BAD_USER_INPUT", "")
 	e.setPhone(alice, "+33612345678", "")
 	e.fail(bob.Token, `mutation { setPhoneNumber(input: {phoneNumber: "06 12 34 56 78", region: "FR"}) { id } }`, nil, "CONFLICT", "")

@@ -286,6 +286,7 @@ func (s *session) end() {
 
 // sessions tracks open websockets, so shutdown can close them with 1001.
 type sessions struct {
+	draining   atomic.Bool // set at shutdown: no new sockets
 	metrics    *metrics.Metrics
 	maxPending int64
 	pending    atomic.Int64 // sockets not yet authenticated
@@ -320,8 +321,10 @@ func (ss *sessions) remove(s *session) {
 	}
 }
 
-// closeAll closes every open websocket with code and reason.
+// closeAll refuses new websockets from now on and closes every open one
+// with code and reason.
 func (ss *sessions) closeAll(code int, reason string) {
+	ss.draining.Store(true)
 	ss.mu.Lock()
 	all := make([]*session, 0, len(ss.set))
 	for s := range ss.set {
@@ -344,6 +347,10 @@ func withSessions(ss *sessions, allowedOrigins []string, next http.Handler) http
 		}
 		if !allowed(r) {
 			writeError(w, http.StatusForbidden, models.CodeForbidden, "websocket origin not allowed")
+			return
+		}
+		if ss.draining.Load() {
+			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, "the server is shutting down; connect again")
 			return
 		}
 		s := &session{}

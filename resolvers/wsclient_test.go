@@ -216,7 +216,10 @@ func (ws *wsClient) closedWith(timeout time.Duration) (int, string) {
 
 // websocketDial opens and closes a websocket with an Origin header.
 func websocketDial(e *env, origin string) (*websocket.Conn, *http.Response, error) {
-	h := http.Header{"Origin": {origin}}
+	h := http.Header{}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
 	d := websocket.Dialer{Subprotocols: []string{protoTransportWS}, HandshakeTimeout: 5 * time.Second}
 	c, res, err := d.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http")+"/query", h)
 	if c != nil {
