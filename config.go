@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"dmgraph/dm"
 	"dmgraph/facebook"
 	"dmgraph/ratelimit"
+	"dmgraph/resolvers"
 )
 
 // config is everything read from the environment. The README lists it.
@@ -39,6 +41,8 @@ type config struct {
 	RedisURL string
 	// AllowedOrigins are websocket origin patterns besides the server's own host.
 	AllowedOrigins []string
+	// TrustedProxies are load balancers whose X-Forwarded-For counts.
+	TrustedProxies []netip.Prefix
 	// RateLimits turns the abuse limits on (RATE_LIMITS=off turns them off).
 	RateLimits bool
 	// Limits are the limits' sizes, from RATE_LIMIT_* as COUNT/PERIOD.
@@ -107,6 +111,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 				return c, fmt.Errorf("%s: %w", l.name, err)
 			}
 		}
+	}
+	if c.TrustedProxies, err = resolvers.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	if s := getenv("DATABASE_MAX_CONNS"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 
@@ -47,6 +47,8 @@ type Options struct {
 	// MaxPendingSockets bounds websockets not yet authenticated
 	// (DefaultMaxPendingSockets when 0).
 	MaxPendingSockets int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler serves the API. CloseWebsockets closes every open websocket.
@@ -110,7 +112,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	}
 	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets)}
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
+	mux.Handle("/query", authenticate(svc, opts.TrustedProxies, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -164,11 +166,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 // authenticate puts the bearer token's user in the request context. No
 // header means anonymous; a bad or expired token is refused outright, so a
 // client learns to sign in again instead of silently seeing less.
-func authenticate(svc *dm.Service, next http.Handler) http.Handler {
+func authenticate(svc *dm.Service, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			r = r.WithContext(models.WithClientIP(r.Context(), ip))
-		}
+		r = r.WithContext(models.WithClientIP(r.Context(), clientIP(r, trusted)))
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)
