@@ -1,6 +1,6 @@
-// Package ratelimit counts actions per key against limits: in memory for
-// one process, or in Redis (GCRA, via go-redis/redis_rate) so that limits
-// hold across instances.
+// Package ratelimit counts actions per key against limits, as exact sliding
+// windows ("at most 10 in any 15 minutes"): in memory for one process, or in
+// Redis so that limits hold across instances.
 package ratelimit
 
 import (
@@ -11,9 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 )
 
 // Limit allows Count actions per Period, all at once if need be.
@@ -38,65 +36,70 @@ func Parse(s string) (Limit, error) {
 
 func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Count, l.Period) }
 
-// Limiter decides whether an action under key may happen now.
+// Limiter decides whether an action under key may happen now. Limits are
+// exact sliding windows: at most Count actions in any Period.
 type Limiter interface {
 	// Take uses n of key's allowance (n = 0 only looks). It reports how long
 	// to wait when the allowance is spent: 0 means allowed.
 	Take(ctx context.Context, key string, l Limit, n int) (retryAfter time.Duration, err error)
 }
 
-// Memory keeps token buckets in this process.
+// Memory keeps each key's recent action times in this process.
 type Memory struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	now     func() time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
+	mu   sync.Mutex
+	logs map[string][]time.Time // per key and limit, oldest first
+	now  func() time.Time
 }
 
 // NewMemory returns an empty in-memory limiter.
-func NewMemory() *Memory { return &Memory{buckets: map[string]*bucket{}, now: time.Now} }
+func NewMemory() *Memory { return &Memory{logs: map[string][]time.Time{}, now: time.Now} }
 
-// Take implements Limiter with a token bucket of Count tokens refilled over Period.
+// Take implements Limiter.
 func (m *Memory) Take(_ context.Context, key string, l Limit, n int) (time.Duration, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.prune(now)
 	k := key + "|" + l.String()
-	b := m.buckets[k]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(rate.Every(l.Period/time.Duration(l.Count)), l.Count)}
-		m.buckets[k] = b
+	log := m.logs[k]
+	cut := 0
+	for cut < len(log) && !log[cut].After(now.Add(-l.Period)) {
+		cut++
 	}
-	b.seen = now
-	need := float64(max(n, 1))
-	if tokens := b.lim.TokensAt(now); tokens < need {
-		return time.Duration((need - tokens) * float64(l.Period) / float64(l.Count)), nil
+	log = log[cut:]
+	need := max(n, 1)
+	if len(log)+need > l.Count {
+		// Wait until enough of the oldest actions leave the window.
+		oldest := log[min(len(log)+need-l.Count, len(log))-1]
+		m.logs[k] = log
+		return max(oldest.Add(l.Period).Sub(now), time.Millisecond), nil
 	}
-	if n > 0 {
-		b.lim.AllowN(now, n)
+	for range n {
+		log = append(log, now)
 	}
+	if len(log) == 0 {
+		delete(m.logs, k)
+	} else {
+		m.logs[k] = log
+	}
+	m.prune(now)
 	return 0, nil
 }
 
-// prune forgets buckets idle for a day, so memory stays bounded by recent keys.
+// prune forgets keys idle for a day, so memory stays bounded by recent keys.
 func (m *Memory) prune(now time.Time) {
-	if len(m.buckets) < 10000 {
+	if len(m.logs) < 10000 {
 		return
 	}
-	for k, b := range m.buckets {
-		if now.Sub(b.seen) > 24*time.Hour {
-			delete(m.buckets, k)
+	for k, log := range m.logs {
+		if len(log) == 0 || now.Sub(log[len(log)-1]) > 24*time.Hour {
+			delete(m.logs, k)
 		}
 	}
 }
 
-// Redis keeps the counts in Redis, shared by every instance.
-type Redis struct{ lim *redis_rate.Limiter }
+// Redis keeps each key's recent actions in a Redis sorted set, shared by
+// every instance; one Lua script checks and records atomically.
+type Redis struct{ client *redis.Client }
 
 // NewRedis uses the Redis at url (redis://host:port/db).
 func NewRedis(url string) (*Redis, error) {
@@ -105,24 +108,36 @@ func NewRedis(url string) (*Redis, error) {
 		return nil, err
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
-	return &Redis{lim: redis_rate.NewLimiter(redis.NewClient(opts))}, nil
+	return &Redis{client: redis.NewClient(opts)}, nil
 }
 
-// Take implements Limiter with GCRA in Redis.
+// takeScript: KEYS[1] the log; ARGV now (ms), period (ms), count, n.
+// Returns 0 when allowed, else the milliseconds to wait.
+var takeScript = redis.NewScript(`
+local key, now, period, count, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+local used = redis.call('ZCARD', key)
+local need = math.max(n, 1)
+if used + need > count then
+  local idx = math.min(used + need - count, used) - 1
+  local oldest = redis.call('ZRANGE', key, idx, idx, 'WITHSCORES')
+  return math.max(tonumber(oldest[2]) + period - now, 1)
+end
+for i = 1, n do
+  redis.call('ZADD', key, now, redis.call('INCR', key .. ':seq'))
+end
+redis.call('PEXPIRE', key, period)
+redis.call('PEXPIRE', key .. ':seq', period)
+return 0
+`)
+
+// Take implements Limiter.
 func (r *Redis) Take(ctx context.Context, key string, l Limit, n int) (time.Duration, error) {
-	limit := redis_rate.Limit{Rate: l.Count, Burst: l.Count, Period: l.Period}
-	res, err := r.lim.AllowN(ctx, "dmgraph:"+key, limit, n)
+	k := "dmgraph:limit:" + key + "|" + l.String()
+	wait, err := takeScript.Run(ctx, r.client, []string{k},
+		time.Now().UnixMilli(), l.Period.Milliseconds(), l.Count, n).Int64()
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		if res.Remaining >= 1 {
-			return 0, nil
-		}
-		return max(res.RetryAfter, time.Second), nil
-	}
-	if res.Allowed >= n {
-		return 0, nil
-	}
-	return max(res.RetryAfter, time.Second), nil
+	return time.Duration(wait) * time.Millisecond, nil
 }

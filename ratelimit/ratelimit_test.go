@@ -59,3 +59,32 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// The window is exact: never more than Count in any Period, whatever the
+// timing, and room comes back as the oldest actions leave the window.
+func TestMemoryWindowIsExact(t *testing.T) {
+	m := NewMemory()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	m.now = func() time.Time { return now }
+	lim := Limit{Count: 10, Period: 15 * time.Minute}
+	taken := 0
+	for range 15 * 60 { // one attempt a second for 15 minutes
+		if wait, _ := m.Take(context.Background(), "k", lim, 1); wait == 0 {
+			taken++
+		}
+		now = now.Add(time.Second)
+	}
+	if taken != 10 {
+		t.Fatalf("%d actions in 15 minutes, want 10", taken)
+	}
+	now = start.Add(15*time.Minute - 500*time.Millisecond) // the first action is 0.5 s from leaving
+	wait, _ := m.Take(context.Background(), "k", lim, 1)
+	if wait != 500*time.Millisecond {
+		t.Fatalf("wait %v just before the first action leaves the window, want 500ms", wait)
+	}
+	now = now.Add(wait)
+	if wait, _ := m.Take(context.Background(), "k", lim, 1); wait != 0 {
+		t.Fatalf("still waiting %v after the oldest left", wait)
+	}
+}
