@@ -27,7 +27,6 @@ type Metrics struct {
 	eventsPublish *prometheus.CounterVec
 	websockets    prometheus.Gauge
 	subscriptions prometheus.Gauge
-	eventsDropped prometheus.Counter
 }
 
 // New registers every collector on a fresh registry.

@@ -149,8 +149,6 @@ func rulesPolicyOf(e *env, u user) string {
 
 const rulesMarkRead = `mutation($id: ID!) { markConversationRead(conversationId: $id) { id unreadCount } }`
 
-func rulesStr(s string) *string { return &s }
-
 func rulesDeref(s *string) string {
 	if s == nil {
 		return "<nil>"
