@@ -41,6 +41,8 @@ type config struct {
 	RedisURL string
 	// AllowedOrigins are websocket origin patterns besides the server's own host.
 	AllowedOrigins []string
+	// DebugAddr, when set, serves Go's pprof profiles there (keep it on loopback).
+	DebugAddr string
 	// TrustedProxies are load balancers whose X-Forwarded-For counts.
 	TrustedProxies []netip.Prefix
 	// RateLimits turns the abuse limits on (RATE_LIMITS=off turns them off).
@@ -58,6 +60,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ContactsHashKey:  getenv("CONTACTS_HASH_KEY"),
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
 		RedisURL:         getenv("REDIS_URL"),
+		DebugAddr:        getenv("DEBUG_ADDR"),
 	}
 	if p := getenv("PORT"); p != "" {
 		c.Addr = ":" + p

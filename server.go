@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -141,6 +142,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 		AllowedOrigins: cfg.AllowedOrigins, Metrics: m, TrustedProxies: cfg.TrustedProxies,
 		Checks: map[string]func(context.Context) error{"database": a.store.Ping, "broker": broker.Ready},
 	})
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -271,4 +279,20 @@ func contactsHasher(ctx context.Context, st *store.Store, configured string, log
 		return nil, fmt.Errorf("CONTACTS_HASH_KEY: %w", err)
 	}
 	return h, nil
+}
+
+// serveDebug serves pprof on its own listener, apart from the API.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("DEBUG_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("pprof", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
