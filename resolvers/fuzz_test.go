@@ -45,6 +45,14 @@ func FuzzGraphQLRequest(f *testing.F) {
 			if code, _ := e.Extensions["code"].(string); !slices.Contains(allowedCodes, code) {
 				t.Fatalf("error %+v for %q", e, body)
 			}
+			// Internals must not show; words the client itself sent may be
+			// quoted back (e.g. an unknown field's name).
+			lower, sent := strings.ToLower(e.Message), strings.ToLower(body)
+			for _, leak := range []string{"sqlstate", "sqlite", "gorm", "pgx", "goroutine", ".go:", "select ", "insert into"} {
+				if strings.Contains(lower, leak) && !strings.Contains(sent, leak) {
+					t.Fatalf("error message leaks %q: %q for %q", leak, e.Message, body)
+				}
+			}
 		}
 	})
 }
