@@ -91,9 +91,6 @@ func (s *Service) LinkFacebook(ctx context.Context, accessToken string) (faceboo
 	if err != nil {
 		return "", 0, err
 	}
-	if accessToken == "" || len(accessToken) > 4096 {
-		return "", 0, models.Refusal(models.CodeBadUserInput, "FACEBOOK_TOKEN_INVALID", "the Facebook token is invalid or expired")
-	}
 	if s.facebook == nil {
 		return "", 0, errors.New("no Facebook client configured")
 	}

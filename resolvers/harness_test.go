@@ -203,22 +203,7 @@ func (r response) reason() string {
 func (e *env) do(token, query string, vars map[string]any) response {
 	e.t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("post: %v", err)
-	}
-	defer res.Body.Close()
-	var out response
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		e.t.Fatalf("decode response: %v", err)
-	}
-	out.Status = res.StatusCode
-	return out
+	return e.doRaw(token, string(body))
 }
 
 // doRaw posts a raw body as the holder of token.

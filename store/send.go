@@ -53,10 +53,8 @@ SELECT u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @s AND f.followee_id = @r) AS sender_follows_recipient,
 	COALESCE((SELECT m.status FROM conversation_members m
 		WHERE m.conversation_id = @c AND m.user_id = @r), '') AS recipient_status,
-	COALESCE((SELECT q.message_count FROM message_requests q
-		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_messages,
-	COALESCE((SELECT q.id FROM message_requests q
-		WHERE q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'), 0) AS request_id,
+	COALESCE(q.message_count, 0) AS request_messages,
+	COALESCE(q.id, 0) AS request_id,
 	(EXISTS (SELECT 1 FROM synced_contacts sc WHERE sc.owner_id = @r AND sc.phone_hash = su.phone_hash)
 	 OR EXISTS (SELECT 1 FROM facebook_links rl JOIN facebook_links sl ON sl.user_id = @s
 		WHERE rl.user_id = @r AND (
@@ -64,6 +62,8 @@ SELECT u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su
 			OR EXISTS (SELECT 1 FROM facebook_friends f WHERE f.user_id = @s AND f.friend_facebook_id = rl.facebook_user_id)))
 	) AS suggested
 FROM users u JOIN users su ON su.id = @s
+-- At most one open request per conversation and recipient (idx_requests_open).
+LEFT JOIN message_requests q ON q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'
 WHERE u.id = @r`
 
 func loadFacts(tx *gorm.DB, convID int64, p models.SendParams) (facts, error) {
