@@ -80,6 +80,13 @@ func (p *Proxy) Set(m Mode) {
 func (p *Proxy) Close() error {
 	err := p.ln.Close()
 	p.Set(Refuse)
+	p.mu.Lock()
+	late := p.conns
+	p.conns = nil // track refuses from now on
+	p.mu.Unlock()
+	for c := range late {
+		_ = c.Close()
+	}
 	p.wg.Wait()
 	if errors.Is(err, net.ErrClosed) {
 		return nil
