@@ -1,0 +1,625 @@
+package resolvers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"dmgraph/relay"
+	"dmgraph/testdb"
+)
+
+// The soak: many senders on a ring of friend pairs send over HTTP with a
+// clientMessageId, some of their requests cut short on purpose (the client
+// gives up, the server may or may not have committed) and retried with the
+// same clientMessageId. Every user has two subscriptions, one to all their
+// conversations and one to a single conversation, and each drops its
+// websocket at random every few seconds and resumes with `after`.
+//
+// Property: every acknowledged send is delivered exactly once to every
+// subscription whose scope holds it (the sender's own and the recipient's),
+// in per-conversation order; a send never acknowledged shows up at most once.
+//
+// It runs about 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
+// the SQLite run of the suite stays quick while still going through every
+// path; SOAK_DURATION=5m runs a long one on either engine.
+
+// soakDuration is how long the senders send.
+func soakDuration(t *testing.T) time.Duration {
+	t.Helper()
+	if s := os.Getenv("SOAK_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			t.Fatalf("SOAK_DURATION=%q: want a positive Go duration such as 5m", s)
+		}
+		return d
+	}
+	if testdb.Postgres() {
+		return 20 * time.Second
+	}
+	return 3 * time.Second
+}
+
+const (
+	soakPairs        = 6 // users on a ring: user i is friends with i-1 and i+1
+	soakSendersEach  = 2 // sending devices per user
+	soakMaxDrop      = 4 * time.Second
+	soakMinDrop      = time.Second
+	soakMaxPause     = 20 * time.Millisecond // between one device's sends
+	soakAmbiguous    = 20                    // 1 in this many first attempts is cut short
+	soakSendAttempts = 6
+	soakDrainTimeout = 30 * time.Second
+)
+
+func TestSoakDeliveryUnderReconnects(t *testing.T) {
+	if testing.Short() && os.Getenv("SOAK_DURATION") == "" {
+		t.Skip("soak skipped in -short mode")
+	}
+	duration := soakDuration(t)
+	e := newEnv(t)
+	users := make([]user, soakPairs)
+	for i := range users {
+		users[i] = e.register("soak")
+	}
+	// conv[i] is the conversation of users i and i+1, opened by a seed
+	// message; subscriptions start after the last seed.
+	conv := make([]string, soakPairs)
+	var lastSeed string
+	for i := range users {
+		j := (i + 1) % soakPairs
+		e.friends(users[i], users[j])
+		s := e.send(users[i], users[j], fmt.Sprint("seed ", i))
+		conv[i], lastSeed = s.ConversationID, s.MessageID
+	}
+	members := map[string][2]int{}
+	for i := range conv {
+		members[conv[i]] = [2]int{i, (i + 1) % soakPairs}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), duration+soakDrainTimeout+30*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+
+	// Subscriptions: per user, one to everything and one to conv[i].
+	var subs []*resumingSub
+	var owner []int // subs[k] belongs to users[owner[k]]
+	for i, u := range users {
+		owner = append(owner, i, i)
+		subs = append(subs,
+			newResumingSub(fmt.Sprintf("%s/all", u.Name), e.srv.URL, u.Token, "", lastSeed),
+			newResumingSub(fmt.Sprintf("%s/conv%d", u.Name, i), e.srv.URL, u.Token, conv[i], lastSeed))
+	}
+	var subWG sync.WaitGroup
+	subCtx, stopSubs := context.WithCancel(ctx)
+	defer func() { stopSubs(); subWG.Wait() }()
+	maxConns := int(duration/soakMinDrop) + 100
+	for _, s := range subs {
+		s.dropMin, s.dropMax = soakMinDrop, soakMaxDrop
+		subWG.Add(1)
+		go func() { defer subWG.Done(); s.run(subCtx, maxConns) }()
+	}
+
+	// Senders.
+	sendCtx, stopSending := context.WithTimeout(ctx, duration)
+	defer stopSending()
+	maxPerSender := int(duration/time.Millisecond) + 100 // at most one a millisecond
+	senders := make([]*soakSender, 0, soakPairs*soakSendersEach)
+	var sendWG sync.WaitGroup
+	for i, u := range users {
+		for d := range soakSendersEach {
+			s := &soakSender{name: fmt.Sprintf("%d.%d", i, d), from: i, user: u, url: e.srv.URL, client: client,
+				partners: []int{(i + 1) % soakPairs, (i + soakPairs - 1) % soakPairs}, users: users}
+			senders = append(senders, s)
+			sendWG.Add(1)
+			go func() { defer sendWG.Done(); s.run(sendCtx, maxPerSender) }()
+		}
+	}
+	sendWG.Wait()
+	stopSending()
+
+	// What each subscription must receive: the acknowledged sends in its scope.
+	acked := map[string]soakAck{} // by message ID
+	unacked := map[string]bool{}  // texts of sends never acknowledged
+	var problems []string
+	for _, s := range senders {
+		for _, a := range s.acks {
+			if prev, ok := acked[a.MessageID]; ok {
+				problems = append(problems, fmt.Sprintf("message %s acknowledged for %s and %s", a.MessageID, prev.Text, a.Text))
+			}
+			acked[a.MessageID] = a
+		}
+		for _, txt := range s.unacked {
+			unacked[txt] = true
+		}
+		problems = append(problems, s.problems...)
+	}
+	expect := make([]map[string]bool, len(subs))
+	wantTotal := 0
+	for k, s := range subs {
+		expect[k] = map[string]bool{}
+		for id, a := range acked {
+			m := members[a.ConversationID]
+			if a.ConversationID != conv[(a.From+soakPairs-1)%soakPairs] && a.ConversationID != conv[a.From] {
+				problems = append(problems, fmt.Sprintf("message %s landed in conversation %s, not one of its sender's", id, a.ConversationID))
+			}
+			if s.scope != "" && s.scope != a.ConversationID {
+				continue
+			}
+			if m[0] == owner[k] || m[1] == owner[k] {
+				expect[k][id] = true
+				wantTotal++
+			}
+		}
+	}
+
+	// Drain: no more drops; wait for every subscription to catch up, then
+	// listen a little longer for late duplicates.
+	for _, s := range subs {
+		s.stopDropping()
+	}
+	deadline := time.Now().Add(soakDrainTimeout)
+	for time.Now().Before(deadline) {
+		missing := 0
+		for k, s := range subs {
+			missing += len(s.missing(expect[k]))
+		}
+		if missing == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stopSubs()
+	subWG.Wait()
+
+	// Judge.
+	var delivered, lost, dups, disorder, reconnects, unackedSeen int
+	closes := map[int]int{}
+	for k, s := range subs {
+		s.mu.Lock()
+		reconnects += s.conns - 1
+		for code, n := range s.closes {
+			closes[code] += n
+		}
+		problems = append(problems, s.problems...)
+		dups += s.dups
+		disorder += s.disorder
+		for _, d := range s.got {
+			if _, ok := acked[d.ID]; ok {
+				if expect[k][d.ID] {
+					delivered++
+				} else {
+					problems = append(problems, fmt.Sprintf("%s got %s (%q) outside its scope", s.name, d.ID, d.Text))
+				}
+				continue
+			}
+			if unacked[d.Text] {
+				unackedSeen++ // a send whose answer never came: once is right
+				continue
+			}
+			if !strings.HasPrefix(d.Text, "seed ") {
+				problems = append(problems, fmt.Sprintf("%s got %s (%q), which nobody sent", s.name, d.ID, d.Text))
+			}
+		}
+		s.mu.Unlock()
+		if miss := s.missing(expect[k]); len(miss) > 0 {
+			lost += len(miss)
+			problems = append(problems, fmt.Sprintf("%s never got %d messages, e.g. %s", s.name, len(miss), miss[0]))
+		}
+	}
+	var sendRetries, ambiguous int
+	for _, s := range senders {
+		sendRetries += s.retries
+		ambiguous += s.ambiguous
+	}
+	// What the server logged as failing. A client that leaves (a dropped
+	// socket, a send cut short) cancels the reads it started, which the
+	// server logs as errors too; anything else is a failure of its own.
+	var canceled int
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		switch {
+		case !strings.Contains(line, `"level":"ERROR"`):
+		case strings.Contains(line, "context canceled"), strings.Contains(line, "operation was canceled"),
+			strings.Contains(line, "canceling statement due to user request"):
+			canceled++
+		default:
+			problems = append(problems, "server logged: "+line)
+		}
+	}
+	t.Logf("soak: %d pairs, %d senders, %d subscriptions, %v: %d sent, %d deliveries expected, %d delivered, %d reconnects, %d lost, %d duplicates, %d out of order; %d sends cut short and %d retried, %d unacknowledged delivered once; server closes %v, %d errors logged for canceled requests",
+		soakPairs, len(senders), len(subs), duration.Round(time.Second), len(acked), wantTotal, delivered, reconnects, lost, dups, disorder,
+		ambiguous, sendRetries, unackedSeen, closes, canceled)
+	if len(acked) == 0 {
+		t.Fatal("nothing was sent")
+	}
+	if reconnects == 0 {
+		t.Error("no subscription ever reconnected")
+	}
+	for i, p := range problems {
+		if i == 20 {
+			t.Errorf("… and %d more", len(problems)-20)
+			break
+		}
+		t.Error(p)
+	}
+	if lost != 0 || dups != 0 || disorder != 0 || delivered != wantTotal {
+		t.Fatalf("%d lost, %d duplicates, %d out of order, %d of %d delivered", lost, dups, disorder, delivered, wantTotal)
+	}
+}
+
+// soakAck is an acknowledged send.
+type soakAck struct {
+	From                      int
+	Text                      string
+	MessageID, ConversationID string
+}
+
+// soakSender is one device sending as fast as the server lets it, with a
+// short random pause, each message retried with its clientMessageId until
+// acknowledged.
+type soakSender struct {
+	name     string
+	from     int
+	user     user
+	users    []user
+	partners []int
+	url      string
+	client   *http.Client
+
+	acks               []soakAck
+	unacked            []string // texts of sends never acknowledged
+	retries, ambiguous int
+	problems           []string
+}
+
+func (s *soakSender) run(ctx context.Context, max int) {
+	for n := 0; n < max && ctx.Err() == nil; n++ {
+		to := s.users[s.partners[rand.IntN(len(s.partners))]]
+		text := fmt.Sprintf("soak %s #%d", s.name, n)
+		in := map[string]any{"recipientId": to.ID, "text": text, "clientMessageId": text}
+		var got *soakAck
+		for attempt := 0; attempt < soakSendAttempts && got == nil; attempt++ {
+			if attempt > 0 {
+				s.retries++
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+				}
+			}
+			// Retries of an acknowledged-or-not send go on past the end of
+			// the sending phase: it was started, so it is finished.
+			timeout := 10 * time.Second
+			if attempt == 0 && rand.IntN(soakAmbiguous) == 0 {
+				timeout = time.Duration(rand.IntN(15000)) * time.Microsecond
+			}
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+			res, err := postGraphQL(actx, s.client, s.url, s.user.Token, sendMutation, map[string]any{"in": in})
+			cancel()
+			if err != nil {
+				if timeout < time.Second {
+					s.ambiguous++
+				} else {
+					s.problems = append(s.problems, fmt.Sprintf("sender %s: %v", s.name, err))
+				}
+				continue
+			}
+			s.problems = append(s.problems, leakProblems("sendMessage", res)...)
+			if len(res.Errors) > 0 {
+				s.problems = append(s.problems, fmt.Sprintf("sender %s: %q refused: %+v", s.name, text, res.Errors))
+				continue
+			}
+			var out struct {
+				SendMessage struct {
+					Message      struct{ ID, Text string }
+					Conversation struct{ ID string }
+				}
+			}
+			if err := json.Unmarshal(res.Data, &out); err != nil || out.SendMessage.Message.ID == "" {
+				s.problems = append(s.problems, fmt.Sprintf("sender %s: bad answer %s", s.name, res.Data))
+				continue
+			}
+			if out.SendMessage.Message.Text != text {
+				s.problems = append(s.problems, fmt.Sprintf("sender %s: sent %q, acknowledged %q", s.name, text, out.SendMessage.Message.Text))
+			}
+			got = &soakAck{From: s.from, Text: text, MessageID: out.SendMessage.Message.ID, ConversationID: out.SendMessage.Conversation.ID}
+		}
+		if got == nil {
+			s.unacked = append(s.unacked, text)
+			continue
+		}
+		s.acks = append(s.acks, *got)
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(rand.Int64N(int64(soakMaxPause)))):
+			}
+		}
+	}
+}
+
+// postGraphQL posts one operation; unlike env.do it returns transport
+// failures, so goroutines other than the test's may use it.
+func postGraphQL(ctx context.Context, client *http.Client, baseURL, token, query string, vars map[string]any) (response, error) {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/query", bytes.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer res.Body.Close()
+	var out response
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return response{}, fmt.Errorf("decode HTTP %d answer: %w", res.StatusCode, err)
+	}
+	out.Status = res.StatusCode
+	return out, nil
+}
+
+// leakProblems lists the errors of res that carry no code or betray SQL,
+// driver or stack details (visLeak).
+func leakProblems(what string, res response) []string {
+	var out []string
+	for _, err := range res.Errors {
+		if code, _ := err.Extensions["code"].(string); code == "" {
+			out = append(out, fmt.Sprintf("%s: error without a code: %+v", what, err))
+		}
+		if visLeak.MatchString(err.Message) {
+			out = append(out, fmt.Sprintf("%s: error message %q leaks internals", what, err.Message))
+		}
+	}
+	return out
+}
+
+// soakDelivery is one message a subscription received.
+type soakDelivery struct {
+	ID, Text, ConversationID string
+	num                      int64
+}
+
+// resumingSub is a messageAdded subscription over graphql-transport-ws that
+// reconnects whenever its socket ends, resuming with `after` = the last
+// message it received. With dropMax > 0 it also drops its own socket at a
+// random moment between dropMin and dropMax after each connect, sometimes
+// with a close frame, sometimes by just closing the TCP connection.
+type resumingSub struct {
+	name, wsURL, token, scope string
+	dropMin, dropMax          time.Duration
+	dropping                  atomic.Bool
+
+	mu       sync.Mutex
+	last     string // the resume point
+	lastNum  int64
+	lastConv map[string]int64 // per conversation, for the order check
+	seen     map[int64]bool
+	seenText map[string]string
+	got      []soakDelivery
+	changed  chan struct{} // closed and replaced on every delivery
+	conns    int
+	live     bool // subscribed on the current socket
+	closes   map[int]int
+	dups     int
+	disorder int
+	problems []string
+}
+
+func newResumingSub(name, baseURL, token, scope, after string) *resumingSub {
+	s := &resumingSub{name: name, wsURL: "ws" + strings.TrimPrefix(baseURL, "http") + "/query", token: token, scope: scope,
+		last: after, lastConv: map[string]int64{}, seen: map[int64]bool{}, seenText: map[string]string{},
+		changed: make(chan struct{}), closes: map[int]int{}}
+	if _, n, ok := relay.Parse(after); ok {
+		s.lastNum = n
+	}
+	s.dropping.Store(true)
+	return s
+}
+
+// stopDropping keeps the current socket open from now on (the one after it,
+// if it is being dropped right now).
+func (s *resumingSub) stopDropping() { s.dropping.Store(false) }
+
+// run connects and reconnects until ctx ends or maxConns sockets were used.
+func (s *resumingSub) run(ctx context.Context, maxConns int) {
+	for n := 0; n < maxConns && ctx.Err() == nil; n++ {
+		if err := s.session(ctx); err != nil && ctx.Err() == nil {
+			// The server refused or failed: wait a little, then resume.
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// session runs one socket until it ends.
+func (s *resumingSub) session(ctx context.Context) error {
+	d := websocket.Dialer{Subprotocols: []string{protoTransportWS}, HandshakeTimeout: 5 * time.Second}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	c, _, err := d.DialContext(dctx, s.wsURL, nil)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s.mu.Lock()
+	s.conns++
+	after := s.last
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); s.live = false; s.mu.Unlock() }()
+
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer stop()
+	if s.dropMax > 0 && s.dropping.Load() {
+		wait := s.dropMin + time.Duration(rand.Int64N(int64(s.dropMax-s.dropMin)+1))
+		drop := time.AfterFunc(wait, func() {
+			if !s.dropping.Load() {
+				return
+			}
+			if rand.IntN(2) == 0 {
+				_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			}
+			_ = c.Close()
+		})
+		defer drop.Stop()
+	}
+
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := c.WriteJSON(wsMsg{Type: "connection_init", Payload: mustMarshal(map[string]any{"Authorization": "Bearer " + s.token})}); err != nil {
+		return err
+	}
+	vars := map[string]any{"after": after}
+	if s.scope != "" {
+		vars["c"] = s.scope
+	}
+	for {
+		var m wsMsg
+		if err := c.ReadJSON(&m); err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				s.mu.Lock()
+				s.closes[ce.Code]++
+				s.mu.Unlock()
+			}
+			return err
+		}
+		switch m.Type {
+		case "connection_ack":
+			if err := c.WriteJSON(wsMsg{ID: "1", Type: "subscribe", Payload: mustMarshal(map[string]any{"query": subMessages, "variables": vars})}); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.live = true
+			s.mu.Unlock()
+		case "ping":
+			_ = c.WriteJSON(wsMsg{Type: "pong"})
+		case "next":
+			s.record(m.Payload)
+		case "error", "complete":
+			s.mu.Lock()
+			s.problems = append(s.problems, fmt.Sprintf("%s: %s %s", s.name, m.Type, m.Payload))
+			s.mu.Unlock()
+			return fmt.Errorf("subscription ended: %s", m.Type)
+		}
+	}
+}
+
+func (s *resumingSub) record(payload json.RawMessage) {
+	var res struct {
+		Data *struct {
+			MessageAdded *struct {
+				ID, Text     string
+				Conversation struct{ ID string }
+			}
+		}
+		Errors []gqlError
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := json.Unmarshal(payload, &res); err != nil || len(res.Errors) > 0 || res.Data == nil || res.Data.MessageAdded == nil {
+		s.problems = append(s.problems, fmt.Sprintf("%s: bad event %s", s.name, payload))
+		s.problems = append(s.problems, leakProblems(s.name, response{Errors: res.Errors})...)
+		return
+	}
+	m := res.Data.MessageAdded
+	_, num, ok := relay.Parse(m.ID)
+	if !ok {
+		s.problems = append(s.problems, fmt.Sprintf("%s: bad message ID %q", s.name, m.ID))
+		return
+	}
+	if s.seen[num] {
+		s.dups++
+		s.problems = append(s.problems, fmt.Sprintf("%s: message %s (%q) delivered again", s.name, m.ID, m.Text))
+		return
+	}
+	if other, ok := s.seenText[m.Text]; ok {
+		s.dups++
+		s.problems = append(s.problems, fmt.Sprintf("%s: %q delivered as %s and as %s", s.name, m.Text, other, m.ID))
+	}
+	if s.scope != "" && m.Conversation.ID != s.scope {
+		s.problems = append(s.problems, fmt.Sprintf("%s: message %s of conversation %s", s.name, m.ID, m.Conversation.ID))
+	}
+	if num <= s.lastConv[m.Conversation.ID] {
+		s.disorder++
+		s.problems = append(s.problems, fmt.Sprintf("%s: message %s after %d in conversation %s", s.name, m.ID, s.lastConv[m.Conversation.ID], m.Conversation.ID))
+	}
+	if num > s.lastNum {
+		s.last, s.lastNum = m.ID, num
+	}
+	s.lastConv[m.Conversation.ID] = num
+	s.seen[num] = true
+	s.seenText[m.Text] = m.ID
+	s.got = append(s.got, soakDelivery{ID: m.ID, Text: m.Text, ConversationID: m.Conversation.ID, num: num})
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// missing lists the IDs of want that have not arrived, in ID order.
+func (s *resumingSub) missing(want map[string]bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var nums []int64
+	for id := range want {
+		if _, n, _ := relay.Parse(id); !s.seen[n] {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	out := make([]string, len(nums))
+	for i, n := range nums {
+		out[i] = relay.ID(relay.KindMessage, n)
+	}
+	return out
+}
+
+// deliveries returns what arrived so far, in arrival order.
+func (s *resumingSub) deliveries() []soakDelivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]soakDelivery(nil), s.got...)
+}
+
+// waitFor waits until the subscription has received n messages in all, and
+// reports whether it did within timeout.
+func (s *resumingSub) waitFor(n int, timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		got, changed := len(s.got), s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// isLive reports whether the current socket has sent its subscribe.
+func (s *resumingSub) isLive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
+}
