@@ -35,36 +35,55 @@ func NewTokens(secret string, ttl time.Duration) (*Tokens, error) {
 	return &Tokens{secret: []byte(secret), ttl: ttl, now: time.Now}, nil
 }
 
-// Issue returns a token for userID and when it expires.
-func (t *Tokens) Issue(userID int64) (string, time.Time, error) {
+// Claims are what a valid token says.
+type Claims struct {
+	UserID int64
+	// Version is the user's token version when the token was issued; the
+	// token is void once the user's version moves past it (sign out
+	// everywhere). Tokens from before versions existed carry 0.
+	Version int64
+	Expires time.Time
+}
+
+type jwtClaims struct {
+	jwt.RegisteredClaims
+	Version int64 `json:"ver,omitempty"`
+}
+
+// Issue returns a token for a user at a token version, and when it expires.
+func (t *Tokens) Issue(userID, version int64) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(t.ttl)
-	claims := jwt.RegisteredClaims{
-		Issuer:    issuer,
-		Subject:   strconv.FormatInt(userID, 10),
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(exp),
+	claims := jwtClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Subject:   strconv.FormatInt(userID, 10),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Version: version,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
 	return s, exp, err
 }
 
-// Parse verifies a token and returns its user and expiry.
-func (t *Tokens) Parse(token string) (userID int64, expires time.Time, err error) {
-	var claims jwt.RegisteredClaims
-	_, err = jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.secret, nil },
+// Parse verifies a token's signature and expiry and returns its claims.
+// Whether its version is still current is the caller's question.
+func (t *Tokens) Parse(token string) (Claims, error) {
+	var claims jwtClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(t.now))
 	if err != nil {
-		return 0, time.Time{}, ErrInvalidToken
+		return Claims{}, ErrInvalidToken
 	}
-	userID, err = strconv.ParseInt(claims.Subject, 10, 64)
-	if err != nil || userID <= 0 {
-		return 0, time.Time{}, ErrInvalidToken
+	userID, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil || userID <= 0 || claims.Version < 0 {
+		return Claims{}, ErrInvalidToken
 	}
-	return userID, claims.ExpiresAt.Time, nil
+	return Claims{UserID: userID, Version: claims.Version, Expires: claims.ExpiresAt.Time}, nil
 }
 
 // Hasher hashes passwords with bcrypt.

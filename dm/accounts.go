@@ -88,14 +88,6 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Sessio
 	return nil, errBadCredentials
 }
 
-func (s *Service) session(u *models.User) (*Session, error) {
-	token, _, err := s.tokens.Issue(u.ID)
-	if err != nil {
-		return nil, fmt.Errorf("issue token: %w", err)
-	}
-	return &Session{Token: token, User: u}, nil
-}
-
 // Me returns the signed-in user, or nil when anonymous.
 func (s *Service) Me(ctx context.Context) (*models.User, error) {
 	id, err := models.ViewerID(ctx)

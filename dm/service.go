@@ -22,6 +22,8 @@ type Store interface {
 	UserByID(ctx context.Context, id int64) (*models.User, error)
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.User, error)
 	SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error
+	TokenVersion(ctx context.Context, userID int64) (int64, error)
+	RevokeTokens(ctx context.Context, userID int64) (int64, error)
 	Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error)
 
 	Follow(ctx context.Context, follower, followee int64) error
@@ -84,6 +86,7 @@ type Service struct {
 	events   Publisher
 	limits   *Limits
 	log      *slog.Logger
+	versions *tokenVersions
 }
 
 // Deps are what a Service is built from.
@@ -109,7 +112,7 @@ func New(d Deps) *Service {
 		d.Events = noEvents{}
 	}
 	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones,
-		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log}
+		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, versions: newTokenVersions()}
 }
 
 // Tokens returns the token signer, for the transport's authentication.

@@ -142,6 +142,7 @@ type ComplexityRoot struct {
 		ReportMessageRequest  func(childComplexity int, input model.ReportMessageRequestInput) int
 		SendMessage           func(childComplexity int, input model.SendMessageInput) int
 		SetPhoneNumber        func(childComplexity int, input model.SetPhoneNumberInput) int
+		SignOutEverywhere     func(childComplexity int) int
 		SyncContacts          func(childComplexity int, input model.SyncContactsInput) int
 		Unblock               func(childComplexity int, userID string) int
 		Unfollow              func(childComplexity int, userID string) int
@@ -276,6 +277,7 @@ type MessageRequestResolver interface {
 type MutationResolver interface {
 	Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error)
 	Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error)
+	SignOutEverywhere(ctx context.Context) (bool, error)
 	Follow(ctx context.Context, userID string) (*models.User, error)
 	Unfollow(ctx context.Context, userID string) (*models.User, error)
 	Block(ctx context.Context, userID string) (*models.User, error)
@@ -790,6 +792,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetPhoneNumber(childComplexity, args["input"].(model.SetPhoneNumberInput)), true
+	case "Mutation.signOutEverywhere":
+		if e.ComplexityRoot.Mutation.SignOutEverywhere == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.SignOutEverywhere(childComplexity), true
 	case "Mutation.syncContacts":
 		if e.ComplexityRoot.Mutation.SyncContacts == nil {
 			break
@@ -1873,6 +1881,12 @@ type Mutation {
   register(input: RegisterInput!): AuthPayload!
   "Sign in. A wrong username and a wrong password get the same error."
   login(input: LoginInput!): AuthPayload!
+  """
+  Sign out on every device: every token issued to the viewer so far, this
+  one included, stops working, and the viewer's open websockets close with
+  4401. Sign in again to get a new token.
+  """
+  signOutEverywhere: Boolean!
   "Follow a user. Following someone moves their future messages to the inbox."
   follow(userId: ID!): User!
   "Stop following a user."
@@ -4281,6 +4295,29 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_signOutEverywhere(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signOutEverywhere(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().SignOutEverywhere(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signOutEverywhere(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Mutation_follow(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -8967,6 +9004,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "login":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_login(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signOutEverywhere":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signOutEverywhere(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

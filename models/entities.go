@@ -17,8 +17,11 @@ type User struct {
 	FollowerCount  int                 `gorm:"not null;default:0"`
 	FollowingCount int                 `gorm:"not null;default:0"`
 	// PhoneHash is the keyed hash of the user's E.164 number, never the number.
-	PhoneHash *string   `gorm:"size:64;uniqueIndex"`
-	CreatedAt time.Time `gorm:"not null"`
+	PhoneHash *string `gorm:"size:64;uniqueIndex"`
+	// TokenVersion voids every token issued before it moved: signing out
+	// everywhere adds one.
+	TokenVersion int64     `gorm:"not null;default:0"`
+	CreatedAt    time.Time `gorm:"not null"`
 }
 
 // Follow says FollowerID follows FolloweeID. Mutual follows make friends.

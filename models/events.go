@@ -11,6 +11,9 @@ const (
 	// EventConversationUpdated: another party changed a conversation of the
 	// audience (accepted, read, blocked).
 	EventConversationUpdated EventKind = "CONVERSATION_UPDATED"
+	// EventSignedOut: the audience signed out everywhere; TokenVersion is
+	// their new token version. Every instance closes their websockets.
+	EventSignedOut EventKind = "SIGNED_OUT"
 )
 
 // Event tells the users in Audience that something committed. It carries IDs
@@ -21,6 +24,7 @@ type Event struct {
 	ConversationID int64     `json:"c,omitempty"`
 	MessageID      int64     `json:"m,omitempty"`
 	RequestID      int64     `json:"r,omitempty"`
+	TokenVersion   int64     `json:"v,omitempty"`
 	Audience       []int64   `json:"a"`
 	// Origin names the instance that published the event, so it can skip
 	// its own events when they come back from the broker.

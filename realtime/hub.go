@@ -18,10 +18,12 @@ const DefaultBuffer = 256
 // blocks: a subscription whose buffer is full is closed, and its client
 // resumes from the database.
 type Hub struct {
-	buffer  int
-	mu      sync.RWMutex
-	subs    map[int64]map[*Subscription]struct{}
-	dropped atomic.Int64
+	buffer int
+	mu     sync.RWMutex
+	subs   map[int64]map[*Subscription]struct{}
+	// observers see every event, before the subscriptions do.
+	observers []func(models.Event)
+	dropped   atomic.Int64
 }
 
 // NewHub returns a hub whose subscriptions buffer the given number of events
@@ -82,8 +84,22 @@ func (h *Hub) remove(s *Subscription) {
 	}
 }
 
+// Observe registers fn to see every event the hub delivers, from this
+// instance or another, before any subscription does. fn must not block.
+func (h *Hub) Observe(fn func(models.Event)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.observers = append(h.observers, fn)
+}
+
 // Deliver hands ev to every subscription of its audience, without waiting.
 func (h *Hub) Deliver(ev models.Event) {
+	h.mu.RLock()
+	observers := h.observers
+	h.mu.RUnlock()
+	for _, fn := range observers {
+		fn(ev)
+	}
 	var slow []*Subscription
 	h.mu.RLock()
 	for _, uid := range ev.Audience {

@@ -82,7 +82,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	}
 	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
-	srv.AddTransport(newWebsocketTransport(svc.Tokens()))
+	srv.AddTransport(newWebsocketTransport(svc))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -111,6 +111,15 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		opts.MaxPendingSockets = DefaultMaxPendingSockets
 	}
 	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets)}
+	opts.Hub.Observe(func(ev models.Event) {
+		if ev.Kind != models.EventSignedOut {
+			return
+		}
+		for _, userID := range ev.Audience {
+			svc.TokensRevoked(userID, ev.TokenVersion)
+			ss.signOut(userID, ev.TokenVersion)
+		}
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/query", authenticate(svc, opts.TrustedProxies, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
@@ -175,12 +184,21 @@ func authenticate(svc *dm.Service, trusted []netip.Prefix, next http.Handler) ht
 			return
 		}
 		scheme, token, _ := strings.Cut(h, " ")
-		userID, _, err := svc.Tokens().Parse(strings.TrimSpace(token))
-		if !strings.EqualFold(scheme, "Bearer") || err != nil {
+		if !strings.EqualFold(scheme, "Bearer") {
 			writeError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), userID)))
+		claims, err := svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			var e *models.Error
+			if errors.As(err, &e) && e.Code == models.CodeUnauthenticated {
+				writeError(w, http.StatusUnauthorized, e.Code, e.Message)
+				return
+			}
+			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, "the service is unavailable; try again shortly")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
 	})
 }
 

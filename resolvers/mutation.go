@@ -28,6 +28,13 @@ func (r *mutationResolver) Login(ctx context.Context, in model.LoginInput) (*mod
 	return &model.AuthPayload{Token: s.Token, User: s.User}, nil
 }
 
+func (r *mutationResolver) SignOutEverywhere(ctx context.Context) (bool, error) {
+	if err := r.svc.SignOutEverywhere(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // userEdge decodes a user ID and applies a follow or block change.
 func userEdge(ctx context.Context, userID string, change func(context.Context, int64) (*models.User, error)) (*models.User, error) {
 	uid, err := relay.Decode(relay.KindUser, userID)

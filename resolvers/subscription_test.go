@@ -195,7 +195,7 @@ func TestLiveAuth(t *testing.T) {
 	}
 	// A token that expires closes the socket with 4401.
 	short, _ := auth.NewTokens("test-secret", 1500*time.Millisecond)
-	tok, _, _ := short.Issue(userNumber(t, bob))
+	tok, _, _ := short.Issue(userNumber(t, bob), 0)
 	exp := e.dialWS(tok, wsOptions{})
 	exp.expect("connection_ack")
 	if code, reason := exp.closedWith(10 * time.Second); code != 4401 || reason != "token expired" {

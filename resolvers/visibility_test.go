@@ -433,6 +433,7 @@ var visAnonymousOps = map[string]string{
 
 	"register":              `mutation($name: String!) { register(input: {username: $name, password: "correct horse", displayName: "Anon", birthDate: "2001-01-01"}) { token user { id username } } }`,
 	"login":                 `mutation($name: String!) { login(input: {username: $name, password: "correct horse"}) { token user { id } } }`,
+	"signOutEverywhere":     `mutation { signOutEverywhere }`,
 	"follow":                `mutation($user: ID!) { follow(userId: $user) { id } }`,
 	"unfollow":              `mutation($user: ID!) { unfollow(userId: $user) { id } }`,
 	"block":                 `mutation($user: ID!) { block(userId: $user) { id } }`,

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"dmgraph/auth"
+	"dmgraph/dm"
 	"dmgraph/metrics"
 	"dmgraph/models"
 )
@@ -23,8 +24,9 @@ import (
 // Websocket close codes sent by the server.
 const (
 	CloseGoingAway     = 1001 // server shutting down: reconnect elsewhere and resume
-	CloseUnauthorized  = 4401 // the token expired: sign in again
+	CloseUnauthorized  = 4401 // the token expired, or its user signed out everywhere: sign in again
 	CloseForbidden     = 4403 // connection_init had no valid token
+	CloseTryAgainLater = 1013 // the server could not check the token just now
 	CloseSlowConsumer  = 4429 // fell behind: reconnect and resume with after
 	pingInterval       = 25 * time.Second
 	pongWait           = 60 * time.Second
@@ -35,7 +37,7 @@ const (
 
 // newWebsocketTransport serves graphql-transport-ws and the legacy graphql-ws
 // over gorilla/websocket.
-func newWebsocketTransport(tokens *auth.Tokens) transport.Websocket {
+func newWebsocketTransport(svc *dm.Service) transport.Websocket {
 	limit := int64(wsPayloadReadLimit)
 	return transport.Websocket{
 		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
@@ -44,7 +46,7 @@ func newWebsocketTransport(tokens *auth.Tokens) transport.Websocket {
 			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
 		}},
-		InitFunc:              initFunc(tokens),
+		InitFunc:              initFunc(svc),
 		InitTimeout:           wsInitTimeout,
 		KeepAlivePingInterval: pingInterval, // "ka" messages for legacy graphql-ws clients
 		PayloadReadLimit:      &limit,
@@ -53,19 +55,24 @@ func newWebsocketTransport(tokens *auth.Tokens) transport.Websocket {
 
 // initFunc authenticates connection_init: {"Authorization": "Bearer <token>"}
 // (any case) or {"authToken": "<token>"}. The socket closes with 4403 without
-// a valid token, and with 4401 when the token expires.
-func initFunc(tokens *auth.Tokens) transport.WebsocketInitFunc {
+// a valid token, and with 4401 when the token expires or its user signs out
+// everywhere.
+func initFunc(svc *dm.Service) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		userID, expires, err := tokens.Parse(initToken(payload))
+		claims, err := svc.Authenticate(ctx, initToken(payload))
 		if err != nil {
-			ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
-			return transport.AppendCloseReason(ctx, "Forbidden"), nil, errors.New("a valid token is required in connection_init")
+			if errors.Is(err, &models.Error{Code: models.CodeUnauthenticated}) {
+				ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
+				return transport.AppendCloseReason(ctx, "Forbidden"), nil, errors.New("a valid token is required in connection_init")
+			}
+			ctx = transport.WithWebsocketCloseCode(ctx, CloseTryAgainLater)
+			return transport.AppendCloseReason(ctx, "try again later"), nil, errors.New("the token could not be checked; try again later")
 		}
 		if s := sessionFrom(ctx); s != nil {
-			s.expireAt(expires)
+			s.signedIn(claims)
 			s.settle()
 		}
-		return models.WithViewer(ctx, userID), nil, nil
+		return models.WithViewer(ctx, claims.UserID), nil, nil
 	}
 }
 
@@ -208,6 +215,7 @@ type session struct {
 	conn   *wsConn
 	expiry *time.Timer
 	owner  *sessions
+	user   auth.Claims // once signed in
 	// settled is set once the socket stops counting as pending: it
 	// authenticated, or it ended.
 	settled       atomic.Bool
@@ -255,14 +263,16 @@ func (s *session) attach(c *wsConn) {
 	s.conn = c
 }
 
-// expireAt closes the socket with 4401 when the token expires.
-func (s *session) expireAt(t time.Time) {
+// signedIn records the socket's user and closes it with 4401 when the
+// token expires.
+func (s *session) signedIn(c auth.Claims) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.user = c
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	s.expiry = time.AfterFunc(time.Until(t), func() { s.close(CloseUnauthorized, "token expired") })
+	s.expiry = time.AfterFunc(time.Until(c.Expires), func() { s.close(CloseUnauthorized, "token expired") })
 }
 
 // close closes the socket with a code and reason.
@@ -333,6 +343,24 @@ func (ss *sessions) closeAll(code int, reason string) {
 	ss.mu.Unlock()
 	for _, s := range all {
 		s.close(code, reason)
+	}
+}
+
+// signOut closes, with 4401, the sockets of userID signed in with a token
+// older than version. It does not wait for the close frames.
+func (ss *sessions) signOut(userID, version int64) {
+	ss.mu.Lock()
+	var out []*session
+	for s := range ss.set {
+		s.mu.Lock()
+		if s.user.UserID == userID && s.user.Version < version {
+			out = append(out, s)
+		}
+		s.mu.Unlock()
+	}
+	ss.mu.Unlock()
+	for _, s := range out {
+		go s.close(CloseUnauthorized, "signed out")
 	}
 }
 

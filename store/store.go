@@ -178,6 +178,16 @@ var migrations = []*gormigrate.Migration{
 			return tx.AutoMigrate(&models.SyncedContact{}, &models.FacebookAccount{}, &models.FacebookFriend{}, &models.Secret{})
 		},
 	},
+	{
+		// Sign out everywhere: tokens carry the version they were issued at.
+		ID: "202611250003_token_version",
+		Migrate: func(tx *gorm.DB) error {
+			type users struct {
+				TokenVersion int64 `gorm:"not null;default:0"`
+			}
+			return tx.AutoMigrate(&users{})
+		},
+	},
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -56,6 +56,34 @@ func (s *Store) SetDMPolicy(ctx context.Context, userID int64, p models.DirectMe
 	return translate(res.Error, "user")
 }
 
+// TokenVersion returns the user's current token version.
+func (s *Store) TokenVersion(ctx context.Context, userID int64) (int64, error) {
+	var versions []int64
+	err := s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).Pluck("token_version", &versions).Error
+	if err != nil {
+		return 0, translate(err, "user")
+	}
+	if len(versions) == 0 {
+		return 0, models.NotFound("user")
+	}
+	return versions[0], nil
+}
+
+// RevokeTokens moves the user's token version on, voiding every token
+// issued so far, and returns the new version.
+func (s *Store) RevokeTokens(ctx context.Context, userID int64) (int64, error) {
+	var versions []int64
+	err := s.db.WithContext(ctx).Raw(`UPDATE users SET token_version = token_version + 1
+		WHERE id = ? RETURNING token_version`, userID).Scan(&versions).Error
+	if err != nil {
+		return 0, translate(err, "user")
+	}
+	if len(versions) == 0 {
+		return 0, models.NotFound("user")
+	}
+	return versions[0], nil
+}
+
 // Relations tells, for each of ids, how viewerID relates to that user. One
 // statement whatever the number of IDs.
 func (s *Store) Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error) {

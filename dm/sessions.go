@@ -1,0 +1,107 @@
+package dm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"dmgraph/auth"
+	"dmgraph/models"
+)
+
+// Token versions. A token is valid while the version it was issued at is the
+// user's current one; signOutEverywhere moves the version on. To spare every
+// request a query, each instance remembers versions for tokenVersionTTL, and
+// the SIGNED_OUT event raises them at once on every instance the broker
+// reaches. Were the broker down, another instance would honour a revoked
+// token for at most tokenVersionTTL.
+const (
+	tokenVersionTTL   = 30 * time.Second
+	tokenVersionUsers = 100_000
+)
+
+// tokenVersions is a bounded, expiring memory of users' token versions. It
+// only ever raises a version, so a read that raced a sign-out cannot bring
+// back the older one.
+type tokenVersions struct {
+	mu  sync.Mutex
+	lru *expirable.LRU[int64, int64]
+}
+
+func newTokenVersions() *tokenVersions {
+	return &tokenVersions{lru: expirable.NewLRU[int64, int64](tokenVersionUsers, nil, tokenVersionTTL)}
+}
+
+func (c *tokenVersions) get(userID int64) (int64, bool) {
+	return c.lru.Get(userID)
+}
+
+func (c *tokenVersions) raise(userID, version int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.lru.Peek(userID); ok && v >= version {
+		return
+	}
+	c.lru.Add(userID, version)
+}
+
+var errTokenRevoked = models.Errorf(models.CodeUnauthenticated, "this session was signed out; sign in again")
+
+// Authenticate checks a bearer token: its signature and expiry, and that its
+// user has not signed out everywhere since it was issued.
+func (s *Service) Authenticate(ctx context.Context, token string) (auth.Claims, error) {
+	c, err := s.tokens.Parse(token)
+	if err != nil {
+		return auth.Claims{}, models.Errorf(models.CodeUnauthenticated, "invalid or expired token")
+	}
+	current, ok := s.versions.get(c.UserID)
+	if !ok || c.Version > current {
+		// Unknown here, or issued after a sign-out this instance has not
+		// heard of yet: ask the database.
+		current, err = s.store.TokenVersion(ctx, c.UserID)
+		if errors.Is(err, models.ErrNotFound) {
+			return auth.Claims{}, errTokenRevoked
+		}
+		if err != nil {
+			return auth.Claims{}, err
+		}
+		s.versions.raise(c.UserID, current)
+	}
+	if c.Version != current {
+		return auth.Claims{}, errTokenRevoked
+	}
+	return c, nil
+}
+
+// SignOutEverywhere voids every token the viewer holds, this one included,
+// and closes their websockets on every instance.
+func (s *Service) SignOutEverywhere(ctx context.Context) error {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return err
+	}
+	version, err := s.store.RevokeTokens(ctx, viewer)
+	if err != nil {
+		return err
+	}
+	s.TokensRevoked(viewer, version)
+	s.publish(ctx, models.Event{Kind: models.EventSignedOut, TokenVersion: version, Audience: []int64{viewer}})
+	return nil
+}
+
+// TokensRevoked records that userID's tokens before version are void. The
+// transport calls it for every SIGNED_OUT event, from any instance.
+func (s *Service) TokensRevoked(userID, version int64) { s.versions.raise(userID, version) }
+
+func (s *Service) session(u *models.User) (*Session, error) {
+	token, _, err := s.tokens.Issue(u.ID, u.TokenVersion)
+	if err != nil {
+		return nil, fmt.Errorf("issue token: %w", err)
+	}
+	s.versions.raise(u.ID, u.TokenVersion)
+	return &Session{Token: token, User: u}, nil
+}

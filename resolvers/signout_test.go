@@ -1,0 +1,127 @@
+package resolvers_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"dmgraph/testdb"
+)
+
+const signOutEverywhere = `mutation { signOutEverywhere }`
+
+// login signs u in again, as another device would, and returns the token.
+func (e *env) login(u user) string {
+	e.t.Helper()
+	var out struct{ Login struct{ Token string } }
+	e.must("", `mutation($u: String!) { login(input: {username: $u, password: "correct horse"}) { token } }`,
+		map[string]any{"u": u.Name}, &out)
+	return out.Login.Token
+}
+
+// expectSignedOut checks that ws closes with 4401 "signed out" within a
+// second of since.
+func expectSignedOut(t *testing.T, what string, ws *wsClient, since time.Time) {
+	t.Helper()
+	code, reason := ws.closedWith(5 * time.Second)
+	took := time.Since(since)
+	if code != 4401 || reason != "signed out" {
+		t.Fatalf("%s: close %d %q, want 4401 signed out", what, code, reason)
+	}
+	if took > time.Second {
+		t.Fatalf("%s: closed %v after signing out, want within 1s", what, took)
+	}
+	t.Logf("%s closed with 4401 %v after signOutEverywhere", what, took.Round(time.Millisecond))
+}
+
+// Signing out everywhere voids every token of the user, on HTTP and
+// websockets, and leaves other users alone.
+func TestSignOutEverywhere(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	phone := alice.Token
+	laptop := e.login(alice)
+
+	wsPhone := e.dialWS(phone, wsOptions{})
+	wsPhone.expect("connection_ack")
+	wsPhone.subscribe("1", subMessages, nil)
+	wsLaptop := e.dialWS(laptop, wsOptions{proto: protoLegacyWS})
+	wsLaptop.expect("connection_ack")
+	wsBob := e.connectWS(bob, "")
+	wsBob.subscribe("1", subMessages, nil)
+	time.Sleep(100 * time.Millisecond)
+
+	var out struct{ SignOutEverywhere bool }
+	start := time.Now()
+	e.must(laptop, signOutEverywhere, nil, &out)
+	if !out.SignOutEverywhere {
+		t.Fatal("signOutEverywhere returned false")
+	}
+	expectSignedOut(t, "graphql-transport-ws socket", wsPhone, start)
+	expectSignedOut(t, "graphql-ws socket", wsLaptop, start)
+
+	for name, tok := range map[string]string{"phone": phone, "laptop": laptop} {
+		res := e.do(tok, `{ me { id } }`, nil)
+		if res.Status != http.StatusUnauthorized || res.code() != "UNAUTHENTICATED" {
+			t.Fatalf("%s token after sign-out: HTTP %d %+v", name, res.Status, res.Errors)
+		}
+		ws := e.dialWS(tok, wsOptions{})
+		if code, _ := ws.closedWith(5 * time.Second); code != 4403 {
+			t.Fatalf("%s token on a new socket: close %d, want 4403", name, code)
+		}
+	}
+
+	// Bob is untouched: his socket still delivers.
+	s := e.send(bob, alice, "still here?")
+	var got liveMessage
+	wsBob.data("1", &got)
+	if got.MessageAdded.ID != s.MessageID {
+		t.Fatalf("bob's socket delivered %s, want %s", got.MessageAdded.ID, s.MessageID)
+	}
+
+	// Signing in again works, and the new token outlives the old ones.
+	fresh := e.login(alice)
+	var me struct{ Me struct{ ID string } }
+	e.must(fresh, `{ me { id } }`, nil, &me)
+	if me.Me.ID != alice.ID {
+		t.Fatalf("me = %q, want %q", me.Me.ID, alice.ID)
+	}
+	e.connectWS(user{Token: fresh}, "").quiet(200 * time.Millisecond)
+
+	// Anonymous callers can't sign anyone out.
+	e.fail("", signOutEverywhere, nil, "UNAUTHENTICATED", "")
+}
+
+// With Redis, signing out on one instance closes the sockets and voids the
+// tokens on the other too. Needs TEST_REDIS_URL.
+func TestSignOutEverywhereAcrossInstances(t *testing.T) {
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("TEST_REDIS_URL is not set")
+	}
+	channel := fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
+	db := testdb.URL(t)
+	a := newEnv(t, withRedis(db, redisURL, channel))
+	b := newEnv(t, withRedis(db, redisURL, channel))
+	waitForSubscribers(t, redisURL, channel, 2)
+
+	alice := a.register("alice")
+	// B has checked (and remembers) the token before the sign-out.
+	b.must(alice.Token, `{ me { id } }`, nil, nil)
+	ws := b.connectWS(alice, "")
+	ws.subscribe("1", subMessages, nil)
+	time.Sleep(100 * time.Millisecond)
+
+	start := time.Now()
+	a.must(alice.Token, signOutEverywhere, nil, nil)
+	expectSignedOut(t, "socket on the other instance", ws, start)
+	if res := b.do(alice.Token, `{ me { id } }`, nil); res.Status != http.StatusUnauthorized {
+		t.Fatalf("old token on the other instance: HTTP %d %+v", res.Status, res.Errors)
+	}
+	// A token issued after the sign-out works on an instance that had
+	// remembered the older version.
+	b.must(a.login(alice), `{ me { id } }`, nil, nil)
+}
