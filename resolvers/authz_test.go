@@ -1,0 +1,381 @@
+package resolvers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// The authorization matrix: every Query, Mutation and Subscription field of
+// schema.graphqls, tried by every role against one small world, with the
+// outcome each role must get. A field added to the schema without rows here
+// fails TestAuthzMatrixCoversSchema, naming the field.
+//
+// The world (azSetup): the owner is friends with the participant and they
+// share an active conversation; a requester has an open message request to
+// the owner; the owner has blocked the blocked user, who had written first;
+// the stranger knows nobody; the minor is 14. The owner also has a video
+// for friends only. "participant" is the other party of the thing the
+// operation names: the friend for a conversation, message, user or video,
+// the requester for a request. Profiles stay visible to a blocked user (a
+// README choice); everything private does not.
+
+var azRoles = []string{"anonymous", "owner", "participant", "stranger", "blocked", "minor"}
+
+// azCase is one operation and what each role gets from it: OK, NULL (data
+// is null, no error), a code, or CODE/REASON. For a subscription, 4403 means
+// the socket is closed at connection_init. Variables: $user (the owner),
+// $conv, $msg, $req, $video, $owner (the owner's username), $name (a fresh
+// username), $fb (a Graph API token of the caller's own).
+type azCase struct {
+	op   string
+	kind string // whose other party is "participant": "req" for the requester, else the friend
+	rows string
+}
+
+// Shorthands for the common rows.
+const (
+	azSelf    = "anonymous=UNAUTHENTICATED owner=OK participant=OK stranger=OK blocked=OK minor=OK"
+	azPublic  = "anonymous=OK owner=OK participant=OK stranger=OK blocked=OK minor=OK"
+	azMembers = "anonymous=UNAUTHENTICATED owner=OK participant=OK stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"
+	azOwner   = "anonymous=UNAUTHENTICATED owner=OK participant=NOT_FOUND stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"
+)
+
+var azMatrix = map[string][]azCase{
+	// Queries.
+	"me":              {{op: `{ me { id username } }`, rows: "anonymous=NULL owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
+	"user":            {{op: `query($user: ID!) { user(id: $user) { id username } }`, rows: azSelf}},
+	"privacySettings": {{op: `{ privacySettings { directMessagePolicy } }`, rows: azSelf}},
+	"conversations":   {{op: `{ conversations { totalCount edges { node { id lastMessage { text } } } } }`, rows: azSelf}},
+	"messageRequests": {{op: `{ messageRequests { totalCount edges { node { id lastMessage { text } } } } }`, rows: azSelf}},
+	"conversation":    {{op: `query($conv: ID!) { conversation(id: $conv) { id messages { edges { node { text } } } } }`, rows: azMembers}},
+	"node": {
+		{op: `query($conv: ID!) { node(id: $conv) { id ... on Conversation { lastMessage { text } } } }`, rows: azMembers},
+		{op: `query($msg: ID!) { node(id: $msg) { id ... on Message { text } } }`, rows: azMembers},
+		{op: `query($req: ID!) { node(id: $req) { id ... on MessageRequest { lastMessage { text } } } }`, kind: "req",
+			rows: "anonymous=UNAUTHENTICATED owner=OK participant=NOT_FOUND stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"},
+		{op: `query($video: ID!) { node(id: $video) { id ... on Video { url } } }`, rows: azMembers},
+		{op: `query($user: ID!) { node(id: $user) { id ... on User { username } } }`,
+			rows: azSelf},
+	},
+	"canMessage":       {{op: `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`, rows: azSelf}},
+	"followers":        {{op: `query($user: ID!) { followers(userId: $user) { totalCount } }`, rows: azSelf}},
+	"following":        {{op: `query($user: ID!) { following(userId: $user) { totalCount } }`, rows: azSelf}},
+	"blockedUsers":     {{op: `{ blockedUsers { totalCount } }`, rows: azSelf}},
+	"suggestedFriends": {{op: `{ suggestedFriends { totalCount } }`, rows: azSelf}},
+
+	// Mutations.
+	"register":          {{op: `mutation($name: String!) { register(input: {username: $name, password: "correct horse", displayName: "New", birthDate: "2001-01-01"}) { token } }`, rows: azPublic}},
+	"login":             {{op: `mutation($owner: String!) { login(input: {username: $owner, password: "correct horse"}) { token } }`, rows: azPublic}},
+	"signOutEverywhere": {{op: `mutation { signOutEverywhere }`, rows: azSelf}},
+	"follow":            {{op: `mutation($user: ID!) { follow(userId: $user) { id } }`, rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=OK blocked=FORBIDDEN/BLOCKED minor=OK"}},
+	"unfollow":          {{op: `mutation($user: ID!) { unfollow(userId: $user) { id } }`, rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=OK blocked=OK minor=OK"}},
+	"block":             {{op: `mutation($user: ID!) { block(userId: $user) { id } }`, rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=OK blocked=OK minor=OK"}},
+	"unblock":           {{op: `mutation($user: ID!) { unblock(userId: $user) { id } }`, rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=OK blocked=OK minor=OK"}},
+	"updatePrivacySettings": {{op: `mutation { updatePrivacySettings(input: {directMessagePolicy: FRIENDS}) { directMessagePolicy } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=OK participant=OK stranger=OK blocked=OK minor=FORBIDDEN/AGE_RESTRICTED"}},
+	"publishVideo": {{op: `mutation { publishVideo(input: {caption: "mine", url: "https://v.example/mine.mp4"}) { id } }`, rows: azSelf}},
+	"updateVideo": {{op: `mutation($video: ID!) { updateVideo(input: {id: $video, visibility: PUBLIC}) { id } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=OK participant=FORBIDDEN/NOT_OWNER stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
+	"deleteVideo": {{op: `mutation($video: ID!) { deleteVideo(id: $video) }`,
+		rows: "anonymous=UNAUTHENTICATED owner=OK participant=FORBIDDEN/NOT_OWNER stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
+	"sendMessage": {
+		{op: `mutation($user: ID!) { sendMessage(input: {recipientId: $user, text: "hi"}) { delivery } }`,
+			rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=OK blocked=FORBIDDEN/BLOCKED minor=FORBIDDEN/AGE_RESTRICTED"},
+		{op: `mutation($conv: ID!) { sendMessage(input: {conversationId: $conv, text: "hi"}) { delivery } }`, rows: azMembers},
+	},
+	"acceptMessageRequest":  {{op: `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { id } }`, kind: "req", rows: azOwner}},
+	"deleteMessageRequest":  {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) }`, kind: "req", rows: azOwner}},
+	"reportMessageRequest":  {{op: `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { id } }`, kind: "req", rows: azOwner}},
+	"markConversationRead":  {{op: `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`, rows: azMembers}},
+	"setPhoneNumber":        {{op: `mutation($phone: String!) { setPhoneNumber(input: {phoneNumber: $phone}) { id } }`, rows: azSelf}},
+	"syncContacts":          {{op: `mutation { syncContacts(input: {phoneNumbers: ["+33612345678"]}) { syncedCount } }`, rows: azSelf}},
+	"removeSyncedContacts":  {{op: `mutation { removeSyncedContacts }`, rows: azSelf}},
+	"linkFacebookAccount":   {{op: `mutation($fb: String!) { linkFacebookAccount(accessToken: $fb) { facebookUserId } }`, rows: azSelf}},
+	"unlinkFacebookAccount": {{op: `mutation { unlinkFacebookAccount }`, rows: azSelf}},
+
+	// Subscriptions.
+	"messageAdded": {{op: `subscription($conv: ID) { messageAdded(conversationId: $conv) { id text } }`,
+		rows: "anonymous=4403 owner=OK participant=OK stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
+	"messageRequestReceived": {{op: `subscription { messageRequestReceived { id lastMessage { text } } }`,
+		rows: "anonymous=4403 owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
+	"conversationUpdated": {{op: `subscription { conversationUpdated { id lastMessage { text } } }`,
+		rows: "anonymous=4403 owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
+}
+
+// azSchemaFields lists every Query, Mutation and Subscription field.
+func azSchemaFields(t testing.TB) map[string]string {
+	t.Helper()
+	src, err := os.ReadFile("../schema.graphqls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, gqlErr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(src)})
+	if gqlErr != nil {
+		t.Fatalf("load schema: %v", gqlErr)
+	}
+	fields := map[string]string{}
+	for _, def := range []*ast.Definition{schema.Query, schema.Mutation, schema.Subscription} {
+		for _, f := range def.Fields {
+			if !strings.HasPrefix(f.Name, "__") {
+				fields[f.Name] = def.Name
+			}
+		}
+	}
+	return fields
+}
+
+// azRows parses "role=OUTCOME …" and checks that every role has one.
+func azRows(t testing.TB, field, rows string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, kv := range strings.Fields(rows) {
+		role, want, _ := strings.Cut(kv, "=")
+		out[role] = want
+	}
+	for _, role := range azRoles {
+		if out[role] == "" {
+			t.Errorf("authorization matrix: field %q has no row for role %q", field, role)
+		}
+	}
+	if len(out) != len(azRoles) {
+		t.Errorf("authorization matrix: field %q has rows for unknown roles: %s", field, rows)
+	}
+	return out
+}
+
+// Every field of the schema has a row for every role, and the table names
+// no field the schema lacks.
+func TestAuthzMatrixCoversSchema(t *testing.T) {
+	fields := azSchemaFields(t)
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		cases := azMatrix[name]
+		if len(cases) == 0 {
+			t.Errorf("%s.%s has no rows in the authorization matrix (resolvers/authz_test.go): add one per role", fields[name], name)
+		}
+		for _, c := range cases {
+			azRows(t, name, c.rows)
+		}
+	}
+	for name := range azMatrix {
+		if _, ok := fields[name]; !ok {
+			t.Errorf("the authorization matrix has rows for %q, which the schema lacks", name)
+		}
+	}
+}
+
+// azWorld is the small world of the matrix.
+type azWorld struct {
+	e         *env
+	users     map[string]user // by role; "participant" is the friend
+	requester user
+	vars      map[string]any
+	secrets   []string // texts only the owner and the participant may see
+}
+
+var azSeq int
+
+func azSetup(t *testing.T, e *env) *azWorld {
+	t.Helper()
+	azSeq++
+	w := &azWorld{e: e, users: map[string]user{}}
+	owner, friend := e.register("owner"), e.register("friend")
+	e.setPolicy(owner, "EVERYONE")
+	e.friends(owner, friend)
+	convSecret := fmt.Sprintf("conversation secret %d", azSeq)
+	inConv := e.send(friend, owner, convSecret)
+	requester := e.register("requester")
+	reqSecret := fmt.Sprintf("request secret %d", azSeq)
+	e.send(requester, owner, reqSecret)
+	reqs := e.requests(owner)
+	if len(reqs) != 1 {
+		t.Fatalf("owner has requests %v, want one", reqs)
+	}
+	stranger := e.register("stranger")
+	blocked := e.register("blocked")
+	e.send(blocked, owner, "before the block")
+	e.block(owner, blocked)
+	minor := e.registerAged("minor", 14)
+	var video struct{ PublishVideo struct{ ID string } }
+	e.must(owner.Token, `mutation { publishVideo(input: {caption: "friends only", url: "https://v.example/f.mp4", visibility: FRIENDS}) { id } }`, nil, &video)
+
+	w.users = map[string]user{"owner": owner, "participant": friend, "stranger": stranger, "blocked": blocked, "minor": minor}
+	w.requester = requester
+	w.secrets = []string{convSecret, reqSecret}
+	w.vars = map[string]any{"user": owner.ID, "owner": owner.Name, "conv": inConv.ConversationID,
+		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID}
+	return w
+}
+
+// actor is who plays role for a case of kind.
+func (w *azWorld) actor(role, kind string) user {
+	if role == "participant" && kind == "req" {
+		return w.requester
+	}
+	return w.users[role]
+}
+
+// varsFor picks the variables op declares, with fresh ones for this call.
+func (w *azWorld) varsFor(op, role string, n int) map[string]any {
+	all := map[string]any{"name": fmt.Sprintf("azn%d%d%s", azSeq, n, role[:2]),
+		"phone": fmt.Sprintf("+3361234%04d", (azSeq*10+n)%10000), "fb": fmt.Sprintf("fb-%d-%d-%s", azSeq, n, role)}
+	w.e.graph.add(all["fb"].(string), fmt.Sprintf("%d%d%d", azSeq, n, len(role)))
+	for k, v := range w.vars {
+		all[k] = v
+	}
+	return visVars(op, all)
+}
+
+// azOrder runs refusals first and successes last, the owner's very last,
+// so that no success changes what a later role is tried against.
+func azOrder(rows map[string]string) []string {
+	order := append([]string(nil), azRoles...)
+	rank := func(role string) int {
+		switch {
+		case role == "owner":
+			return 2
+		case rows[role] == "OK" || rows[role] == "NULL":
+			return 1
+		}
+		return 0
+	}
+	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
+	return order
+}
+
+func TestAuthzMatrix(t *testing.T) {
+	fields := azSchemaFields(t)
+	e := newEnv(t)
+	names := make([]string, 0, len(azMatrix))
+	for name := range azMatrix {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	tried := 0
+	for _, name := range names {
+		for i, c := range azMatrix[name] {
+			rows := azRows(t, name, c.rows)
+			w := azSetup(t, e)
+			for n, role := range azOrder(rows) {
+				what := fmt.Sprintf("%s #%d as %s", name, i+1, role)
+				u := w.actor(role, c.kind)
+				if role == "anonymous" {
+					u = user{}
+				}
+				vars := w.varsFor(c.op, role, n)
+				if fields[name] == "Subscription" {
+					w.subscribe(t, what, u, c.op, vars, rows[role])
+				} else {
+					w.call(t, what, u, role, c.op, vars, rows[role])
+				}
+				tried++
+			}
+		}
+	}
+	t.Logf("authorization matrix: %d fields, %d rows tried", len(names), tried)
+}
+
+// call runs a query or mutation as u and checks the outcome.
+func (w *azWorld) call(t *testing.T, what string, u user, role, op string, vars map[string]any, want string) {
+	t.Helper()
+	res := w.e.do(u.Token, op, vars)
+	visCheckErrors(t, what, res)
+	w.noSecrets(t, what, role, string(res.Data))
+	switch want {
+	case "OK":
+		if len(res.Errors) > 0 || visDataEmpty(res.Data) {
+			t.Errorf("%s: want data, got %s %+v", what, res.Data, res.Errors)
+		}
+	case "NULL":
+		if len(res.Errors) > 0 || !visDataEmpty(res.Data) {
+			t.Errorf("%s: want null, got %s %+v", what, res.Data, res.Errors)
+		}
+	default:
+		code, reason, _ := strings.Cut(want, "/")
+		if res.code() != code || (reason != "" && res.reason() != reason) || !visDataEmpty(res.Data) {
+			t.Errorf("%s: want %s, got data %s errors %+v", what, want, res.Data, res.Errors)
+		}
+		if code == "UNAUTHENTICATED" && res.Status != http.StatusOK {
+			t.Errorf("%s: HTTP %d for an anonymous caller, want 200", what, res.Status)
+		}
+	}
+}
+
+// noSecrets fails when someone outside the conversation and the request
+// sees their text.
+func (w *azWorld) noSecrets(t *testing.T, what, role, body string) {
+	t.Helper()
+	if role == "owner" || role == "participant" {
+		return
+	}
+	for _, s := range w.secrets {
+		if strings.Contains(body, s) {
+			t.Errorf("%s: the response shows %q: %s", what, s, body)
+		}
+	}
+}
+
+// subscribe opens a socket as u, subscribes, and checks the outcome. An OK
+// subscription must stay open without error; the owner's must also deliver
+// an event the world then causes.
+func (w *azWorld) subscribe(t *testing.T, what string, u user, op string, vars map[string]any, want string) {
+	t.Helper()
+	ws := w.e.dialWS(u.Token, wsOptions{})
+	if want == "4403" {
+		if code, _ := ws.closedWith(5 * time.Second); code != 4403 {
+			t.Errorf("%s: close %d, want 4403", what, code)
+		}
+		return
+	}
+	ws.expect("connection_ack")
+	ws.subscribe("1", op, vars)
+	if want != "OK" {
+		m := ws.next()
+		var p struct {
+			Errors []gqlError
+			Data   json.RawMessage
+		}
+		_ = json.Unmarshal(m.Payload, &p)
+		res := response{Status: http.StatusOK, Data: p.Data, Errors: p.Errors}
+		visCheckErrors(t, what, res)
+		if res.code() != want || !visDataEmpty(res.Data) {
+			t.Errorf("%s: want %s, got %s %s", what, want, m.Type, m.Payload)
+		}
+		ws.close()
+		return
+	}
+	ws.quiet(200 * time.Millisecond)
+	if u.Token != w.users["owner"].Token {
+		ws.close()
+		return
+	}
+	// The owner's subscription delivers what happens next.
+	friend := w.users["participant"]
+	switch {
+	case strings.Contains(op, "messageAdded"):
+		w.e.send(friend, u, "live to the owner")
+	case strings.Contains(op, "messageRequestReceived"):
+		w.e.send(w.e.register("newcomer"), u, "live to the owner")
+	case strings.Contains(op, "conversationUpdated"):
+		w.e.must(friend.Token, `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`,
+			map[string]any{"conv": w.vars["conv"]}, nil)
+	}
+	m := ws.next()
+	if m.Type != "next" || !strings.Contains(string(m.Payload), `"data"`) || strings.Contains(string(m.Payload), `"errors"`) {
+		t.Errorf("%s: want an event, got %s %s", what, m.Type, m.Payload)
+	}
+	ws.close()
+}
