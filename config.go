@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"dmgraph/auth"
 	"dmgraph/dm"
 	"dmgraph/facebook"
 	"dmgraph/ratelimit"
@@ -26,6 +29,10 @@ type config struct {
 	ShutdownTimeout time.Duration
 	// DatabaseMaxConns bounds the PostgreSQL connection pool.
 	DatabaseMaxConns int
+	// PasswordHashCost is bcrypt's work factor for new password hashes
+	// (PASSWORD_HASH_COST). Lower is only for load tests, which register
+	// thousands of users; production refuses anything below the default.
+	PasswordHashCost int
 	// Migrate applies pending migrations at start (MIGRATE=false skips it).
 	Migrate bool
 	// Playground serves GraphiQL at / (PLAYGROUND=false turns it off).
@@ -125,6 +132,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.DatabaseMaxConns = n
 	}
+	c.PasswordHashCost = auth.DefaultCost
+	if s := getenv("PASSWORD_HASH_COST"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < bcrypt.MinCost || n > bcrypt.MaxCost {
+			return c, fmt.Errorf("PASSWORD_HASH_COST must be a number from %d to %d, got %q", bcrypt.MinCost, bcrypt.MaxCost, s)
+		}
+		c.PasswordHashCost = n
+	}
 	if s := getenv("LOG_LEVEL"); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
 			return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", s)
@@ -148,6 +163,9 @@ func (c config) checkProduction() error {
 	}
 	if c.ContactsHashKey == "" {
 		problems = append(problems, "CONTACTS_HASH_KEY must be set (phone hashes must survive restarts and stay out of the database)")
+	}
+	if c.PasswordHashCost < auth.DefaultCost {
+		problems = append(problems, fmt.Sprintf("PASSWORD_HASH_COST may not be below %d", auth.DefaultCost))
 	}
 	for _, o := range c.AllowedOrigins {
 		if strings.Trim(o, "*.:") == "" {

@@ -105,7 +105,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 		return nil, err
 	}
 	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: events, Limits: limits,
-		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
+		Passwords: auth.Hasher{Cost: cfg.PasswordHashCost},
+		Facebook:  facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
 	return &app{store: st, svc: svc}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"dmgraph/testdb"
 )
@@ -87,13 +88,15 @@ func TestServerStartsTwiceOnItsDatabase(t *testing.T) {
 }
 
 func TestConfigRejectsBadValues(t *testing.T) {
-	for _, env := range []map[string]string{{"TOKEN_TTL": "soon"}, {"TOKEN_TTL": "-1h"}, {"LOG_LEVEL": "loud"}, {"FACEBOOK_TIMEOUT": "x"}} {
+	for _, env := range []map[string]string{{"TOKEN_TTL": "soon"}, {"TOKEN_TTL": "-1h"}, {"LOG_LEVEL": "loud"}, {"FACEBOOK_TIMEOUT": "x"},
+		{"PASSWORD_HASH_COST": "3"}, {"PASSWORD_HASH_COST": "32"}, {"PASSWORD_HASH_COST": "cheap"}} {
 		if _, err := loadConfig(func(k string) string { return env[k] }); err == nil {
 			t.Errorf("%v accepted", env)
 		}
 	}
 	c, err := loadConfig(func(string) string { return "" })
-	if err != nil || c.Addr != ":8080" || c.TokenTTL != 24*time.Hour || c.FacebookGraphURL != "https://graph.facebook.com/v19.0" {
+	if err != nil || c.Addr != ":8080" || c.TokenTTL != 24*time.Hour || c.FacebookGraphURL != "https://graph.facebook.com/v19.0" ||
+		c.PasswordHashCost != bcrypt.DefaultCost {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
 }
@@ -283,6 +286,7 @@ func TestProductionRefusesUnsafeDefaults(t *testing.T) {
 		"no contacts key":  {"CONTACTS_HASH_KEY", ""},
 		"wildcard origin":  {"ALLOWED_ORIGINS", "*"},
 		"wildcard in list": {"ALLOWED_ORIGINS", "app.example.com, *:*"},
+		"cheap passwords":  {"PASSWORD_HASH_COST", "4"},
 	} {
 		env := map[string]string{}
 		for k, v := range good {

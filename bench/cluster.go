@@ -22,12 +22,12 @@ func (b *bench) runCluster(ctx context.Context) ([]row, error) {
 	case b.opt.target != "":
 		baseA, baseB = b.base, b.opt.targetB
 	default:
-		a, err := startServer(ctx, b.bin, b.serverDB, b.opt.redis, filepath.Join(b.logs, "cluster-a.log"))
+		a, err := startServer(ctx, b.bin, b.serverDB, b.opt.redis, filepath.Join(b.logs, "cluster-a.log"), b.serverEnv()...)
 		if err != nil {
 			return nil, err
 		}
 		defer a.stop()
-		bb, err := startServer(ctx, b.bin, b.serverDB, b.opt.redis, filepath.Join(b.logs, "cluster-b.log"))
+		bb, err := startServer(ctx, b.bin, b.serverDB, b.opt.redis, filepath.Join(b.logs, "cluster-b.log"), b.serverEnv()...)
 		if err != nil {
 			return nil, err
 		}

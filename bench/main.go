@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ type options struct {
 	inboxConversations, inboxClients int
 	fanoutRate, clusterRate          float64
 	idleConns                        int
+	passwordHashCost                 int
 }
 
 type bench struct {
@@ -64,6 +66,7 @@ func main() {
 	flag.Float64Var(&o.fanoutRate, "fanout-rate", 500, "messages per second in fanout (scaled down to 5 per pair per second when pairs are few)")
 	flag.Float64Var(&o.clusterRate, "cluster-rate", 200, "messages per second in cluster")
 	flag.IntVar(&o.idleConns, "idle-conns", 2000, "websocket connections in idle (capped by the open-file limit)")
+	flag.IntVar(&o.passwordHashCost, "password-hash-cost", 4, "PASSWORD_HASH_COST of the servers the bench starts: registering users is setup, not a measurement")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -137,7 +140,7 @@ func run(ctx context.Context, o options) error {
 			b.serverDB = "sqlite:" + filepath.Join(tmp, "bench.db")
 			b.rep.Database = "sqlite (temporary file)"
 		}
-		srv, err := startServer(ctx, b.bin, b.serverDB, "", filepath.Join(b.logs, "server.log"))
+		srv, err := startServer(ctx, b.bin, b.serverDB, "", filepath.Join(b.logs, "server.log"), b.serverEnv()...)
 		if err != nil {
 			return err
 		}
@@ -247,6 +250,12 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 		}
 	}
 	return nil
+}
+
+// serverEnv is the environment the bench gives the servers it starts,
+// besides their database and port.
+func (b *bench) serverEnv() []string {
+	return []string{"PASSWORD_HASH_COST=" + strconv.Itoa(b.opt.passwordHashCost)}
 }
 
 func isLoopback(host string) bool {

@@ -69,8 +69,9 @@ func freePort() (int, error) {
 }
 
 // startServer runs bin on a free 127.0.0.1 port with databaseURL (and
-// redisURL when not empty), and waits until /readyz answers.
-func startServer(ctx context.Context, bin, databaseURL, redisURL, logPath string) (*instance, error) {
+// redisURL when not empty) and the extra environment env, and waits until
+// /readyz answers.
+func startServer(ctx context.Context, bin, databaseURL, redisURL, logPath string, env ...string) (*instance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -85,6 +86,7 @@ func startServer(ctx context.Context, bin, databaseURL, redisURL, logPath string
 		"LOG_LEVEL=warn",
 		"PLAYGROUND=false",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
