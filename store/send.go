@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"gorm.io/gorm"
@@ -14,6 +13,8 @@ import (
 // facts is what one statement tells about a sender, a recipient and their
 // conversation.
 type facts struct {
+	// Duplicate: the sender already sent a message with this ClientMessageID.
+	Duplicate              bool
 	RecipientPolicy        models.DirectMessagePolicy
 	Blocked                bool
 	RecipientFollowsSender bool
@@ -43,16 +44,19 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 	}
 }
 
-// factsSQL answers every question of the policy in one statement; each
-// subquery is a primary-key or unique-index lookup.
+// factsSQL answers every question of the policy in one statement, and
+// whether the send repeats a clientMessageId (@cid, NULL for none); each
+// subquery is a primary-key or unique-index lookup. The conversation is
+// found by its direct key (@k), so the statement needs no earlier one.
 const factsSQL = `
-SELECT u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su.birth_date AS sender_birth_date,
+SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_message_id = @cid) AS duplicate,
+	u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su.birth_date AS sender_birth_date,
 	EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = @s AND b.blocked_id = @r)
 		OR (b.blocker_id = @r AND b.blocked_id = @s)) AS blocked,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @r AND f.followee_id = @s) AS recipient_follows_sender,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @s AND f.followee_id = @r) AS sender_follows_recipient,
 	COALESCE((SELECT m.status FROM conversation_members m
-		WHERE m.conversation_id = @c AND m.user_id = @r), '') AS recipient_status,
+		WHERE m.conversation_id = c.id AND m.user_id = @r), '') AS recipient_status,
 	COALESCE(q.message_count, 0) AS request_messages,
 	COALESCE(q.id, 0) AS request_id,
 	(EXISTS (SELECT 1 FROM synced_contacts sc WHERE sc.owner_id = @r AND sc.phone_hash = su.phone_hash)
@@ -62,13 +66,20 @@ SELECT u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su
 			OR EXISTS (SELECT 1 FROM facebook_friends f WHERE f.user_id = @s AND f.friend_facebook_id = rl.facebook_user_id)))
 	) AS suggested
 FROM users u JOIN users su ON su.id = @s
+LEFT JOIN conversations c ON c.direct_key = @k
 -- At most one open request per conversation and recipient (idx_requests_open).
-LEFT JOIN message_requests q ON q.conversation_id = @c AND q.recipient_id = @r AND q.status = 'OPEN'
+LEFT JOIN message_requests q ON q.conversation_id = c.id AND q.recipient_id = @r AND q.status = 'OPEN'
 WHERE u.id = @r`
 
-func loadFacts(tx *gorm.DB, convID int64, p models.SendParams) (facts, error) {
+// factsArgs are factsSQL's parameters.
+func factsArgs(p models.SendParams) map[string]any {
+	return map[string]any{"s": p.SenderID, "r": p.RecipientID, "k": directKey(p.SenderID, p.RecipientID),
+		"cid": p.ClientMessageID}
+}
+
+func loadFacts(tx *gorm.DB, p models.SendParams) (facts, error) {
 	var fs []facts
-	err := tx.Raw(factsSQL, map[string]any{"s": p.SenderID, "r": p.RecipientID, "c": convID}).Scan(&fs).Error
+	err := tx.Raw(factsSQL, factsArgs(p)).Scan(&fs).Error
 	if err != nil {
 		return facts{}, err
 	}
@@ -80,11 +91,8 @@ func loadFacts(tx *gorm.DB, convID int64, p models.SendParams) (facts, error) {
 
 // Permission answers the send rules for a would-be message, without sending.
 func (s *Store) Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error) {
-	convID, err := s.DirectConversationID(ctx, p.SenderID, p.RecipientID)
-	if err != nil && !errors.Is(err, models.ErrNotFound) {
-		return "", err
-	}
-	f, err := loadFacts(s.db.WithContext(ctx), convID, p)
+	p.ClientMessageID = nil
+	f, err := loadFacts(s.db.WithContext(ctx), p)
 	if err != nil {
 		return "", translate(err, "user")
 	}
@@ -96,35 +104,29 @@ func (s *Store) Permission(ctx context.Context, p models.SendParams, decide mode
 // first, so concurrent sends to one conversation queue and the request limit
 // holds. A repeated ClientMessageID fails with ErrDuplicate.
 func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error) {
+	if s.db.Name() == "postgres" {
+		return s.sendPostgres(ctx, p, decide)
+	}
 	var res *models.SendResult
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t := now()
 		var conv models.Conversation
-		err := tx.Raw(`INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
-			VALUES (?, 0, ?, ?)
-			ON CONFLICT (direct_key) DO UPDATE SET updated_at = excluded.updated_at
-			RETURNING *`, directKey(p.SenderID, p.RecipientID), t, t).Scan(&conv).Error
+		err := tx.Raw(upsertConversationSQL, map[string]any{"k": directKey(p.SenderID, p.RecipientID), "t": t}).
+			Scan(&conv).Error
 		if err != nil {
 			return err
 		}
 		if err := lockUsers(tx, p.SenderID, p.RecipientID); err != nil {
 			return err
 		}
-		if p.ClientMessageID != nil {
-			// Under the sender's lock: a concurrent retry that won is seen
-			// here, before the rules could refuse this one.
-			var ids []int64
-			if err := tx.Model(&models.Message{}).Where("sender_id = ? AND client_message_id = ?",
-				p.SenderID, *p.ClientMessageID).Pluck("id", &ids).Error; err != nil {
-				return err
-			}
-			if len(ids) > 0 {
-				return models.ErrDuplicate
-			}
-		}
-		f, err := loadFacts(tx, conv.ID, p)
+		f, err := loadFacts(tx, p)
 		if err != nil {
 			return err
+		}
+		if f.Duplicate {
+			// Read under the sender's lock: a concurrent retry that won is
+			// seen here, before the rules could refuse this one.
+			return models.ErrDuplicate
 		}
 		delivery, err := decide(f.input(p))
 		if err != nil {
