@@ -71,6 +71,9 @@ func (e *Error) Is(target error) bool {
 var (
 	ErrUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "sign in to do this"}
 	ErrNotFound        = &Error{Code: CodeNotFound, Message: "not found"}
+	// ErrUnavailable is a dependency (the database) that could not be
+	// reached, or did not answer in time: the client may try again.
+	ErrUnavailable = &Error{Code: CodeUnavailable, Message: "the service is unavailable; try again shortly"}
 	// ErrDuplicate is a unique-constraint violation seen by the store.
 	ErrDuplicate = &Error{Code: CodeConflict, Reason: "DUPLICATE", Message: "already exists"}
 )

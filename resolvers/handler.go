@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -49,7 +50,14 @@ type Options struct {
 	MaxPendingSockets int
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// OperationTimeout bounds a query or mutation, so that a database that
+	// stopped answering costs the client an UNAVAILABLE error, not a hang
+	// (DefaultOperationTimeout when 0).
+	OperationTimeout time.Duration
 }
+
+// DefaultOperationTimeout is how long a query or mutation may take.
+const DefaultOperationTimeout = 5 * time.Second
 
 // Handler serves the API. CloseWebsockets closes every open websocket.
 type Handler struct {
@@ -101,6 +109,10 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	})
 	srv.AroundResponses(observe(log, opts.Metrics))
 	srv.AroundRootFields(requireViewer)
+	if opts.OperationTimeout <= 0 {
+		opts.OperationTimeout = DefaultOperationTimeout
+	}
+	srv.AroundOperations(deadline(opts.OperationTimeout))
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -121,7 +133,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		}
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, opts.TrustedProxies, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
+	mux.Handle("/query", authenticate(svc, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -145,6 +157,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		var e *models.Error
 		if errors.As(err, &e) {
+			if e.Code == models.CodeUnavailable {
+				log.WarnContext(ctx, "dependency unavailable", "err", err, "path", out.Path.String())
+			}
 			out.Message = e.Message
 			out.Extensions = map[string]any{"code": string(e.Code)}
 			if e.Reason != "" {
@@ -175,7 +190,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 // authenticate puts the bearer token's user in the request context. No
 // header means anonymous; a bad or expired token is refused outright, so a
 // client learns to sign in again instead of silently seeing less.
-func authenticate(svc *dm.Service, trusted []netip.Prefix, next http.Handler) http.Handler {
+func authenticate(svc *dm.Service, trusted []netip.Prefix, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(models.WithClientIP(r.Context(), clientIP(r, trusted)))
 		h := r.Header.Get("Authorization")
@@ -188,7 +203,9 @@ func authenticate(svc *dm.Service, trusted []netip.Prefix, next http.Handler) ht
 			writeError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
 			return
 		}
-		claims, err := svc.Authenticate(r.Context(), strings.TrimSpace(token))
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		claims, err := svc.Authenticate(ctx, strings.TrimSpace(token))
+		cancel()
 		if err != nil {
 			var e *models.Error
 			if errors.As(err, &e) && e.Code == models.CodeUnauthenticated {
@@ -200,6 +217,22 @@ func authenticate(svc *dm.Service, trusted []netip.Prefix, next http.Handler) ht
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
 	})
+}
+
+// deadline bounds every query and mutation; subscriptions live on. The
+// response handler runs the resolvers, with the context it is given.
+func deadline(d time.Duration) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		respond := next(ctx)
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+			return respond
+		}
+		return func(ctx context.Context) *graphql.Response {
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			return respond(ctx)
+		}
+	}
 }
 
 // publicFields may be resolved without signing in.

@@ -70,6 +70,7 @@ type envConfig struct {
 	hubBuffer    int
 	redisURL     string // "" for the in-memory broker
 	redisChannel string
+	opTimeout    time.Duration
 }
 
 type envOption func(*envConfig)
@@ -85,6 +86,14 @@ func withMaxPendingSockets(n int) envOption { return func(c *envConfig) { c.maxP
 // withStore puts a test double in front of the store.
 func withStore(wrap func(dm.Store) dm.Store) envOption {
 	return func(c *envConfig) { c.wrapStore = wrap }
+}
+
+// withDatabase runs the server on dbURL instead of a fresh database.
+func withDatabase(dbURL string) envOption { return func(c *envConfig) { c.dbURL = dbURL } }
+
+// withOperationTimeout bounds each query and mutation.
+func withOperationTimeout(d time.Duration) envOption {
+	return func(c *envConfig) { c.opTimeout = d }
 }
 
 // withTinySockets gives the server's sockets a 4 KiB send buffer, so a
@@ -158,7 +167,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
 		Limits: cfg.limits, Log: log})
-	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending,
+	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
 	e.srv = httptest.NewUnstartedServer(e.handler)
 	if cfg.tinySockets {

@@ -75,6 +75,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	if err := registerUnavailable(db); err != nil {
+		return nil, err
+	}
 	s := &Store{db: db}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -211,7 +214,9 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	var err error
 	for range 3 {
-		if err = s.db.WithContext(ctx).Transaction(fn); !retryable(err) {
+		// Begin and Commit run outside the statement callbacks: their
+		// errors are marked here.
+		if err = markUnavailable(s.db.WithContext(ctx).Transaction(fn)); !retryable(err) {
 			return err
 		}
 	}
@@ -233,7 +238,7 @@ func translate(err error, what string) error {
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%s: %w", what, models.ErrDuplicate)
 	default:
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, markUnavailable(err))
 	}
 }
 
