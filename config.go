@@ -27,6 +27,8 @@ type config struct {
 	TokenTTL        time.Duration
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	// OperationTimeout bounds each query and mutation (OPERATION_TIMEOUT).
+	OperationTimeout time.Duration
 	// DatabaseMaxConns bounds the PostgreSQL connection pool.
 	DatabaseMaxConns int
 	// PasswordHashCost is bcrypt's work factor for new password hashes
@@ -89,6 +91,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"TOKEN_TTL", &c.TokenTTL, 24 * time.Hour},
 		{"FACEBOOK_TIMEOUT", &c.FacebookTimeout, facebook.DefaultTimeout},
 		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 15 * time.Second},
+		{"OPERATION_TIMEOUT", &c.OperationTimeout, resolvers.DefaultOperationTimeout},
 	}
 	for _, d := range durations {
 		if *d.dst, err = duration(getenv, d.name, d.def); err != nil {

@@ -141,7 +141,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	handler := resolvers.NewHandler(a.svc, resolvers.Options{
 		Log: log, Playground: cfg.Playground, NoIntrospection: !cfg.Introspection, Hub: hub,
 		AllowedOrigins: cfg.AllowedOrigins, Metrics: m, TrustedProxies: cfg.TrustedProxies,
-		Checks: map[string]func(context.Context) error{"database": a.store.Ping, "broker": broker.Ready},
+		OperationTimeout: cfg.OperationTimeout,
+		Checks:           map[string]func(context.Context) error{"database": a.store.Ping, "broker": broker.Ready},
 	})
 	if cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(cfg.DebugAddr, log)
