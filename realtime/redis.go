@@ -46,6 +46,9 @@ func NewRedis(url, channel string, hub *Hub, log *slog.Logger) (*Redis, error) {
 		return nil, err
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	// Let a caller's deadline cut a command short too (go-redis otherwise
+	// waits out ReadTimeout whatever the context says); Ready relies on it.
+	opts.ContextTimeoutEnabled = true
 	id := make([]byte, 8)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
@@ -65,8 +68,18 @@ func (r *Redis) Publish(_ context.Context, ev models.Event) {
 	}
 }
 
-// Ready pings Redis.
-func (r *Redis) Ready(ctx context.Context) error { return r.client.Ping(ctx).Err() }
+// readyTimeout bounds Ready. /readyz asks its checks in turn within one 2 s
+// budget: a Redis that accepts connections and never answers (a dead host,
+// a partition) took all of it, and the database, asked next, was reported
+// down as well.
+const readyTimeout = time.Second
+
+// Ready pings Redis, for at most readyTimeout.
+func (r *Redis) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return r.client.Ping(ctx).Err()
+}
 
 // Run publishes queued events and delivers received ones to the hub until
 // ctx ends. go-redis reconnects the subscription by itself after an outage.
