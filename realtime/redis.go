@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,16 @@ const publishQueue = 4096
 // publishing instance delivers to its own subscribers at once, without
 // Redis, and skips its events when they come back; so a Redis outage only
 // pauses delivery across instances.
+//
+// Pub/sub keeps nothing for a subscriber that is away, and events published
+// while Redis is unreachable are dropped, so an outage loses events. Since a
+// subscription reads the database only when an event wakes it, the
+// instances make up for it by resyncing (Hub.Resync: every subscriber
+// reconnects and reads what it missed with `after`) whenever events may have
+// been lost: when this instance's subscription to Redis comes back after a
+// drop (it missed what others published meanwhile), and when another
+// instance announces, once Redis is back, that it could not publish some
+// events (kindResync).
 type Redis struct {
 	id      string
 	client  *redis.Client
@@ -33,7 +44,15 @@ type Redis struct {
 	hub     *Hub
 	log     *slog.Logger
 	queue   chan models.Event
+	// lost is set when an event could not be published; the publisher then
+	// announces kindResync as soon as Redis answers again.
+	lost    atomic.Bool
+	resyncs atomic.Int64
 }
+
+// kindResync is the notice, from the instance named by Origin, that some of
+// its events never reached Redis: every other instance resyncs.
+const kindResync models.EventKind = "RESYNC"
 
 // NewRedis connects to url (redis://host:port/db) and uses channel (or
 // DefaultChannel). Call Run to start moving events.
@@ -64,8 +83,20 @@ func (r *Redis) Publish(_ context.Context, ev models.Event) {
 	select {
 	case r.queue <- ev:
 	default:
+		r.lost.Store(true)
 		r.log.Warn("redis publish queue full: event dropped", "kind", ev.Kind)
 	}
+}
+
+// Resyncs counts the times this instance ended its subscriptions because
+// events may have been lost.
+func (r *Redis) Resyncs() int64 { return r.resyncs.Load() }
+
+// resync ends every local subscription; its clients resume with `after`.
+func (r *Redis) resync(why string) {
+	n := r.hub.Resync()
+	r.resyncs.Add(1)
+	r.log.Warn("redis: events may have been lost; subscribers resume from the database", "why", why, "subscriptions", n)
 }
 
 // readyTimeout bounds Ready. /readyz asks its checks in turn within one 2 s
@@ -82,13 +113,17 @@ func (r *Redis) Ready(ctx context.Context) error {
 }
 
 // Run publishes queued events and delivers received ones to the hub until
-// ctx ends. go-redis reconnects the subscription by itself after an outage.
+// ctx ends. go-redis reconnects the subscription by itself after an outage
+// (and its health check notices a connection that went silent); each
+// reconnection shows up as a new subscribe confirmation, which is when this
+// instance resyncs.
 func (r *Redis) Run(ctx context.Context) error {
 	sub := r.client.Subscribe(ctx, r.channel)
 	defer sub.Close()
 	defer r.client.Close()
 	if _, err := sub.Receive(ctx); err != nil && ctx.Err() == nil {
-		// Not fatal: the subscription retries in the background.
+		// Not fatal: the subscription retries in the background, and its
+		// confirmation, when it comes, resyncs whatever subscribed meanwhile.
 		r.log.Warn("redis subscribe", "err", err)
 	}
 	done := make(chan struct{})
@@ -96,7 +131,7 @@ func (r *Redis) Run(ctx context.Context) error {
 		defer close(done)
 		r.publishLoop(ctx)
 	}()
-	in := sub.Channel(redis.WithChannelHealthCheckInterval(5 * time.Second))
+	in := sub.ChannelWithSubscriptions(redis.WithChannelHealthCheckInterval(5 * time.Second))
 	for {
 		select {
 		case <-ctx.Done():
@@ -107,33 +142,80 @@ func (r *Redis) Run(ctx context.Context) error {
 				<-done
 				return errors.New("redis subscription closed")
 			}
-			var ev models.Event
-			if err := json.Unmarshal([]byte(msg.Payload), &ev); err != nil {
-				r.log.Warn("redis: undecodable event", "err", err)
-				continue
-			}
-			if ev.Origin != r.id {
-				r.hub.Deliver(ev)
+			switch msg := msg.(type) {
+			case *redis.Subscription:
+				// The first confirmation was read above; any later one
+				// is go-redis subscribing again on a new connection.
+				if msg.Kind == "subscribe" {
+					r.resync("resubscribed to redis")
+				}
+			case *redis.Message:
+				var ev models.Event
+				if err := json.Unmarshal([]byte(msg.Payload), &ev); err != nil {
+					r.log.Warn("redis: undecodable event", "err", err)
+					continue
+				}
+				switch {
+				case ev.Origin == r.id:
+					// Delivered locally when published.
+				case ev.Kind == kindResync:
+					r.resync("instance " + ev.Origin + " could not publish some events")
+				default:
+					r.hub.Deliver(ev)
+				}
 			}
 		}
 	}
 }
 
+// publishLoop publishes queued events. After a failure it first announces
+// kindResync, before any other event, and retries that every second while
+// the queue is idle, so the others resync even if nothing else happens.
 func (r *Redis) publishLoop(ctx context.Context) {
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-retry.C:
+			if r.lost.Load() {
+				r.announceLost(ctx)
+			}
 		case ev := <-r.queue:
-			b, _ := json.Marshal(ev)
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := r.client.Publish(pctx, r.channel, b).Err()
-			cancel()
-			if err != nil && ctx.Err() == nil {
+			if r.lost.Load() && !r.announceLost(ctx) {
+				// Redis still fails: the coming notice covers this one too.
+				continue
+			}
+			if err := r.publish(ctx, ev); err != nil && ctx.Err() == nil {
+				r.lost.Store(true)
 				r.log.Warn("redis publish failed: event dropped", "err", err)
 			}
 		}
 	}
+}
+
+// announceLost publishes kindResync and reports whether it got through.
+func (r *Redis) announceLost(ctx context.Context) bool {
+	// Cleared first: an event dropped while the notice is on its way sets
+	// it again, for another notice.
+	r.lost.Store(false)
+	if err := r.publish(ctx, models.Event{Kind: kindResync, Origin: r.id}); err != nil {
+		r.lost.Store(true)
+		return false
+	}
+	r.log.Info("redis: back; told the other instances to resync")
+	return true
+}
+
+func (r *Redis) publish(ctx context.Context, ev models.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return r.client.Publish(pctx, r.channel, b).Err()
 }
 
 var _ Broker = (*Redis)(nil)
