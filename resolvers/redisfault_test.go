@@ -100,7 +100,9 @@ func redisCut(t *testing.T, redisURL, redisAddr string, c redisCutCase) {
 		if len(res.Errors) > 0 {
 			t.Fatalf("send %q: %+v", text, res.Errors)
 		}
-		var out struct{ SendMessage struct{ Message struct{ ID string } } }
+		var out struct {
+			SendMessage struct{ Message struct{ ID string } }
+		}
 		if err := json.Unmarshal(res.Data, &out); err != nil || out.SendMessage.Message.ID == "" {
 			t.Fatalf("send %q: %s", text, res.Data)
 		}
