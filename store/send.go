@@ -89,6 +89,13 @@ func loadFacts(tx *gorm.DB, p models.SendParams) (facts, error) {
 	return fs[0], nil
 }
 
+// upsertConversationSQL creates the 1:1 conversation or, when it exists,
+// takes its row lock by updating it.
+const upsertConversationSQL = `INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
+VALUES (@k, 0, @t, @t)
+ON CONFLICT (direct_key) DO UPDATE SET updated_at = excluded.updated_at
+RETURNING *`
+
 // Permission answers the send rules for a would-be message, without sending.
 func (s *Store) Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error) {
 	p.ClientMessageID = nil

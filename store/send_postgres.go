@@ -19,8 +19,8 @@ import (
 // of Send are pipelined through pgx in two batches, with the Go decision
 // between them.
 //
-//	1. BEGIN; upsert the conversation (its row lock); lock both users in ID
-//	   order; read the facts. Each is still its own statement, so the facts
+//	1. BEGIN; create the conversation if missing and lock it; lock both
+//	   users in ID order; read the facts. Each is still its own statement, so the facts
 //	   are read with a snapshot taken after the locks were granted.
 //	2. One data-modifying statement that inserts the message, upserts both
 //	   members, opens, extends or accepts the request and moves the
@@ -29,10 +29,15 @@ import (
 // The lock order, the per-user insert order and the dedupe under the
 // sender's lock are Send's, unchanged.
 
-const upsertConversationSQL = `INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
-VALUES (@k, 0, @t, @t)
-ON CONFLICT (direct_key) DO UPDATE SET updated_at = excluded.updated_at
-RETURNING id, direct_key, last_message_id, last_message_at, created_at, updated_at`
+// On PostgreSQL the conversation is created if missing (waiting for a
+// concurrent creator), then locked: a lock costs less than the upsert's new
+// row version, and the send's own update sets updated_at anyway.
+const (
+	createConversationSQL = `INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
+VALUES (@k, 0, @t, @t) ON CONFLICT (direct_key) DO NOTHING`
+	lockConversationSQL = `SELECT id, direct_key, last_message_id, last_message_at, created_at, updated_at
+FROM conversations WHERE direct_key = @k FOR UPDATE`
+)
 
 const lockUsersSQL = `SELECT id FROM users WHERE id IN (@s, @r) ORDER BY id FOR UPDATE`
 
@@ -55,14 +60,16 @@ const sendWriteSQL = `WITH msg AS (
 		read_at = CASE WHEN excluded.user_id = @s THEN excluded.read_at ELSE cm.read_at END
 	RETURNING cm.user_id, cm.status, cm.last_read_message_id, cm.read_at, cm.cleared_through_id, cm.created_at
 ), conv AS (
-	UPDATE conversations SET last_message_id = (SELECT id FROM msg), last_message_at = @t WHERE id = @c
+	UPDATE conversations SET last_message_id = (SELECT id FROM msg), last_message_at = @t, updated_at = @t
+	WHERE id = @c
 ), req AS (%s)
 SELECT msg.id, mem.status, mem.last_read_message_id, mem.read_at, mem.cleared_through_id, mem.created_at,
 	(SELECT count(*) FROM req), COALESCE((SELECT max(id) FROM req), 0)
 FROM msg JOIN mem ON mem.user_id = @s`
 
 var (
-	upsertConversationStmt = compileNamed(upsertConversationSQL)
+	createConversationStmt = compileNamed(createConversationSQL)
+	lockConversationStmt   = compileNamed(lockConversationSQL)
 	lockUsersStmt          = compileNamed(lockUsersSQL)
 	factsStmt              = compileNamed(factsSQL)
 	// An INBOX delivery accepts whatever request was open.
@@ -118,7 +125,7 @@ func (s *Store) sendPostgres(ctx context.Context, p models.SendParams, decide mo
 	}
 	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
-		return nil, translate(err, "message")
+		return nil, translate(markUnavailable(err), "message")
 	}
 	defer conn.Close()
 	var res *models.SendResult
@@ -136,7 +143,7 @@ func (s *Store) sendPostgres(ctx context.Context, p models.SendParams, decide mo
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, models.NotFound("user")
 		}
-		return nil, translate(err, "message")
+		return nil, translate(markUnavailable(err), "message")
 	}
 	return res, nil
 }
@@ -152,7 +159,8 @@ func (s *Store) sendOnce(ctx context.Context, c *pgx.Conn, p models.SendParams, 
 	args["t"] = t
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	upsertConversationStmt.queue(b, args).QueryRow(func(row pgx.Row) error {
+	createConversationStmt.queue(b, args)
+	lockConversationStmt.queue(b, args).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&conv.ID, &conv.DirectKey, &conv.LastMessageID, &conv.LastMessageAt, &conv.CreatedAt, &conv.UpdatedAt)
 	})
 	lockUsersStmt.queue(b, args)
@@ -216,7 +224,7 @@ func (s *Store) sendOnce(ctx context.Context, c *pgx.Conn, p models.SendParams, 
 	default:
 		res.RequestID, res.OpenedRequest = reqID, true
 	}
-	conv.LastMessageID, conv.LastMessageAt = res.Message.ID, &t
+	conv.LastMessageID, conv.LastMessageAt, conv.UpdatedAt = res.Message.ID, &t, t
 	res.Conversation = &models.ConversationView{Conversation: conv, Member: sender}
 	return res, nil
 }
