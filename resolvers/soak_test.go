@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -24,14 +25,16 @@ import (
 
 // The soak: many senders on a ring of friend pairs send over HTTP with a
 // clientMessageId, some of their requests cut short on purpose (the client
-// gives up, the server may or may not have committed) and retried with the
-// same clientMessageId. Every user has two subscriptions, one to all their
-// conversations and one to a single conversation, and each drops its
-// websocket at random every few seconds and resumes with `after`.
+// stops waiting; the server may or may not have committed), then either
+// retried with the same clientMessageId or abandoned. Every user has two
+// subscriptions, one to all their conversations and one to a single
+// conversation, and each drops its websocket at random every few seconds
+// (with or without a close frame) and resumes with `after`.
 //
 // Property: every acknowledged send is delivered exactly once to every
 // subscription whose scope holds it (the sender's own and the recipient's),
-// in per-conversation order; a send never acknowledged shows up at most once.
+// in per-conversation order; a send never acknowledged is stored at most
+// once, and if stored, delivered like the others.
 //
 // It runs about 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
 // the SQLite run of the suite stays quick while still going through every
@@ -59,7 +62,7 @@ const (
 	soakMaxDrop      = 4 * time.Second
 	soakMinDrop      = time.Second
 	soakMaxPause     = 20 * time.Millisecond // between one device's sends
-	soakAmbiguous    = 20                    // 1 in this many first attempts is cut short
+	soakAmbiguous    = 20                    // 1 in this many first attempts is cut short (then retried or abandoned)
 	soakSendAttempts = 6
 	soakDrainTimeout = 30 * time.Second
 )
@@ -131,7 +134,6 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	sendWG.Wait()
 	stopSending()
 
-	// What each subscription must receive: the acknowledged sends in its scope.
 	acked := map[string]soakAck{} // by message ID
 	unacked := map[string]bool{}  // texts of sends never acknowledged
 	var problems []string
@@ -140,6 +142,9 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 			if prev, ok := acked[a.MessageID]; ok {
 				problems = append(problems, fmt.Sprintf("message %s acknowledged for %s and %s", a.MessageID, prev.Text, a.Text))
 			}
+			if a.ConversationID != conv[(a.From+soakPairs-1)%soakPairs] && a.ConversationID != conv[a.From] {
+				problems = append(problems, fmt.Sprintf("message %s landed in conversation %s, not one of its sender's", a.MessageID, a.ConversationID))
+			}
 			acked[a.MessageID] = a
 		}
 		for _, txt := range s.unacked {
@@ -147,23 +152,31 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 		}
 		problems = append(problems, s.problems...)
 	}
-	expect := make([]map[string]bool, len(subs))
-	wantTotal := 0
-	for k, s := range subs {
-		expect[k] = map[string]bool{}
-		for id, a := range acked {
-			m := members[a.ConversationID]
-			if a.ConversationID != conv[(a.From+soakPairs-1)%soakPairs] && a.ConversationID != conv[a.From] {
-				problems = append(problems, fmt.Sprintf("message %s landed in conversation %s, not one of its sender's", id, a.ConversationID))
-			}
-			if s.scope != "" && s.scope != a.ConversationID {
-				continue
-			}
-			if m[0] == owner[k] || m[1] == owner[k] {
-				expect[k][id] = true
-				wantTotal++
+	// stored is what the server committed: the acknowledged sends, and the
+	// unacknowledged ones that some subscription received. Each subscription
+	// must receive those in its scope: its user's conversations, or its one.
+	stored := func() (map[string]soakAck, []map[string]bool, int) {
+		all := maps.Clone(acked)
+		for _, s := range subs {
+			for _, d := range s.deliveries() {
+				if _, ok := all[d.ID]; !ok && unacked[d.Text] {
+					all[d.ID] = soakAck{Text: d.Text, MessageID: d.ID, ConversationID: d.ConversationID}
+				}
 			}
 		}
+		expect := make([]map[string]bool, len(subs))
+		total := 0
+		for k, s := range subs {
+			expect[k] = map[string]bool{}
+			for id, a := range all {
+				m := members[a.ConversationID]
+				if (s.scope == "" || s.scope == a.ConversationID) && (m[0] == owner[k] || m[1] == owner[k]) {
+					expect[k][id] = true
+					total++
+				}
+			}
+		}
+		return all, expect, total
 	}
 
 	// Drain: no more drops; wait for every subscription to catch up, then
@@ -173,6 +186,7 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	}
 	deadline := time.Now().Add(soakDrainTimeout)
 	for time.Now().Before(deadline) {
+		_, expect, _ := stored()
 		missing := 0
 		for k, s := range subs {
 			missing += len(s.missing(expect[k]))
@@ -187,10 +201,11 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	subWG.Wait()
 
 	// Judge.
-	var delivered, lost, dups, disorder, reconnects, unackedSeen int
+	all, expect, wantTotal := stored()
+	var delivered, lost, dups, disorder, reconnects int
 	closes := map[int]int{}
+	textID := map[string]string{} // one stored message per send, across subscriptions
 	for k, s := range subs {
-		s.mu.Lock()
 		reconnects += s.conns - 1
 		for code, n := range s.closes {
 			closes[code] += n
@@ -198,33 +213,32 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 		problems = append(problems, s.problems...)
 		dups += s.dups
 		disorder += s.disorder
-		for _, d := range s.got {
-			if _, ok := acked[d.ID]; ok {
-				if expect[k][d.ID] {
-					delivered++
-				} else {
-					problems = append(problems, fmt.Sprintf("%s got %s (%q) outside its scope", s.name, d.ID, d.Text))
-				}
-				continue
+		for _, d := range s.deliveries() {
+			if id, ok := textID[d.Text]; ok && id != d.ID {
+				dups++
+				problems = append(problems, fmt.Sprintf("%q was stored twice, as %s and %s", d.Text, id, d.ID))
 			}
-			if unacked[d.Text] {
-				unackedSeen++ // a send whose answer never came: once is right
-				continue
-			}
-			if !strings.HasPrefix(d.Text, "seed ") {
+			textID[d.Text] = d.ID
+			switch {
+			case expect[k][d.ID]:
+				delivered++
+			case all[d.ID].MessageID != "":
+				problems = append(problems, fmt.Sprintf("%s got %s (%q) outside its scope", s.name, d.ID, d.Text))
+			case !strings.HasPrefix(d.Text, "seed "):
 				problems = append(problems, fmt.Sprintf("%s got %s (%q), which nobody sent", s.name, d.ID, d.Text))
 			}
 		}
-		s.mu.Unlock()
 		if miss := s.missing(expect[k]); len(miss) > 0 {
 			lost += len(miss)
 			problems = append(problems, fmt.Sprintf("%s never got %d messages, e.g. %s", s.name, len(miss), miss[0]))
 		}
 	}
-	var sendRetries, ambiguous int
+	unackedStored := len(all) - len(acked)
+	var sendRetries, ambiguous, abandoned int
 	for _, s := range senders {
 		sendRetries += s.retries
 		ambiguous += s.ambiguous
+		abandoned += len(s.unacked)
 	}
 	// What the server logged as failing. A client that leaves (a dropped
 	// socket, a send cut short) cancels the reads it started, which the
@@ -240,9 +254,9 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 			problems = append(problems, "server logged: "+line)
 		}
 	}
-	t.Logf("soak: %d pairs, %d senders, %d subscriptions, %v: %d sent, %d deliveries expected, %d delivered, %d reconnects, %d lost, %d duplicates, %d out of order; %d sends cut short and %d retried, %d unacknowledged delivered once; server closes %v, %d errors logged for canceled requests",
+	t.Logf("soak: %d pairs, %d senders, %d subscriptions, %v: %d sent, %d deliveries expected, %d delivered, %d reconnects, %d lost, %d duplicates, %d out of order; %d sends cut short (%d retried, %d abandoned, of which %d stored and delivered too); close codes seen %v; %d errors logged for canceled requests",
 		soakPairs, len(senders), len(subs), duration.Round(time.Second), len(acked), wantTotal, delivered, reconnects, lost, dups, disorder,
-		ambiguous, sendRetries, unackedSeen, closes, canceled)
+		ambiguous, sendRetries, abandoned, unackedStored, closes, canceled)
 	if len(acked) == 0 {
 		t.Fatal("nothing was sent")
 	}
@@ -304,16 +318,22 @@ func (s *soakSender) run(ctx context.Context, max int) {
 			// the sending phase: it was started, so it is finished.
 			timeout := 10 * time.Second
 			if attempt == 0 && rand.IntN(soakAmbiguous) == 0 {
-				timeout = time.Duration(rand.IntN(15000)) * time.Microsecond
+				timeout = time.Duration(rand.IntN(60000)) * time.Microsecond
 			}
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 			res, err := postGraphQL(actx, s.client, s.url, s.user.Token, sendMutation, map[string]any{"in": in})
 			cancel()
 			if err != nil {
-				if timeout < time.Second {
-					s.ambiguous++
-				} else {
+				if timeout >= time.Second {
 					s.problems = append(s.problems, fmt.Sprintf("sender %s: %v", s.name, err))
+					continue
+				}
+				// Cut short: the server may or may not have stored it. Half
+				// the time the client retries with the same clientMessageId,
+				// half the time it gives up.
+				s.ambiguous++
+				if rand.IntN(2) == 0 {
+					break
 				}
 				continue
 			}
