@@ -38,7 +38,10 @@ import (
 //
 // It runs about 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
 // the SQLite run of the suite stays quick while still going through every
-// path; SOAK_DURATION=5m runs a long one on either engine.
+// path. A long run, on either engine (give go test a longer -timeout than
+// the duration):
+//
+//	SOAK_DURATION=5m TEST_DATABASE_URL=postgres://… go test -race -run Soak -timeout 15m -v ./resolvers
 
 // soakDuration is how long the senders send.
 func soakDuration(t *testing.T) time.Duration {
@@ -199,6 +202,13 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	stopSubs()
 	subWG.Wait()
+	// Every socket is gone: the server must have ended every subscription.
+	for end := time.Now().Add(5 * time.Second); e.hub.Subscriptions() > 0 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := e.hub.Subscriptions(); n > 0 {
+		t.Errorf("%d subscriptions still registered after every client left", n)
+	}
 
 	// Judge.
 	all, expect, wantTotal := stored()
