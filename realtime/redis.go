@@ -36,7 +36,7 @@ const publishQueue = 4096
 // been lost: when this instance's subscription to Redis comes back after a
 // drop (it missed what others published meanwhile), and when another
 // instance announces, once Redis is back, that it could not publish some
-// events (kindResync).
+// events (EventResync).
 type Redis struct {
 	id      string
 	client  *redis.Client
@@ -45,14 +45,10 @@ type Redis struct {
 	log     *slog.Logger
 	queue   chan models.Event
 	// lost is set when an event could not be published; the publisher then
-	// announces kindResync as soon as Redis answers again.
+	// announces EventResync as soon as Redis answers again.
 	lost    atomic.Bool
 	resyncs atomic.Int64
 }
-
-// kindResync is the notice, from the instance named by Origin, that some of
-// its events never reached Redis: every other instance resyncs.
-const kindResync models.EventKind = "RESYNC"
 
 // NewRedis connects to url (redis://host:port/db) and uses channel (or
 // DefaultChannel). Call Run to start moving events.
@@ -158,7 +154,7 @@ func (r *Redis) Run(ctx context.Context) error {
 				switch {
 				case ev.Origin == r.id:
 					// Delivered locally when published.
-				case ev.Kind == kindResync:
+				case ev.Kind == EventResync:
 					r.resync("instance " + ev.Origin + " could not publish some events")
 				default:
 					r.hub.Deliver(ev)
@@ -169,7 +165,7 @@ func (r *Redis) Run(ctx context.Context) error {
 }
 
 // publishLoop publishes queued events. After a failure it first announces
-// kindResync, before any other event, and retries that every second while
+// EventResync, before any other event, and retries that every second while
 // the queue is idle, so the others resync even if nothing else happens.
 func (r *Redis) publishLoop(ctx context.Context) {
 	retry := time.NewTicker(time.Second)
@@ -195,12 +191,12 @@ func (r *Redis) publishLoop(ctx context.Context) {
 	}
 }
 
-// announceLost publishes kindResync and reports whether it got through.
+// announceLost publishes EventResync and reports whether it got through.
 func (r *Redis) announceLost(ctx context.Context) bool {
 	// Cleared first: an event dropped while the notice is on its way sets
 	// it again, for another notice.
 	r.lost.Store(false)
-	if err := r.publish(ctx, models.Event{Kind: kindResync, Origin: r.id}); err != nil {
+	if err := r.publish(ctx, models.Event{Kind: EventResync, Origin: r.id}); err != nil {
 		r.lost.Store(true)
 		return false
 	}
