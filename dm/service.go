@@ -23,6 +23,7 @@ type Store interface {
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.User, error)
 	SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error
 	TokenVersion(ctx context.Context, userID int64) (int64, error)
+	TokenVersions(ctx context.Context, ids []int64) (map[int64]int64, error)
 	RevokeTokens(ctx context.Context, userID int64) (int64, error)
 	Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,13 @@ type tokenVersions struct {
 
 func newTokenVersions() *tokenVersions {
 	return &tokenVersions{lru: expirable.NewLRU[int64, int64](tokenVersionUsers, nil, tokenVersionTTL)}
+}
+
+// forget drops every remembered version.
+func (c *tokenVersions) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Purge()
 }
 
 func (c *tokenVersions) get(userID int64) (int64, bool) {
@@ -91,6 +99,28 @@ func (s *Service) SignOutEverywhere(ctx context.Context) error {
 	s.TokensRevoked(viewer, version)
 	s.publish(ctx, models.Event{Kind: models.EventSignedOut, TokenVersion: version, Audience: []int64{viewer}})
 	return nil
+}
+
+// ForgetTokenVersions drops what this instance remembers of token versions.
+// The transport calls it when sign-out events from other instances may have
+// been lost (a broker outage), so every token is checked afresh.
+func (s *Service) ForgetTokenVersions() { s.versions.forget() }
+
+// CurrentTokenVersions reads users' token versions from the database, and
+// remembers them.
+func (s *Service) CurrentTokenVersions(ctx context.Context, userIDs []int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, 1000) {
+		versions, err := s.store.TokenVersions(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for id, v := range versions {
+			s.versions.raise(id, v)
+			out[id] = v
+		}
+	}
+	return out, nil
 }
 
 // TokensRevoked records that userID's tokens before version are void. The

@@ -124,12 +124,17 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	}
 	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets)}
 	opts.Hub.Observe(func(ev models.Event) {
-		if ev.Kind != models.EventSignedOut {
-			return
-		}
-		for _, userID := range ev.Audience {
-			svc.TokensRevoked(userID, ev.TokenVersion)
-			ss.signOut(userID, ev.TokenVersion)
+		switch ev.Kind {
+		case models.EventSignedOut:
+			for _, userID := range ev.Audience {
+				svc.TokensRevoked(userID, ev.TokenVersion)
+				ss.signOut(userID, ev.TokenVersion)
+			}
+		case realtime.EventResync:
+			// Sign-outs on other instances may have been lost: check every
+			// token afresh, and the open sockets' too.
+			svc.ForgetTokenVersions()
+			go ss.recheck(svc, log)
 		}
 	})
 	mux := http.NewServeMux()

@@ -1,12 +1,15 @@
 package resolvers_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"testing"
 	"time"
 
+	"dmgraph/faultnet"
 	"dmgraph/testdb"
 )
 
@@ -124,4 +127,51 @@ func TestSignOutEverywhereAcrossInstances(t *testing.T) {
 	// A token issued after the sign-out works on an instance that had
 	// remembered the older version.
 	b.must(a.login(alice), `{ me { id } }`, nil, nil)
+}
+
+// A sign-out that another instance missed, because its Redis was cut, takes
+// effect there once the broker is back: the instance forgets the token
+// versions it remembered and rechecks its open sockets. Needs TEST_REDIS_URL.
+func TestSignOutEverywhereDuringRedisOutage(t *testing.T) {
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("TEST_REDIS_URL is not set")
+	}
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	proxy, err := faultnet.Start(ctx, u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	viaProxy := *u
+	viaProxy.Host = proxy.Addr()
+	channel := fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
+	db := testdb.URL(t)
+	a := newEnv(t, withRedis(db, redisURL, channel))
+	b := newEnv(t, withRedis(db, viaProxy.String(), channel))
+	waitForSubscribers(t, redisURL, channel, 2)
+
+	alice := a.register("alice")
+	b.must(alice.Token, `{ me { id } }`, nil, nil) // B remembers the version
+	ws := b.connectWS(alice, "")                   // a socket with no subscription
+
+	proxy.Set(faultnet.Refuse)
+	waitFor(t, "B's /readyz reports the broker down", 5*time.Second, func() bool { return b.readyStatus() == http.StatusServiceUnavailable })
+	a.must(alice.Token, signOutEverywhere, nil, nil) // B can't hear of it
+	proxy.Set(faultnet.Forward)
+	restored := time.Now()
+
+	if code, reason := ws.closedWith(10 * time.Second); code != 4401 || reason != "signed out" {
+		t.Fatalf("B's socket: close %d %q, want 4401 signed out", code, reason)
+	}
+	took := time.Since(restored)
+	if res := b.do(alice.Token, `{ me { id } }`, nil); res.Status != http.StatusUnauthorized {
+		t.Fatalf("the revoked token on B after the outage: HTTP %d %+v", res.Status, res.Errors)
+	}
+	t.Logf("sign-out missed during a Redis outage: B closed the socket %v after Redis came back", took.Round(time.Millisecond))
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,6 +364,35 @@ func (ss *sessions) signOut(userID, version int64) {
 	ss.mu.Unlock()
 	for _, s := range out {
 		go s.close(CloseUnauthorized, "signed out")
+	}
+}
+
+// recheck closes, with 4401, the sockets whose token was revoked since
+// they signed in, reading every current version from the database. It runs
+// after a broker outage, during which sign-out events may have been lost.
+func (ss *sessions) recheck(svc *dm.Service, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ss.mu.Lock()
+	users := map[int64]bool{}
+	for s := range ss.set {
+		s.mu.Lock()
+		if s.user.UserID != 0 {
+			users[s.user.UserID] = true
+		}
+		s.mu.Unlock()
+	}
+	ss.mu.Unlock()
+	if len(users) == 0 {
+		return
+	}
+	versions, err := svc.CurrentTokenVersions(ctx, slices.Collect(maps.Keys(users)))
+	if err != nil {
+		log.WarnContext(ctx, "websocket tokens not rechecked after a broker outage", "err", err)
+		return
+	}
+	for userID, v := range versions {
+		ss.signOut(userID, v)
 	}
 }
 

@@ -69,6 +69,21 @@ func (s *Store) TokenVersion(ctx context.Context, userID int64) (int64, error) {
 	return versions[0], nil
 }
 
+// TokenVersions returns the current token versions of users, by ID.
+func (s *Store) TokenVersions(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	var rows []struct{ ID, TokenVersion int64 }
+	err := s.db.WithContext(ctx).Model(&models.User{}).Select("id, token_version").
+		Where("id IN ?", ids).Find(&rows).Error
+	if err != nil {
+		return nil, translate(err, "user")
+	}
+	out := make(map[int64]int64, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.TokenVersion
+	}
+	return out, nil
+}
+
 // RevokeTokens moves the user's token version on, voiding every token
 // issued so far, and returns the new version.
 func (s *Store) RevokeTokens(ctx context.Context, userID int64) (int64, error) {
