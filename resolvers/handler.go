@@ -186,7 +186,13 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return &gqlerror.Error{Message: truncate(g.Message, 120),
 				Extensions: map[string]any{"code": string(models.CodeBadUserInput)}}
 		}
-		log.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			// The client went away: nobody reads this answer, and nothing
+			// is wrong with the server.
+			log.DebugContext(ctx, "operation canceled by the client", "path", out.Path.String())
+		} else {
+			log.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
+		}
 		return &gqlerror.Error{Message: "internal error", Path: out.Path,
 			Extensions: map[string]any{"code": string(models.CodeInternal)}}
 	}

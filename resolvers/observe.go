@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -91,20 +92,31 @@ func rootField(op *graphql.OperationContext) string {
 }
 
 // readiness answers 200 when every check passes, else 503 naming what is
-// down; a draining server is not ready.
+// down; a draining server is not ready. The checks run side by side, each
+// within the same 2 s, so one dependency that hangs cannot make another
+// look down.
 func readiness(checks map[string]func(context.Context) error, draining func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		var down []string
+		var (
+			mu   sync.Mutex
+			down []string
+			wg   sync.WaitGroup
+		)
 		if draining() {
 			down = append(down, "shutting down")
 		}
 		for name, check := range checks {
-			if err := check(ctx); err != nil {
-				down = append(down, name)
-			}
+			wg.Go(func() {
+				if err := check(ctx); err != nil {
+					mu.Lock()
+					down = append(down, name)
+					mu.Unlock()
+				}
+			})
 		}
+		wg.Wait()
 		if len(down) > 0 {
 			slices.Sort(down)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})

@@ -200,6 +200,9 @@ func deliver[T any](ctx context.Context, r *subscriptionResolver, out chan<- *T,
 
 // abort ends the viewer's socket after a failure to read the database.
 func (r *subscriptionResolver) abort(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return // the client left, or the server is closing the socket
+	}
 	r.log.ErrorContext(ctx, "subscription failed", "err", err)
 	if s := sessionFrom(ctx); s != nil {
 		s.close(1011, "internal error: reconnect and resume with after")
