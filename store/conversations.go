@@ -3,9 +3,11 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -13,20 +15,39 @@ import (
 	"dmgraph/relay"
 )
 
-// viewSelect reads a conversation and one member row into a viewRow.
+// viewSelect reads a conversation and one member row (scanView).
 const viewSelect = `c.id, c.direct_key, c.last_message_id, c.last_message_at, c.created_at, c.updated_at,
 	m.conversation_id AS m_conversation_id, m.user_id AS m_user_id, m.status AS m_status,
 	m.last_message_id AS m_last_message_id, m.last_read_message_id AS m_last_read_message_id,
 	m.read_at AS m_read_at, m.cleared_through_id AS m_cleared_through_id, m.created_at AS m_created_at`
 
-type viewRow struct {
-	models.Conversation `gorm:"embedded"`
-	M                   models.Member `gorm:"embedded;embeddedPrefix:m_"`
+// scanView reads one row of viewSelect. The inbox runs it for every row of
+// every page, so it scans by hand rather than through GORM's reflection.
+func scanView(rows *sql.Rows) (*models.ConversationView, error) {
+	v := &models.ConversationView{Member: &models.Member{}}
+	c, m := &v.Conversation, v.Member
+	err := rows.Scan(&c.ID, &c.DirectKey, &c.LastMessageID, &c.LastMessageAt, &c.CreatedAt, &c.UpdatedAt,
+		&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
+		&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt)
+	return v, err
 }
 
-func (r *viewRow) view() *models.ConversationView {
-	m := r.M
-	return &models.ConversationView{Conversation: r.Conversation, Member: &m}
+// scanViews runs q and reads its viewSelect rows.
+func scanViews(q *gorm.DB) ([]*models.ConversationView, error) {
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*models.ConversationView
+	for rows.Next() {
+		v, err := scanView(rows)
+		if err != nil {
+			return nil, markUnavailable(err)
+		}
+		out = append(out, v)
+	}
+	return out, markUnavailable(rows.Err())
 }
 
 // visibleViews selects the conversations userID can see.
@@ -39,25 +60,25 @@ func (s *Store) visibleViews(ctx context.Context, userID int64) *gorm.DB {
 // View returns conversation id as viewerID sees it; NOT_FOUND unless the
 // viewer is a member who can see it.
 func (s *Store) View(ctx context.Context, viewerID, id int64) (*models.ConversationView, error) {
-	var rows []*viewRow
-	if err := s.visibleViews(ctx, viewerID).Where("c.id = ?", id).Scan(&rows).Error; err != nil {
+	views, err := scanViews(s.visibleViews(ctx, viewerID).Where("c.id = ?", id))
+	if err != nil {
 		return nil, translate(err, "conversation")
 	}
-	if len(rows) == 0 {
+	if len(views) == 0 {
 		return nil, models.NotFound("conversation")
 	}
-	return rows[0].view(), nil
+	return views[0], nil
 }
 
 // Views loads many conversations as viewerID sees them, in one statement.
 func (s *Store) Views(ctx context.Context, viewerID int64, ids []int64) (map[int64]*models.ConversationView, error) {
-	var rows []*viewRow
-	if err := s.visibleViews(ctx, viewerID).Where("c.id IN ?", ids).Scan(&rows).Error; err != nil {
+	views, err := scanViews(s.visibleViews(ctx, viewerID).Where("c.id IN ?", ids))
+	if err != nil {
 		return nil, translate(err, "conversations")
 	}
-	out := make(map[int64]*models.ConversationView, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.view()
+	out := make(map[int64]*models.ConversationView, len(views))
+	for _, v := range views {
+		out[v.ID] = v
 	}
 	return out, nil
 }
@@ -70,13 +91,9 @@ func (s *Store) Inbox(ctx context.Context, viewerID int64, args relay.Args) (*mo
 	if args.After != 0 {
 		q = q.Where("m.last_message_id < ?", args.After)
 	}
-	var rows []*viewRow
-	if err := q.Order("m.last_message_id DESC").Limit(args.Limit + 1).Scan(&rows).Error; err != nil {
+	views, err := scanViews(q.Order("m.last_message_id DESC").Limit(args.Limit + 1))
+	if err != nil {
 		return nil, translate(err, "conversations")
-	}
-	views := make([]*models.ConversationView, len(rows))
-	for i, r := range rows {
-		views[i] = r.view()
 	}
 	c := relay.Connection(args, views, func(v *models.ConversationView) int64 { return v.Member.LastMessageID })
 	c.Count = func(ctx context.Context) (int, error) {
@@ -108,15 +125,26 @@ func (s *Store) MessageForViewer(ctx context.Context, viewerID, id int64) (*mode
 // MessagesByIDs loads messages in one statement. It checks no access: call
 // it only for IDs reached through a conversation the viewer can see.
 func (s *Store) MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error) {
-	var msgs []*models.Message
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&msgs).Error; err != nil {
+	rows, err := s.db.WithContext(ctx).Raw(`SELECT id, conversation_id, sender_id, text, video_id,
+		client_message_id, delivery, created_at FROM messages WHERE id IN ?`, ids).Rows()
+	if err != nil {
 		return nil, translate(err, "messages")
 	}
-	out := make(map[int64]*models.Message, len(msgs))
-	for _, m := range msgs {
+	defer rows.Close()
+	out := make(map[int64]*models.Message, len(ids))
+	for rows.Next() {
+		m := &models.Message{}
+		var at *time.Time
+		if err := rows.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Text, &m.VideoID,
+			&m.ClientMessageID, &m.Delivery, &at); err != nil {
+			return nil, translate(markUnavailable(err), "messages")
+		}
+		if at != nil {
+			m.CreatedAt = *at
+		}
 		out[m.ID] = m
 	}
-	return out, nil
+	return out, translate(markUnavailable(rows.Err()), "messages")
 }
 
 // MessageByClientID finds the message senderID sent with an idempotency key.
@@ -126,20 +154,37 @@ func (s *Store) MessageByClientID(ctx context.Context, senderID int64, clientID 
 	return &m, translate(err, "message")
 }
 
+// membersSQL reads members with their users (not their password hashes).
+const membersSQL = `SELECT m.conversation_id, m.user_id, m.status, m.last_message_id, m.last_read_message_id,
+	m.read_at, m.cleared_through_id, m.created_at,
+	u.id, u.username, u.display_name, u.birth_date, u.dm_policy, u.follower_count, u.following_count,
+	u.phone_hash, u.created_at
+FROM conversation_members m JOIN users u ON u.id = m.user_id
+WHERE m.conversation_id IN ?
+ORDER BY m.conversation_id, m.created_at, m.user_id`
+
 // MembersByConversations loads every member of each conversation, with its
-// user, in one statement.
+// user, in one statement. Every inbox page runs it, so its rows are scanned
+// by hand: GORM's reflection cost more than the query.
 func (s *Store) MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
-	var ms []*models.Member
-	if err := s.db.WithContext(ctx).Joins("User").Where("conversation_members.conversation_id IN ?", ids).
-		Order("conversation_members.conversation_id, conversation_members.created_at, conversation_members.user_id").
-		Find(&ms).Error; err != nil {
+	rows, err := s.db.WithContext(ctx).Raw(membersSQL, ids).Rows()
+	if err != nil {
 		return nil, translate(err, "members")
 	}
+	defer rows.Close()
 	out := make(map[int64][]*models.Member, len(ids))
-	for _, m := range ms {
+	for rows.Next() {
+		m := &models.Member{User: &models.User{}}
+		u := m.User
+		if err := rows.Scan(&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
+			&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt,
+			&u.ID, &u.Username, &u.DisplayName, &u.BirthDate, &u.DMPolicy, &u.FollowerCount, &u.FollowingCount,
+			&u.PhoneHash, &u.CreatedAt); err != nil {
+			return nil, translate(markUnavailable(err), "members")
+		}
 		out[m.ConversationID] = append(out[m.ConversationID], m)
 	}
-	return out, nil
+	return out, translate(markUnavailable(rows.Err()), "members")
 }
 
 // UnreadCounts counts, per conversation, the messages from others after
