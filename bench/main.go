@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type options struct {
@@ -30,6 +32,7 @@ type options struct {
 	fanoutRate, clusterRate          float64
 	idleConns                        int
 	passwordHashCost                 int
+	noAnalyze                        bool
 }
 
 type bench struct {
@@ -67,6 +70,7 @@ func main() {
 	flag.Float64Var(&o.clusterRate, "cluster-rate", 200, "messages per second in cluster")
 	flag.IntVar(&o.idleConns, "idle-conns", 2000, "websocket connections in idle (capped by the open-file limit)")
 	flag.IntVar(&o.passwordHashCost, "password-hash-cost", 4, "PASSWORD_HASH_COST of the servers the bench starts: registering users is setup, not a measurement")
+	flag.BoolVar(&o.noAnalyze, "no-analyze", false, "with -database: don't ANALYZE after setup")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -249,7 +253,27 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 			b.rep.note("inbox user has %d conversations instead of %d", n, b.opt.inboxConversations)
 		}
 	}
+	if b.pgURL != "" && !b.opt.noAnalyze {
+		// Like pgbench after its load: the rows were all written a moment
+		// ago, and without statistics the planner guesses (autovacuum may be
+		// off, or not have run yet).
+		if err := analyze(ctx, b.pgURL); err != nil {
+			return fmt.Errorf("ANALYZE after setup: %w", err)
+		}
+		b.rep.note("ANALYZE ran on the database after setup (-no-analyze skips it)")
+	}
 	return nil
+}
+
+// analyze updates the planner's statistics of the database at dbURL.
+func analyze(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, "ANALYZE")
+	return err
 }
 
 // serverEnv is the environment the bench gives the servers it starts,
