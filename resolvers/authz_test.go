@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -114,14 +112,7 @@ var azMatrix = map[string][]azCase{
 // azSchemaFields lists every Query, Mutation and Subscription field.
 func azSchemaFields(t testing.TB) map[string]string {
 	t.Helper()
-	src, err := os.ReadFile("../schema.graphqls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, gqlErr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(src)})
-	if gqlErr != nil {
-		t.Fatalf("load schema: %v", gqlErr)
-	}
+	schema := loadSchema(t)
 	fields := map[string]string{}
 	for _, def := range []*ast.Definition{schema.Query, schema.Mutation, schema.Subscription} {
 		for _, f := range def.Fields {

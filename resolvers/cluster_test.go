@@ -19,11 +19,7 @@ func TestClusterDeliversAcrossInstances(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("TEST_REDIS_URL is not set")
 	}
-	channel := fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
-	db := testdb.URL(t)
-	a := newEnv(t, withRedis(db, redisURL, channel))
-	b := newEnv(t, withRedis(db, redisURL, channel))
-	waitForSubscribers(t, redisURL, channel, 2)
+	a, b, _ := twoInstances(t, redisURL, redisURL, redisURL)
 
 	alice, bob := a.register("alice"), a.register("bob")
 	a.friends(alice, bob)
@@ -40,6 +36,20 @@ func TestClusterDeliversAcrossInstances(t *testing.T) {
 		}
 	}
 	ws.quiet(200 * time.Millisecond) // once each, though A's hub got them too
+}
+
+// twoInstances starts two servers on one fresh database, sharing a fresh
+// channel of the Redis at redisURL; each reaches Redis at its own address
+// (urlA, urlB: redisURL itself, or a faultnet proxy in front of it). It
+// returns once both listen, with the channel.
+func twoInstances(t *testing.T, redisURL, urlA, urlB string) (a, b *env, channel string) {
+	t.Helper()
+	channel = fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
+	db := testdb.URL(t)
+	a = newEnv(t, withRedis(db, urlA, channel))
+	b = newEnv(t, withRedis(db, urlB, channel))
+	waitForSubscribers(t, redisURL, channel, 2)
+	return a, b, channel
 }
 
 // waitForSubscribers waits until n instances listen on channel.

@@ -1,7 +1,6 @@
 package resolvers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,26 +17,7 @@ import (
 
 // post sends one operation without failing the test, for goroutines.
 func (e *env) post(token, query string, vars map[string]any) (response, error) {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/query", bytes.NewReader(body))
-	if err != nil {
-		return response{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer res.Body.Close()
-	var out response
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		return response{}, fmt.Errorf("HTTP %d: %w", res.StatusCode, err)
-	}
-	out.Status = res.StatusCode
-	return out, nil
+	return postGraphQL(context.Background(), http.DefaultClient, e.srv.URL, token, query, vars)
 }
 
 // readyStatus is /readyz's HTTP status.

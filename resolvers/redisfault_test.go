@@ -15,7 +15,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"dmgraph/faultnet"
-	"dmgraph/testdb"
 )
 
 // The Redis cut: two instances share one database and one Redis, each
@@ -79,11 +78,7 @@ func redisCut(t *testing.T, redisURL, redisAddr string, c redisCutCase) {
 	}
 	pa, urlA := proxied()
 	pb, urlB := proxied()
-	channel := fmt.Sprintf("dmgraph:test:cut:%d", time.Now().UnixNano())
-	db := testdb.URL(t)
-	a := newEnv(t, withRedis(db, urlA, channel))
-	b := newEnv(t, withRedis(db, urlB, channel))
-	waitForSubscribers(t, redisURL, channel, 2)
+	a, b, channel := twoInstances(t, redisURL, urlA, urlB)
 
 	alice, bob := b.register("alice"), b.register("bob")
 	b.friends(alice, bob)

@@ -2,7 +2,6 @@ package resolvers_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"dmgraph/faultnet"
-	"dmgraph/testdb"
 )
 
 const signOutEverywhere = `mutation { signOutEverywhere }`
@@ -105,11 +103,7 @@ func TestSignOutEverywhereAcrossInstances(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("TEST_REDIS_URL is not set")
 	}
-	channel := fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
-	db := testdb.URL(t)
-	a := newEnv(t, withRedis(db, redisURL, channel))
-	b := newEnv(t, withRedis(db, redisURL, channel))
-	waitForSubscribers(t, redisURL, channel, 2)
+	a, b, _ := twoInstances(t, redisURL, redisURL, redisURL)
 
 	alice := a.register("alice")
 	// B has checked (and remembers) the token before the sign-out.
@@ -150,11 +144,7 @@ func TestSignOutEverywhereDuringRedisOutage(t *testing.T) {
 	t.Cleanup(func() { _ = proxy.Close() })
 	viaProxy := *u
 	viaProxy.Host = proxy.Addr()
-	channel := fmt.Sprintf("dmgraph:test:%d", time.Now().UnixNano())
-	db := testdb.URL(t)
-	a := newEnv(t, withRedis(db, redisURL, channel))
-	b := newEnv(t, withRedis(db, viaProxy.String(), channel))
-	waitForSubscribers(t, redisURL, channel, 2)
+	a, b, _ := twoInstances(t, redisURL, redisURL, viaProxy.String())
 
 	alice := a.register("alice")
 	b.must(alice.Token, `{ me { id } }`, nil, nil) // B remembers the version

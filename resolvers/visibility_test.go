@@ -465,8 +465,8 @@ func visVars(query string, all map[string]any) map[string]any {
 	return vars
 }
 
-// visSchemaFields lists the fields of the Query and Mutation types in schema.graphqls.
-func visSchemaFields(t testing.TB) []string {
+// loadSchema parses schema.graphqls.
+func loadSchema(t testing.TB) *ast.Schema {
 	t.Helper()
 	src, err := os.ReadFile("../schema.graphqls")
 	if err != nil {
@@ -476,6 +476,13 @@ func visSchemaFields(t testing.TB) []string {
 	if gqlErr != nil {
 		t.Fatalf("load schema: %v", gqlErr)
 	}
+	return schema
+}
+
+// visSchemaFields lists the fields of the Query and Mutation types in schema.graphqls.
+func visSchemaFields(t testing.TB) []string {
+	t.Helper()
+	schema := loadSchema(t)
 	var names []string
 	for _, def := range []*ast.Definition{schema.Query, schema.Mutation} {
 		for _, f := range def.Fields {
