@@ -16,13 +16,18 @@ import (
 
 // Token versions. A token is valid while the version it was issued at is the
 // user's current one; signOutEverywhere moves the version on. To spare every
-// request a query, each instance remembers versions for tokenVersionTTL, and
+// request a query, each instance remembers versions for TokenVersionTTL, and
 // the SIGNED_OUT event raises them at once on every instance the broker
 // reaches. Were the broker down, another instance would honour a revoked
-// token for at most tokenVersionTTL.
+// token for at most TokenVersionTTL.
 const (
-	tokenVersionTTL   = 30 * time.Second
+	// TokenVersionTTL is how long an instance trusts a remembered version.
+	TokenVersionTTL   = 30 * time.Second
 	tokenVersionUsers = 100_000
+	// signOutTimeout bounds a sign-out, which finishes even if its caller
+	// goes away: a version moved on but never announced would leave other
+	// instances honouring old tokens until TokenVersionTTL.
+	signOutTimeout = 5 * time.Second
 )
 
 // tokenVersions is a bounded, expiring memory of users' token versions. It
@@ -34,7 +39,7 @@ type tokenVersions struct {
 }
 
 func newTokenVersions() *tokenVersions {
-	return &tokenVersions{lru: expirable.NewLRU[int64, int64](tokenVersionUsers, nil, tokenVersionTTL)}
+	return &tokenVersions{lru: expirable.NewLRU[int64, int64](tokenVersionUsers, nil, TokenVersionTTL)}
 }
 
 // forget drops every remembered version.
@@ -92,6 +97,8 @@ func (s *Service) SignOutEverywhere(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signOutTimeout)
+	defer cancel()
 	version, err := s.store.RevokeTokens(ctx, viewer)
 	if err != nil {
 		return err
@@ -99,6 +106,14 @@ func (s *Service) SignOutEverywhere(ctx context.Context) error {
 	s.TokensRevoked(viewer, version)
 	s.publish(ctx, models.Event{Kind: models.EventSignedOut, TokenVersion: version, Audience: []int64{viewer}})
 	return nil
+}
+
+// Revoked reports whether this instance knows that c's user signed out
+// everywhere after c was issued. It asks no database: open websockets call
+// it for every operation.
+func (s *Service) Revoked(c auth.Claims) bool {
+	v, ok := s.versions.get(c.UserID)
+	return ok && v > c.Version
 }
 
 // ForgetTokenVersions drops what this instance remembers of token versions.

@@ -50,6 +50,10 @@ type Options struct {
 	MaxPendingSockets int
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// TokenRecheckInterval is how often open websockets' tokens are checked
+	// against the database, in case a sign-out event was lost
+	// (dm.TokenVersionTTL when 0).
+	TokenRecheckInterval time.Duration
 	// OperationTimeout bounds a query or mutation, so that a database that
 	// stopped answering costs the client an UNAVAILABLE error, not a hang
 	// (DefaultOperationTimeout when 0).
@@ -88,9 +92,12 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	if opts.AllowedOrigins == nil {
 		opts.AllowedOrigins = DefaultAllowedOrigins
 	}
-	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics}
+	if opts.OperationTimeout <= 0 {
+		opts.OperationTimeout = DefaultOperationTimeout
+	}
+	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics, timeout: opts.OperationTimeout}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
-	srv.AddTransport(newWebsocketTransport(svc))
+	srv.AddTransport(newWebsocketTransport(svc, opts.OperationTimeout, log))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -109,10 +116,8 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	})
 	srv.AroundResponses(observe(log, opts.Metrics))
 	srv.AroundRootFields(requireViewer)
-	if opts.OperationTimeout <= 0 {
-		opts.OperationTimeout = DefaultOperationTimeout
-	}
 	srv.AroundOperations(deadline(opts.OperationTimeout))
+	srv.AroundOperations(refuseRevokedSockets(svc))
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -137,8 +142,15 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 			go ss.recheck(svc, log)
 		}
 	})
+	// Sign-out events can be lost (a broker outage, a crash between commit
+	// and publish): open sockets are also checked against the database as
+	// often as a remembered token version expires.
+	if opts.TokenRecheckInterval <= 0 {
+		opts.TokenRecheckInterval = dm.TokenVersionTTL
+	}
+	go ss.recheckEvery(opts.TokenRecheckInterval, svc, log)
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
+	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -201,7 +213,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 // authenticate puts the bearer token's user in the request context. No
 // header means anonymous; a bad or expired token is refused outright, so a
 // client learns to sign in again instead of silently seeing less.
-func authenticate(svc *dm.Service, trusted []netip.Prefix, timeout time.Duration, next http.Handler) http.Handler {
+func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(models.WithClientIP(r.Context(), clientIP(r, trusted)))
 		h := r.Header.Get("Authorization")
@@ -217,13 +229,19 @@ func authenticate(svc *dm.Service, trusted []netip.Prefix, timeout time.Duration
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		claims, err := svc.Authenticate(ctx, strings.TrimSpace(token))
 		cancel()
-		if err != nil {
-			var e *models.Error
-			if errors.As(err, &e) && e.Code == models.CodeUnauthenticated {
-				writeError(w, http.StatusUnauthorized, e.Code, e.Message)
-				return
-			}
-			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, "the service is unavailable; try again shortly")
+		var e *models.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &e) && e.Code == models.CodeUnauthenticated:
+			writeError(w, http.StatusUnauthorized, e.Code, e.Message)
+			return
+		case errors.Is(err, models.ErrUnavailable):
+			log.WarnContext(r.Context(), "token not checked: dependency unavailable", "err", err)
+			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, models.ErrUnavailable.Message)
+			return
+		default:
+			log.ErrorContext(r.Context(), "token not checked", "err", err)
+			writeError(w, http.StatusInternalServerError, models.CodeInternal, "internal error")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
@@ -243,6 +261,22 @@ func deadline(d time.Duration) graphql.OperationMiddleware {
 			defer cancel()
 			return respond(ctx)
 		}
+	}
+}
+
+// refuseRevokedSockets refuses operations on a websocket whose user this
+// instance knows signed out everywhere since the socket signed in, and
+// closes it: a socket's viewer is fixed at connection_init.
+func refuseRevokedSockets(svc *dm.Service) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if s := sessionFrom(ctx); s != nil && svc.Revoked(s.claims()) {
+			go s.close(CloseUnauthorized, "signed out")
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+				Message:    "this session was signed out; sign in again",
+				Extensions: map[string]any{"code": string(models.CodeUnauthenticated)},
+			}}})
+		}
+		return next(ctx)
 	}
 }
 

@@ -71,6 +71,7 @@ type envConfig struct {
 	redisURL     string // "" for the in-memory broker
 	redisChannel string
 	opTimeout    time.Duration
+	recheck      time.Duration
 }
 
 type envOption func(*envConfig)
@@ -95,6 +96,10 @@ func withDatabase(dbURL string) envOption { return func(c *envConfig) { c.dbURL 
 func withOperationTimeout(d time.Duration) envOption {
 	return func(c *envConfig) { c.opTimeout = d }
 }
+
+// withTokenRecheck checks open sockets' tokens against the database this
+// often.
+func withTokenRecheck(d time.Duration) envOption { return func(c *envConfig) { c.recheck = d } }
 
 // withTinySockets gives the server's sockets a 4 KiB send buffer, so a
 // client that stops reading blocks the server's writes at once.
@@ -167,7 +172,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
 		Limits: cfg.limits, Log: log})
-	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout,
+	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout, TokenRecheckInterval: cfg.recheck,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
 	e.srv = httptest.NewUnstartedServer(e.handler)
 	if cfg.tinySockets {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"dmgraph/dm"
 	"dmgraph/graph"
@@ -22,6 +23,7 @@ type Resolver struct {
 	hub     *realtime.Hub
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	timeout time.Duration // bounds each database read of a subscription
 }
 
 var _ graph.ResolverRoot = &Resolver{}

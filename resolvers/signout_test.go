@@ -2,13 +2,18 @@ package resolvers_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"dmgraph/faultnet"
+	"dmgraph/testdb"
 )
 
 const signOutEverywhere = `mutation { signOutEverywhere }`
@@ -164,4 +169,72 @@ func TestSignOutEverywhereDuringRedisOutage(t *testing.T) {
 		t.Fatalf("the revoked token on B after the outage: HTTP %d %+v", res.Status, res.Errors)
 	}
 	t.Logf("sign-out missed during a Redis outage: B closed the socket %v after Redis came back", took.Round(time.Millisecond))
+}
+
+// A sign-out whose event never reaches an instance (no broker between the
+// two here, as after a crash between commit and publish) still closes that
+// instance's sockets: they are rechecked against the database every
+// TokenRecheckInterval. Until then, the socket may not run operations once
+// the instance has learnt of the new version.
+func TestSignOutEverywhereWithoutTheEvent(t *testing.T) {
+	db := testdb.URL(t)
+	a := newEnv(t, withDatabase(db))
+	b := newEnv(t, withDatabase(db), withTokenRecheck(300*time.Millisecond))
+
+	alice := a.register("alice")
+	ws := b.connectWS(alice, "")
+	ws.subscribe("1", subMessages, nil)
+	start := time.Now()
+	a.must(alice.Token, signOutEverywhere, nil, nil)
+	code, reason := ws.closedWith(5 * time.Second)
+	if code != 4401 || reason != "signed out" {
+		t.Fatalf("B's socket: close %d %q, want 4401 signed out", code, reason)
+	}
+	t.Logf("sign-out without its event: B closed the socket %v later", time.Since(start).Round(time.Millisecond))
+}
+
+// Once an instance knows of a sign-out, a socket that signed in with an
+// older token can run no operation.
+func TestSignedOutSocketRunsNothing(t *testing.T) {
+	db := testdb.URL(t)
+	a := newEnv(t, withDatabase(db))
+	b := newEnv(t, withDatabase(db))
+	alice, bob := a.register("alice"), a.register("bob")
+	a.friends(alice, bob)
+	ws := b.connectWS(alice, "")
+	a.must(alice.Token, signOutEverywhere, nil, nil)
+	// B learns of the new version without the event: alice signs in there.
+	fresh := b.login(alice)
+	if res := b.do(alice.Token, `{ me { id } }`, nil); res.Status != http.StatusUnauthorized {
+		t.Fatalf("old token on B: HTTP %d", res.Status)
+	}
+	b.must(fresh, `{ me { id } }`, nil, nil)
+	ws.subscribe("1", `mutation($to: ID!) { sendMessage(input: {recipientId: $to, text: "from a revoked socket"}) { delivery } }`,
+		map[string]any{"to": bob.ID})
+	// The socket answers UNAUTHENTICATED or closes first; never with data.
+	timeout := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case m, ok := <-ws.msgs:
+			if !ok {
+				open = false
+				break
+			}
+			if m.Type == "complete" {
+				continue
+			}
+			if !strings.Contains(string(m.Payload), "UNAUTHENTICATED") || strings.Contains(string(m.Payload), "delivery") {
+				t.Fatalf("operation on a revoked socket: %s %s", m.Type, m.Payload)
+			}
+		case <-timeout:
+			t.Fatal("the revoked socket stayed open")
+		}
+	}
+	var ce *websocket.CloseError
+	if !errors.As(ws.closeErr, &ce) || ce.Code != 4401 {
+		t.Fatalf("revoked socket ended with %v, want close 4401", ws.closeErr)
+	}
+	if got := a.inbox(bob); len(got) != 0 {
+		t.Fatalf("bob's inbox after the refused send: %v", got)
+	}
 }

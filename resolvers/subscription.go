@@ -32,7 +32,9 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.svc.CheckMessageScope(ctx, convID); err != nil {
+	if _, err := bounded(ctx, r.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, r.svc.CheckMessageScope(ctx, convID)
+	}); err != nil {
 		return nil, err
 	}
 	var scope int64
@@ -48,7 +50,9 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	var last int64
 	if afterID != nil {
 		last = *afterID
-	} else if last, err = r.svc.LatestMessageID(ctx, scope); err != nil {
+	} else if last, err = bounded(ctx, r.timeout, func(ctx context.Context) (int64, error) {
+		return r.svc.LatestMessageID(ctx, scope)
+	}); err != nil {
 		sub.Close()
 		return nil, err
 	}
@@ -59,7 +63,9 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 		// catchUp sends every message after the watermark.
 		catchUp := func() bool {
 			for {
-				batch, err := r.svc.MessagesAfter(ctx, scope, last, replayBatch)
+				batch, err := bounded(ctx, r.timeout, func(ctx context.Context) ([]*models.Message, error) {
+					return r.svc.MessagesAfter(ctx, scope, last, replayBatch)
+				})
 				if err != nil {
 					r.abort(ctx, err)
 					return false
@@ -101,7 +107,9 @@ func (r *subscriptionResolver) MessageRequestReceived(ctx context.Context) (<-ch
 			if ev.Kind != models.EventRequestReceived {
 				return true
 			}
-			req, err := r.svc.MessageRequest(ctx, ev.RequestID)
+			req, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.MessageRequest, error) {
+				return r.svc.MessageRequest(ctx, ev.RequestID)
+			})
 			return deliver(ctx, r, out, req, err)
 		})
 	}()
@@ -121,7 +129,9 @@ func (r *subscriptionResolver) ConversationUpdated(ctx context.Context) (<-chan 
 			if ev.Kind != models.EventConversationUpdated {
 				return true
 			}
-			view, err := r.svc.Conversation(ctx, ev.ConversationID)
+			view, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.ConversationView, error) {
+				return r.svc.Conversation(ctx, ev.ConversationID)
+			})
 			return deliver(ctx, r, out, view, err)
 		})
 	}()
@@ -198,14 +208,29 @@ func deliver[T any](ctx context.Context, r *subscriptionResolver, out chan<- *T,
 	return send(ctx, out, v)
 }
 
-// abort ends the viewer's socket after a failure to read the database.
+// bounded runs one database read of a subscription within the operation
+// timeout: the subscription lives on, but none of its reads may hang.
+func bounded[T any](ctx context.Context, d time.Duration, read func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return read(ctx)
+}
+
+// abort ends the viewer's socket after a failure to read the database:
+// 1013 (try again later) when the database is unavailable, else 1011.
 func (r *subscriptionResolver) abort(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return // the client left, or the server is closing the socket
 	}
-	r.log.ErrorContext(ctx, "subscription failed", "err", err)
+	code, reason := 1011, "internal error: reconnect and resume with after"
+	if errors.Is(err, models.ErrUnavailable) {
+		code, reason = CloseTryAgainLater, "unavailable: reconnect later and resume with after"
+		r.log.WarnContext(ctx, "subscription ended: dependency unavailable", "err", err)
+	} else {
+		r.log.ErrorContext(ctx, "subscription failed", "err", err)
+	}
 	if s := sessionFrom(ctx); s != nil {
-		s.close(1011, "internal error: reconnect and resume with after")
+		s.close(code, reason)
 	}
 }
 

@@ -40,7 +40,7 @@ const (
 
 // newWebsocketTransport serves graphql-transport-ws and the legacy graphql-ws
 // over gorilla/websocket.
-func newWebsocketTransport(svc *dm.Service) transport.Websocket {
+func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Logger) transport.Websocket {
 	limit := int64(wsPayloadReadLimit)
 	return transport.Websocket{
 		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
@@ -49,7 +49,7 @@ func newWebsocketTransport(svc *dm.Service) transport.Websocket {
 			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
 		}},
-		InitFunc:              initFunc(svc),
+		InitFunc:              initFunc(svc, timeout, log),
 		InitTimeout:           wsInitTimeout,
 		KeepAlivePingInterval: pingInterval, // "ka" messages for legacy graphql-ws clients
 		PayloadReadLimit:      &limit,
@@ -60,20 +60,34 @@ func newWebsocketTransport(svc *dm.Service) transport.Websocket {
 // (any case) or {"authToken": "<token>"}. The socket closes with 4403 without
 // a valid token, and with 4401 when the token expires or its user signs out
 // everywhere.
-func initFunc(svc *dm.Service) transport.WebsocketInitFunc {
+func initFunc(svc *dm.Service, timeout time.Duration, log *slog.Logger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		claims, err := svc.Authenticate(ctx, initToken(payload))
-		if err != nil {
-			if errors.Is(err, &models.Error{Code: models.CodeUnauthenticated}) {
-				ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
-				return transport.AppendCloseReason(ctx, "Forbidden"), nil, errors.New("a valid token is required in connection_init")
-			}
+		checkCtx, cancel := context.WithTimeout(ctx, timeout)
+		claims, err := svc.Authenticate(checkCtx, initToken(payload))
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, &models.Error{Code: models.CodeUnauthenticated}):
+			ctx = transport.WithWebsocketCloseCode(ctx, CloseForbidden)
+			return transport.AppendCloseReason(ctx, "Forbidden"), nil, errors.New("a valid token is required in connection_init")
+		case errors.Is(err, models.ErrUnavailable):
+			log.WarnContext(ctx, "websocket token not checked: dependency unavailable", "err", err)
 			ctx = transport.WithWebsocketCloseCode(ctx, CloseTryAgainLater)
 			return transport.AppendCloseReason(ctx, "try again later"), nil, errors.New("the token could not be checked; try again later")
+		default:
+			log.ErrorContext(ctx, "websocket token not checked", "err", err)
+			ctx = transport.WithWebsocketCloseCode(ctx, 1011)
+			return transport.AppendCloseReason(ctx, "internal error"), nil, errors.New("internal error")
 		}
 		if s := sessionFrom(ctx); s != nil {
 			s.signedIn(claims)
 			s.settle()
+			// A sign-out that landed between the check and signedIn found
+			// no user on this socket to close; it raised the version first,
+			// so it is seen here.
+			if svc.Revoked(claims) {
+				go s.close(CloseUnauthorized, "signed out")
+			}
 		}
 		return models.WithViewer(ctx, claims.UserID), nil, nil
 	}
@@ -278,6 +292,13 @@ func (s *session) signedIn(c auth.Claims) {
 	s.expiry = time.AfterFunc(time.Until(c.Expires), func() { s.close(CloseUnauthorized, "token expired") })
 }
 
+// claims are the socket's token's, once signed in.
+func (s *session) claims() auth.Claims {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
 // close closes the socket with a code and reason.
 func (s *session) close(code int, reason string) {
 	s.mu.Lock()
@@ -300,6 +321,9 @@ func (s *session) end() {
 // sessions tracks open websockets, so shutdown can close them with 1001.
 type sessions struct {
 	draining   atomic.Bool // set at shutdown: no new sockets
+	rechecking atomic.Bool // a recheck is running
+	stopOnce   sync.Once
+	stop       chan struct{} // closed at shutdown; see stopped
 	metrics    *metrics.Metrics
 	maxPending int64
 	pending    atomic.Int64 // sockets not yet authenticated
@@ -337,7 +361,9 @@ func (ss *sessions) remove(s *session) {
 // closeAll refuses new websockets from now on and closes every open one
 // with code and reason.
 func (ss *sessions) closeAll(code int, reason string) {
-	ss.draining.Store(true)
+	if ss.draining.CompareAndSwap(false, true) {
+		close(ss.stopped())
+	}
 	ss.mu.Lock()
 	all := make([]*session, 0, len(ss.set))
 	for s := range ss.set {
@@ -371,6 +397,10 @@ func (ss *sessions) signOut(userID, version int64) {
 // they signed in, reading every current version from the database. It runs
 // after a broker outage, during which sign-out events may have been lost.
 func (ss *sessions) recheck(svc *dm.Service, log *slog.Logger) {
+	if !ss.rechecking.CompareAndSwap(false, true) {
+		return // one at a time: resync announcements may come in bursts
+	}
+	defer ss.rechecking.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ss.mu.Lock()
@@ -394,6 +424,27 @@ func (ss *sessions) recheck(svc *dm.Service, log *slog.Logger) {
 	for userID, v := range versions {
 		ss.signOut(userID, v)
 	}
+}
+
+// recheckEvery runs recheck every interval until the sockets are closed for
+// shutdown.
+func (ss *sessions) recheckEvery(interval time.Duration, svc *dm.Service, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ss.stopped():
+			return
+		case <-t.C:
+			ss.recheck(svc, log)
+		}
+	}
+}
+
+// stopped is closed once closeAll has run.
+func (ss *sessions) stopped() chan struct{} {
+	ss.stopOnce.Do(func() { ss.stop = make(chan struct{}) })
+	return ss.stop
 }
 
 // withSessions checks a websocket upgrade's origin and gives it a session

@@ -216,7 +216,12 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	for range 3 {
 		// Begin and Commit run outside the statement callbacks: their
 		// errors are marked here.
-		if err = markUnavailable(s.db.WithContext(ctx).Transaction(fn)); !retryable(err) {
+		err = s.db.WithContext(ctx).Transaction(fn)
+		if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+			// The deadline ended the transaction before its commit.
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		if err = markUnavailable(err); !retryable(err) {
 			return err
 		}
 	}

@@ -33,10 +33,11 @@ func unreachable(err error) bool {
 		errors.As(err, &netErr), errors.As(err, &connErr), pgconn.Timeout(err):
 		return true
 	case errors.As(err, &pgErr):
-		// Class 08 is "connection exception"; 57P01–57P03 are shutdowns and
-		// a server not accepting connections; 53300 is too many connections.
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
-			pgErr.Code == "57P03" || pgErr.Code == "53300"
+		// Class 08 is "connection exception"; 57014 a statement cancelled
+		// by statement_timeout; 57P01–57P03 are shutdowns and a server not
+		// accepting connections; 53300 is too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57014" || pgErr.Code == "57P01" ||
+			pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "53300"
 	}
 	// pgconn reports a connection it already knows to be closed without a
 	// typed error.
