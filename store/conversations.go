@@ -122,29 +122,48 @@ func (s *Store) MessageForViewer(ctx context.Context, viewerID, id int64) (*mode
 	return msgs[0], nil
 }
 
-// MessagesByIDs loads messages in one statement. It checks no access: call
-// it only for IDs reached through a conversation the viewer can see.
-func (s *Store) MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error) {
-	rows, err := s.db.WithContext(ctx).Raw(`SELECT id, conversation_id, sender_id, text, video_id,
-		client_message_id, delivery, created_at FROM messages WHERE id IN ?`, ids).Rows()
+// messageColumns are the columns scanMessages reads, from messages aliased msg.
+const messageColumns = `msg.id, msg.conversation_id, msg.sender_id, msg.text, msg.video_id,
+	msg.client_message_id, msg.delivery, msg.created_at`
+
+// scanMessages runs q, which selects messageColumns, and reads its rows by
+// hand: inbox pages and every live delivery run it, and GORM's reflection
+// cost more than the query.
+func scanMessages(q *gorm.DB) ([]*models.Message, error) {
+	rows, err := q.Rows()
 	if err != nil {
-		return nil, translate(err, "messages")
+		return nil, err
 	}
 	defer rows.Close()
-	out := make(map[int64]*models.Message, len(ids))
+	var out []*models.Message
 	for rows.Next() {
 		m := &models.Message{}
 		var at *time.Time
 		if err := rows.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Text, &m.VideoID,
 			&m.ClientMessageID, &m.Delivery, &at); err != nil {
-			return nil, translate(markUnavailable(err), "messages")
+			return nil, markUnavailable(err)
 		}
 		if at != nil {
 			m.CreatedAt = *at
 		}
+		out = append(out, m)
+	}
+	return out, markUnavailable(rows.Err())
+}
+
+// MessagesByIDs loads messages in one statement. It checks no access: call
+// it only for IDs reached through a conversation the viewer can see.
+func (s *Store) MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error) {
+	msgs, err := scanMessages(s.db.WithContext(ctx).Raw(`SELECT `+messageColumns+` FROM messages msg
+		WHERE msg.id IN ?`, ids))
+	if err != nil {
+		return nil, translate(err, "messages")
+	}
+	out := make(map[int64]*models.Message, len(msgs))
+	for _, m := range msgs {
 		out[m.ID] = m
 	}
-	return out, translate(markUnavailable(rows.Err()), "messages")
+	return out, nil
 }
 
 // MessageByClientID finds the message senderID sent with an idempotency key.
@@ -268,7 +287,7 @@ func (s *Store) OtherMember(ctx context.Context, convID, userID int64) (int64, e
 // that reached an inbox, or that the viewer sent. A request's messages go to
 // its recipient as requests, never as messages, even once accepted.
 func (s *Store) deliverable(ctx context.Context, viewerID int64) *gorm.DB {
-	return s.db.WithContext(ctx).Table("messages msg").Select("msg.*").
+	return s.db.WithContext(ctx).Table("messages msg").Select(messageColumns).
 		Joins("JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?", viewerID).
 		Where("m.status IN ? AND msg.id > m.cleared_through_id AND (msg.delivery = ? OR msg.sender_id = ?)",
 			[]models.ConversationStatus{models.StatusActive, models.StatusPending}, models.DeliveryInbox, viewerID)
@@ -281,8 +300,7 @@ func (s *Store) MessagesAfter(ctx context.Context, viewerID, convID, after int64
 	if convID != 0 {
 		q = q.Where("msg.conversation_id = ?", convID)
 	}
-	var msgs []*models.Message
-	err := q.Order("msg.id").Limit(limit).Scan(&msgs).Error
+	msgs, err := scanMessages(q.Order("msg.id").Limit(limit))
 	return msgs, translate(err, "messages")
 }
 
