@@ -26,7 +26,7 @@ import (
 // visCodes are the only extensions.code values the spec allows.
 var visCodes = map[string]bool{
 	"UNAUTHENTICATED": true, "FORBIDDEN": true, "NOT_FOUND": true, "BAD_USER_INPUT": true,
-	"CONFLICT": true, "RATE_LIMITED": true, "INTERNAL": true,
+	"CONFLICT": true, "RATE_LIMITED": true, "UNAVAILABLE": true, "INTERNAL": true,
 }
 
 // visLeak matches text that betrays internals: SQL, drivers, the ORM, Go
