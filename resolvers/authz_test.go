@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -37,6 +38,23 @@ type azCase struct {
 	op   string
 	kind string // whose other party is "participant": "req" for the requester, else the friend
 	rows string
+	// check, for OK rows, looks past "some data came back": it returns what
+	// is wrong with data for role, or "".
+	check func(role string, data json.RawMessage) string
+}
+
+// azCanMessage checks that canMessage tells each role the truth: only the
+// friend and the stranger (the owner allows EVERYONE) may write.
+func azCanMessage(role string, data json.RawMessage) string {
+	var out struct{ CanMessage struct{ Allowed bool } }
+	if err := json.Unmarshal(data, &out); err != nil {
+		return err.Error()
+	}
+	want := role == "participant" || role == "stranger"
+	if out.CanMessage.Allowed != want {
+		return fmt.Sprintf("allowed = %v, want %v", out.CanMessage.Allowed, want)
+	}
+	return ""
 }
 
 // Shorthands for the common rows.
@@ -64,7 +82,7 @@ var azMatrix = map[string][]azCase{
 		{op: `query($user: ID!) { node(id: $user) { id ... on User { username } } }`,
 			rows: azSelf},
 	},
-	"canMessage":       {{op: `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`, rows: azSelf}},
+	"canMessage":       {{op: `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`, rows: azSelf, check: azCanMessage}},
 	"followers":        {{op: `query($user: ID!) { followers(userId: $user) { totalCount } }`, rows: azSelf}},
 	"following":        {{op: `query($user: ID!) { following(userId: $user) { totalCount } }`, rows: azSelf}},
 	"blockedUsers":     {{op: `{ blockedUsers { totalCount } }`, rows: azSelf}},
@@ -174,7 +192,9 @@ type azWorld struct {
 	users     map[string]user // by role; "participant" is the friend
 	requester user
 	vars      map[string]any
-	secrets   []string // texts only the owner and the participant may see
+	// secrets are texts, each with the tokens of the only users who may
+	// see it.
+	secrets map[string][]string
 }
 
 var azSeq int
@@ -205,7 +225,10 @@ func azSetup(t *testing.T, e *env) *azWorld {
 
 	w.users = map[string]user{"owner": owner, "participant": friend, "stranger": stranger, "blocked": blocked, "minor": minor}
 	w.requester = requester
-	w.secrets = []string{convSecret, reqSecret}
+	w.secrets = map[string][]string{
+		convSecret: {owner.Token, friend.Token},
+		reqSecret:  {owner.Token, requester.Token},
+	}
 	w.vars = map[string]any{"user": owner.ID, "owner": owner.Name, "conv": inConv.ConversationID,
 		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID}
 	return w
@@ -260,6 +283,7 @@ func TestAuthzMatrix(t *testing.T) {
 		for i, c := range azMatrix[name] {
 			rows := azRows(t, name, c.rows)
 			w := azSetup(t, e)
+			var accepted []string
 			for n, role := range azOrder(rows) {
 				what := fmt.Sprintf("%s #%d as %s", name, i+1, role)
 				u := w.actor(role, c.kind)
@@ -267,12 +291,18 @@ func TestAuthzMatrix(t *testing.T) {
 					u = user{}
 				}
 				vars := w.varsFor(c.op, role, n)
-				if fields[name] == "Subscription" {
-					w.subscribe(t, what, u, c.op, vars, rows[role])
-				} else {
-					w.call(t, what, u, role, c.op, vars, rows[role])
+				switch {
+				case fields[name] != "Subscription":
+					w.call(t, what, u, role, c, vars, rows[role])
+				case rows[role] == "OK":
+					accepted = append(accepted, role)
+				default:
+					w.refuseSubscription(t, what, u, c.op, vars, rows[role])
 				}
 				tried++
+			}
+			if len(accepted) > 0 {
+				w.acceptSubscriptions(t, name, c, accepted)
 			}
 		}
 	}
@@ -280,15 +310,19 @@ func TestAuthzMatrix(t *testing.T) {
 }
 
 // call runs a query or mutation as u and checks the outcome.
-func (w *azWorld) call(t *testing.T, what string, u user, role, op string, vars map[string]any, want string) {
+func (w *azWorld) call(t *testing.T, what string, u user, role string, c azCase, vars map[string]any, want string) {
 	t.Helper()
-	res := w.e.do(u.Token, op, vars)
+	res := w.e.do(u.Token, c.op, vars)
 	visCheckErrors(t, what, res)
-	w.noSecrets(t, what, role, string(res.Data))
+	w.noSecrets(t, what, u, string(res.Data))
 	switch want {
 	case "OK":
 		if len(res.Errors) > 0 || visDataEmpty(res.Data) {
 			t.Errorf("%s: want data, got %s %+v", what, res.Data, res.Errors)
+		} else if c.check != nil {
+			if problem := c.check(role, res.Data); problem != "" {
+				t.Errorf("%s: %s", what, problem)
+			}
 		}
 	case "NULL":
 		if len(res.Errors) > 0 || !visDataEmpty(res.Data) {
@@ -305,24 +339,19 @@ func (w *azWorld) call(t *testing.T, what string, u user, role, op string, vars 
 	}
 }
 
-// noSecrets fails when someone outside the conversation and the request
-// sees their text.
-func (w *azWorld) noSecrets(t *testing.T, what, role, body string) {
+// noSecrets fails when body shows u a text that is not theirs to see.
+func (w *azWorld) noSecrets(t *testing.T, what string, u user, body string) {
 	t.Helper()
-	if role == "owner" || role == "participant" {
-		return
-	}
-	for _, s := range w.secrets {
-		if strings.Contains(body, s) {
-			t.Errorf("%s: the response shows %q: %s", what, s, body)
+	for secret, allowed := range w.secrets {
+		if strings.Contains(body, secret) && !slices.Contains(allowed, u.Token) {
+			t.Errorf("%s: the response shows %q: %s", what, secret, body)
 		}
 	}
 }
 
-// subscribe opens a socket as u, subscribes, and checks the outcome. An OK
-// subscription must stay open without error; the owner's must also deliver
-// an event the world then causes.
-func (w *azWorld) subscribe(t *testing.T, what string, u user, op string, vars map[string]any, want string) {
+// refuseSubscription opens a socket as u and checks that it is refused:
+// closed at connection_init (4403) or the subscription answered with code.
+func (w *azWorld) refuseSubscription(t *testing.T, what string, u user, op string, vars map[string]any, want string) {
 	t.Helper()
 	ws := w.e.dialWS(u.Token, wsOptions{})
 	if want == "4403" {
@@ -333,40 +362,69 @@ func (w *azWorld) subscribe(t *testing.T, what string, u user, op string, vars m
 	}
 	ws.expect("connection_ack")
 	ws.subscribe("1", op, vars)
-	if want != "OK" {
-		m := ws.next()
-		var p struct {
-			Errors []gqlError
-			Data   json.RawMessage
-		}
-		_ = json.Unmarshal(m.Payload, &p)
-		res := response{Status: http.StatusOK, Data: p.Data, Errors: p.Errors}
-		visCheckErrors(t, what, res)
-		if res.code() != want || !visDataEmpty(res.Data) {
-			t.Errorf("%s: want %s, got %s %s", what, want, m.Type, m.Payload)
-		}
-		ws.close()
-		return
-	}
-	ws.quiet(200 * time.Millisecond)
-	if u.Token != w.users["owner"].Token {
-		ws.close()
-		return
-	}
-	// The owner's subscription delivers what happens next.
-	friend := w.users["participant"]
-	switch {
-	case strings.Contains(op, "messageAdded"):
-		w.e.send(friend, u, "live to the owner")
-	case strings.Contains(op, "messageRequestReceived"):
-		w.e.send(w.e.register("newcomer"), u, "live to the owner")
-	case strings.Contains(op, "conversationUpdated"):
-		w.e.must(friend.Token, `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`,
-			map[string]any{"conv": w.vars["conv"]}, nil)
-	}
 	m := ws.next()
-	if m.Type != "next" || !strings.Contains(string(m.Payload), `"data"`) || strings.Contains(string(m.Payload), `"errors"`) {
-		t.Errorf("%s: want an event, got %s %s", what, m.Type, m.Payload)
+	var p struct {
+		Errors []gqlError
+		Data   json.RawMessage
+	}
+	_ = json.Unmarshal(m.Payload, &p)
+	res := response{Status: http.StatusOK, Data: p.Data, Errors: p.Errors}
+	visCheckErrors(t, what, res)
+	w.noSecrets(t, what, u, string(m.Payload))
+	if res.code() != want || !visDataEmpty(res.Data) {
+		t.Errorf("%s: want %s, got %s %s", what, want, m.Type, m.Payload)
 	}
 	ws.close()
+}
+
+// acceptSubscriptions subscribes every role in roles at once, then makes
+// something happen to the owner: the owner's subscription must deliver it,
+// and no one else's may, but the friend's own message on messageAdded.
+func (w *azWorld) acceptSubscriptions(t *testing.T, name string, c azCase, roles []string) {
+	t.Helper()
+	sockets := map[string]*wsClient{}
+	for _, role := range roles {
+		ws := w.e.connectWS(w.actor(role, c.kind), "")
+		ws.subscribe("1", c.op, w.varsFor(c.op, role, 0))
+		sockets[role] = ws
+	}
+	for role, ws := range sockets {
+		select {
+		case m := <-ws.msgs:
+			t.Errorf("%s as %s: unexpected %s %s before anything happened", name, role, m.Type, m.Payload)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	owner, friend := w.users["owner"], w.users["participant"]
+	mine := map[string]bool{"owner": true}
+	switch name {
+	case "messageAdded":
+		w.e.send(friend, owner, "live to the owner")
+		mine["participant"] = true // the sender's own message
+	case "messageRequestReceived":
+		w.e.send(w.e.register("newcomer"), owner, "live to the owner")
+	case "conversationUpdated":
+		w.e.must(friend.Token, `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`,
+			map[string]any{"conv": w.vars["conv"]}, nil)
+	default:
+		t.Fatalf("%s: no event to cause", name)
+	}
+	for role, ws := range sockets {
+		what := fmt.Sprintf("%s as %s", name, role)
+		if !mine[role] {
+			select {
+			case m := <-ws.msgs:
+				t.Errorf("%s: got the owner's event: %s %s", what, m.Type, m.Payload)
+			case <-time.After(300 * time.Millisecond):
+			}
+			ws.close()
+			continue
+		}
+		m := ws.next()
+		if m.Type != "next" || !strings.Contains(string(m.Payload), `"data"`) || strings.Contains(string(m.Payload), `"errors"`) {
+			t.Errorf("%s: want an event, got %s %s", what, m.Type, m.Payload)
+		}
+		w.noSecrets(t, what, w.actor(role, c.kind), string(m.Payload))
+		ws.close()
+	}
 }
