@@ -32,7 +32,8 @@ var azRoles = []string{"anonymous", "owner", "participant", "stranger", "blocked
 // azCase is one operation and what each role gets from it: OK, NULL (data
 // is null, no error), a code, or CODE/REASON. For a subscription, 4403 means
 // the socket is closed at connection_init. Variables: $user (the owner),
-// $conv, $msg, $req, $video, $owner (the owner's username), $name (a fresh
+// $conv, $msg, $req, $video, $bconv (the blocked user's conversation with
+// the owner), $owner (the owner's username), $name (a fresh
 // username), $fb (a Graph API token of the caller's own).
 type azCase struct {
 	op   string
@@ -107,6 +108,10 @@ var azMatrix = map[string][]azCase{
 		{op: `mutation($user: ID!) { sendMessage(input: {recipientId: $user, text: "hi"}) { delivery } }`,
 			rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=OK blocked=FORBIDDEN/BLOCKED minor=FORBIDDEN/AGE_RESTRICTED"},
 		{op: `mutation($conv: ID!) { sendMessage(input: {conversationId: $conv, text: "hi"}) { delivery } }`, rows: azMembers},
+		// The conversation the blocked user started before the block: the
+		// block deleted the request, so the owner no longer has it.
+		{op: `mutation($bconv: ID!) { sendMessage(input: {conversationId: $bconv, text: "hi"}) { delivery } }`,
+			rows: "anonymous=UNAUTHENTICATED owner=NOT_FOUND participant=NOT_FOUND stranger=NOT_FOUND blocked=FORBIDDEN/BLOCKED minor=NOT_FOUND"},
 	},
 	"acceptMessageRequest":  {{op: `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { id } }`, kind: "req", rows: azOwner}},
 	"deleteMessageRequest":  {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) }`, kind: "req", rows: azOwner}},
@@ -217,7 +222,7 @@ func azSetup(t *testing.T, e *env) *azWorld {
 	}
 	stranger := e.register("stranger")
 	blocked := e.register("blocked")
-	e.send(blocked, owner, "before the block")
+	beforeBlock := e.send(blocked, owner, "before the block")
 	e.block(owner, blocked)
 	minor := e.registerAged("minor", 14)
 	var video struct{ PublishVideo struct{ ID string } }
@@ -230,7 +235,7 @@ func azSetup(t *testing.T, e *env) *azWorld {
 		reqSecret:  {owner.Token, requester.Token},
 	}
 	w.vars = map[string]any{"user": owner.ID, "owner": owner.Name, "conv": inConv.ConversationID,
-		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID}
+		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID, "bconv": beforeBlock.ConversationID}
 	return w
 }
 
