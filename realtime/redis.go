@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,7 +49,18 @@ type Redis struct {
 	// announces EventResync as soon as Redis answers again.
 	lost    atomic.Bool
 	resyncs atomic.Int64
+
+	resyncMu      sync.Mutex
+	lastResync    time.Time
+	resyncPending bool // a resync is scheduled for the end of the interval
 }
+
+// minResyncInterval spaces resyncs: each one makes every local subscriber
+// reconnect, and an overloaded cluster announcing lost events every second
+// must not turn that into a reconnect storm. A resync asked for sooner is
+// not dropped but deferred to the end of the interval, so the events lost
+// meanwhile are still recovered.
+const minResyncInterval = 2 * time.Second
 
 // NewRedis connects to url (redis://host:port/db) and uses channel (or
 // DefaultChannel). Call Run to start moving events.
@@ -88,8 +100,31 @@ func (r *Redis) Publish(_ context.Context, ev models.Event) {
 // events may have been lost.
 func (r *Redis) Resyncs() int64 { return r.resyncs.Load() }
 
-// resync ends every local subscription; its clients resume with `after`.
+// resync ends every local subscription, now or at the end of the interval
+// (minResyncInterval); its clients resume with `after`.
 func (r *Redis) resync(why string) {
+	r.resyncMu.Lock()
+	defer r.resyncMu.Unlock()
+	wait := minResyncInterval - time.Since(r.lastResync)
+	switch {
+	case r.resyncPending:
+		return // the scheduled one covers this
+	case wait > 0:
+		r.resyncPending = true
+		time.AfterFunc(wait, func() {
+			r.resyncMu.Lock()
+			r.resyncPending = false
+			r.lastResync = time.Now()
+			r.resyncMu.Unlock()
+			r.resyncNow(why)
+		})
+		return
+	}
+	r.lastResync = time.Now()
+	r.resyncNow(why)
+}
+
+func (r *Redis) resyncNow(why string) {
 	n := r.hub.Resync()
 	r.resyncs.Add(1)
 	r.log.Warn("redis: events may have been lost; subscribers resume from the database", "why", why, "subscriptions", n)
