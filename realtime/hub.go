@@ -43,6 +43,7 @@ type Subscription struct {
 	c          chan models.Event
 	hub        *Hub
 	overflowed atomic.Bool
+	resynced   atomic.Bool
 	closed     bool // guarded by hub.mu
 }
 

@@ -10,7 +10,8 @@ const EventResync models.EventKind = "RESYNC"
 
 // Resync ends every open subscription of this instance the way a slow
 // consumer's is ended (Overflowed reports true, so the socket closes with
-// 4429 and the client resumes with `after`), and returns how many it ended.
+// 4429 and the client resumes with `after`; Resynced tells why), and
+// returns how many it ended.
 //
 // A broker calls it when events between instances may have been lost, for
 // instance while Redis was unreachable. A subscription only reads the
@@ -41,9 +42,14 @@ func (h *Hub) Resync() int {
 	}
 	h.mu.RUnlock()
 	for _, s := range all {
-		// Before remove closes the channel, so the reader sees it.
+		// Before remove closes the channel, so the reader sees them.
+		s.resynced.Store(true)
 		s.overflowed.Store(true)
 		h.remove(s)
 	}
 	return len(all)
 }
+
+// Resynced reports whether the hub ended the subscription because events
+// may have been lost (Resync), rather than because its reader fell behind.
+func (s *Subscription) Resynced() bool { return s.resynced.Load() }

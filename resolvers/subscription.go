@@ -181,8 +181,12 @@ func (r *subscriptionResolver) live(ctx context.Context, sub *subscription, hand
 		case ev, ok := <-sub.C:
 			if !ok {
 				if sub.Overflowed() {
+					reason := "slow consumer: reconnect and resume with after"
+					if sub.Resynced() {
+						reason = "events may have been lost: reconnect and resume with after"
+					}
 					if s := sessionFrom(ctx); s != nil {
-						s.close(CloseSlowConsumer, "slow consumer: reconnect and resume with after")
+						s.close(CloseSlowConsumer, reason)
 					}
 				}
 				return
