@@ -14,9 +14,11 @@ import (
 )
 
 // loaderWait is how long a loader gathers keys before it queries. Sibling
-// resolvers run concurrently and enqueue within microseconds; a few
-// milliseconds covers a loaded machine.
-const loaderWait = 3 * time.Millisecond
+// resolvers run concurrently and enqueue within microseconds, and list
+// resolvers queue their items' keys up front (prefetch.go). Every level of
+// a query pays this wait once: 3 ms made the inbox page's p99 miss 10 ms
+// (BENCHMARKS.md).
+const loaderWait = 1 * time.Millisecond
 
 // loaders batch the per-item lookups of one GraphQL operation. They are built
 // per operation, so their caches never outlive it nor cross viewers.
