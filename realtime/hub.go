@@ -38,9 +38,12 @@ func NewHub(buffer int) *Hub {
 // Subscription receives the events addressed to one user. C is closed when
 // the subscription ends: by Close, or because it fell behind (Overflowed).
 type Subscription struct {
-	UserID     int64
-	C          <-chan models.Event
-	c          chan models.Event
+	UserID int64
+	// C carries pointers: one event is shared by all its subscribers and
+	// must not be changed, and a full buffer of 256 costs 2 KiB, not the
+	// 22 KiB that events by value would (idle sockets are most of them).
+	C          <-chan *models.Event
+	c          chan *models.Event
 	hub        *Hub
 	overflowed atomic.Bool
 	resynced   atomic.Bool
@@ -49,7 +52,7 @@ type Subscription struct {
 
 // Subscribe registers a subscription for userID's events.
 func (h *Hub) Subscribe(userID int64) *Subscription {
-	c := make(chan models.Event, h.buffer)
+	c := make(chan *models.Event, h.buffer)
 	s := &Subscription{UserID: userID, C: c, c: c, hub: h}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -102,11 +105,12 @@ func (h *Hub) Deliver(ev models.Event) {
 		fn(ev)
 	}
 	var slow []*Subscription
+	shared := &ev
 	h.mu.RLock()
 	for _, uid := range ev.Audience {
 		for s := range h.subs[uid] {
 			select {
-			case s.c <- ev:
+			case s.c <- shared:
 			default:
 				slow = append(slow, s)
 			}

@@ -191,7 +191,7 @@ func (r *subscriptionResolver) live(ctx context.Context, sub *subscription, hand
 				}
 				return
 			}
-			if !handle(ev) {
+			if !handle(*ev) {
 				return
 			}
 		}

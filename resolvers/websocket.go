@@ -31,11 +31,19 @@ const (
 	CloseForbidden     = 4403 // connection_init had no valid token
 	CloseTryAgainLater = 1013 // the server could not check the token just now
 	CloseSlowConsumer  = 4429 // fell behind: reconnect and resume with after
-	pingInterval       = 25 * time.Second
-	pongWait           = 60 * time.Second
 	writeWait          = 10 * time.Second
 	wsPayloadReadLimit = 64 << 10
 	wsInitTimeout      = 10 * time.Second
+)
+
+// writeBuffers is shared by every socket's writes.
+var writeBuffers = &sync.Pool{}
+
+// Keep-alive: a ping every pingInterval; a peer silent for pongWait is
+// dropped. Variables so that tests can shorten them.
+var (
+	pingInterval = 25 * time.Second
+	pongWait     = 60 * time.Second
 )
 
 // newWebsocketTransport serves graphql-transport-ws and the legacy graphql-ws
@@ -48,6 +56,9 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 			CheckOrigin:     func(*http.Request) bool { return true },
 			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
+			// Write buffers are borrowed per message, so the mostly idle
+			// sockets hold none.
+			WriteBufferPool: writeBuffers,
 		}},
 		InitFunc:              initFunc(svc, timeout, log),
 		InitTimeout:           wsInitTimeout,
@@ -150,7 +161,9 @@ func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	conn := &wsConn{c: c, done: make(chan struct{})}
 	_ = c.SetReadDeadline(time.Now().Add(pongWait))
 	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(pongWait)) })
-	go conn.ping()
+	conn.mu.Lock()
+	conn.pinger = time.AfterFunc(pingInterval, conn.ping)
+	conn.mu.Unlock()
 	if s := sessionFrom(r.Context()); s != nil {
 		s.attach(conn)
 	}
@@ -163,6 +176,8 @@ type wsConn struct {
 	c        *websocket.Conn
 	done     chan struct{}
 	doneOnce sync.Once
+	mu       sync.Mutex
+	pinger   *time.Timer // runs ping; a timer, not a goroutine per socket
 }
 
 func (c *wsConn) NextReader() (int, io.Reader, error) {
@@ -186,7 +201,12 @@ func (c *wsConn) WriteClose(code int, msg string) error {
 }
 
 func (c *wsConn) Close() error {
-	c.doneOnce.Do(func() { close(c.done) })
+	c.doneOnce.Do(func() {
+		close(c.done)
+		c.mu.Lock()
+		c.pinger.Stop()
+		c.mu.Unlock()
+	})
 	return c.c.Close()
 }
 
@@ -206,21 +226,22 @@ func (c *wsConn) closeWith(code int, reason string) {
 	_ = c.Close()
 }
 
-// ping sends websocket pings so that a dead peer misses its pong and the
-// read deadline ends the connection. It returns when the connection closes.
+// ping sends a websocket ping so that a dead peer misses its pong and the
+// read deadline ends the connection, then schedules the next one, until the
+// connection closes. Idle sockets are most of a server's sockets: a timer
+// costs them far less than a goroutine blocked on a ticker.
 func (c *wsConn) ping() {
-	t := time.NewTicker(pingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			if err := c.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				return
-			}
-		}
+	select {
+	case <-c.done:
+		return
+	default:
 	}
+	if err := c.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pinger.Reset(pingInterval)
 }
 
 var _ transport.WebsocketImplementation = gorillaWebsocket{}
