@@ -54,7 +54,9 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
 			// withSessions already refused foreign origins, with a clean 403.
 			CheckOrigin:     func(*http.Request) bool { return true },
-			ReadBufferSize:  1024,
+			// Reads reuse the 4 KiB reader net/http already holds for the
+			// connection (its handler runs as long as the socket does).
+			ReadBufferSize:  0,
 			WriteBufferSize: 1024,
 			// Write buffers are borrowed per message, so the mostly idle
 			// sockets hold none.
