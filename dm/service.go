@@ -22,7 +22,6 @@ type Store interface {
 	UserByID(ctx context.Context, id int64) (*models.User, error)
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.User, error)
 	SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error
-	TokenVersion(ctx context.Context, userID int64) (int64, error)
 	TokenVersions(ctx context.Context, ids []int64) (map[int64]int64, error)
 	RevokeTokens(ctx context.Context, userID int64) (int64, error)
 	Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error)
@@ -115,6 +114,3 @@ func New(d Deps) *Service {
 	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones,
 		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, versions: newTokenVersions()}
 }
-
-// Tokens returns the token signer, for the transport's authentication.
-func (s *Service) Tokens() *auth.Tokens { return s.tokens }

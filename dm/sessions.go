@@ -2,7 +2,6 @@ package dm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -75,14 +74,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (auth.Claims, 
 	if !ok || c.Version > current {
 		// Unknown here, or issued after a sign-out this instance has not
 		// heard of yet: ask the database.
-		current, err = s.store.TokenVersion(ctx, c.UserID)
-		if errors.Is(err, models.ErrNotFound) {
-			return auth.Claims{}, errTokenRevoked
-		}
+		versions, err := s.CurrentTokenVersions(ctx, []int64{c.UserID})
 		if err != nil {
 			return auth.Claims{}, err
 		}
-		s.versions.raise(c.UserID, current)
+		if current, ok = versions[c.UserID]; !ok {
+			return auth.Claims{}, errTokenRevoked // the user is gone
+		}
 	}
 	if c.Version != current {
 		return auth.Claims{}, errTokenRevoked

@@ -127,7 +127,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	if opts.MaxPendingSockets <= 0 {
 		opts.MaxPendingSockets = DefaultMaxPendingSockets
 	}
-	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets)}
+	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets), stop: make(chan struct{})}
 	opts.Hub.Observe(func(ev models.Event) {
 		switch ev.Kind {
 		case models.EventSignedOut:

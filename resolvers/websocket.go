@@ -53,10 +53,10 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 	return transport.Websocket{
 		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
 			// withSessions already refused foreign origins, with a clean 403.
-			CheckOrigin:     func(*http.Request) bool { return true },
-			// Reads reuse the 4 KiB reader net/http already holds for the
-			// connection (its handler runs as long as the socket does).
-			ReadBufferSize:  0,
+			CheckOrigin: func(*http.Request) bool { return true },
+			// No ReadBufferSize: reads reuse the 4 KiB reader net/http
+			// already holds for the connection (its handler runs as long as
+			// the socket does).
 			WriteBufferSize: 1024,
 			// Write buffers are borrowed per message, so the mostly idle
 			// sockets hold none.
@@ -343,10 +343,9 @@ func (s *session) end() {
 
 // sessions tracks open websockets, so shutdown can close them with 1001.
 type sessions struct {
-	draining   atomic.Bool // set at shutdown: no new sockets
-	rechecking atomic.Bool // a recheck is running
-	stopOnce   sync.Once
-	stop       chan struct{} // closed at shutdown; see stopped
+	draining   atomic.Bool   // set at shutdown: no new sockets
+	rechecking atomic.Bool   // a recheck is running
+	stop       chan struct{} // closed by closeAll: no more rechecks
 	metrics    *metrics.Metrics
 	maxPending int64
 	pending    atomic.Int64 // sockets not yet authenticated
@@ -385,7 +384,7 @@ func (ss *sessions) remove(s *session) {
 // with code and reason.
 func (ss *sessions) closeAll(code int, reason string) {
 	if ss.draining.CompareAndSwap(false, true) {
-		close(ss.stopped())
+		close(ss.stop)
 	}
 	ss.mu.Lock()
 	all := make([]*session, 0, len(ss.set))
@@ -418,7 +417,8 @@ func (ss *sessions) signOut(userID, version int64) {
 
 // recheck closes, with 4401, the sockets whose token was revoked since
 // they signed in, reading every current version from the database. It runs
-// after a broker outage, during which sign-out events may have been lost.
+// after a broker outage, during which sign-out events may have been lost,
+// and every TokenRecheckInterval, in case one was lost otherwise.
 func (ss *sessions) recheck(svc *dm.Service, log *slog.Logger) {
 	if !ss.rechecking.CompareAndSwap(false, true) {
 		return // one at a time: resync announcements may come in bursts
@@ -441,7 +441,7 @@ func (ss *sessions) recheck(svc *dm.Service, log *slog.Logger) {
 	}
 	versions, err := svc.CurrentTokenVersions(ctx, slices.Collect(maps.Keys(users)))
 	if err != nil {
-		log.WarnContext(ctx, "websocket tokens not rechecked after a broker outage", "err", err)
+		log.WarnContext(ctx, "websocket tokens not rechecked", "err", err)
 		return
 	}
 	for userID, v := range versions {
@@ -456,18 +456,12 @@ func (ss *sessions) recheckEvery(interval time.Duration, svc *dm.Service, log *s
 	defer t.Stop()
 	for {
 		select {
-		case <-ss.stopped():
+		case <-ss.stop:
 			return
 		case <-t.C:
 			ss.recheck(svc, log)
 		}
 	}
-}
-
-// stopped is closed once closeAll has run.
-func (ss *sessions) stopped() chan struct{} {
-	ss.stopOnce.Do(func() { ss.stop = make(chan struct{}) })
-	return ss.stop
 }
 
 // withSessions checks a websocket upgrade's origin and gives it a session

@@ -56,19 +56,6 @@ func (s *Store) SetDMPolicy(ctx context.Context, userID int64, p models.DirectMe
 	return translate(res.Error, "user")
 }
 
-// TokenVersion returns the user's current token version.
-func (s *Store) TokenVersion(ctx context.Context, userID int64) (int64, error) {
-	var versions []int64
-	err := s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).Pluck("token_version", &versions).Error
-	if err != nil {
-		return 0, translate(err, "user")
-	}
-	if len(versions) == 0 {
-		return 0, models.NotFound("user")
-	}
-	return versions[0], nil
-}
-
 // TokenVersions returns the current token versions of users, by ID.
 func (s *Store) TokenVersions(ctx context.Context, ids []int64) (map[int64]int64, error) {
 	var rows []struct{ ID, TokenVersion int64 }
