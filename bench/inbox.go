@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -54,8 +53,8 @@ func (b *bench) runInbox(ctx context.Context) ([]row, error) {
 	if n := len(page.Conversations.Edges); n != 20 {
 		return nil, fmt.Errorf("the inbox page has %d conversations, want 20", n)
 	}
-	m := b.closedLoop(ctx, "inbox", fmt.Sprintf("conversations(first: 20), %d clients", b.opt.inboxClients), b.inbox.Token, inboxQuery, b.opt.inboxClients, b.opt.duration)
-	base := b.closedLoop(ctx, "inbox", "{ __typename }", b.inbox.Token, `{ __typename }`, b.opt.inboxClients, b.opt.baseline)
+	m := b.queryLoop(ctx, "inbox", fmt.Sprintf("conversations(first: 20), %d clients", b.opt.inboxClients), b.inbox.Token, inboxQuery, b.opt.inboxClients, b.opt.duration)
+	base := b.queryLoop(ctx, "inbox", "{ __typename }", b.inbox.Token, `{ __typename }`, b.opt.inboxClients, b.opt.baseline)
 	base.Baseline = true
 	compare(&m, base)
 	verdict(&m, "p99<=10ms", m.P99Ms <= 10 && m.Errors == 0)
@@ -63,26 +62,9 @@ func (b *bench) runInbox(ctx context.Context) ([]row, error) {
 	return []row{m, base}, nil
 }
 
-// closedLoop runs query as token on clients goroutines for d.
-func (b *bench) closedLoop(ctx context.Context, scenario, what, token, query string, clients int, d time.Duration) row {
-	rec := newRecorder()
-	end := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(end) && ctx.Err() == nil {
-				t0 := time.Now()
-				if err := b.c.do(ctx, token, query, nil, nil); err != nil {
-					rec.fail(err)
-					continue
-				}
-				rec.ok(time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	rec.stop()
-	return rec.summarize(scenario, what)
+// queryLoop runs query as token on clients goroutines for d.
+func (b *bench) queryLoop(ctx context.Context, scenario, what, token, query string, clients int, d time.Duration) row {
+	return closedLoop(ctx, clients, d, func(ctx context.Context, _, _ int) error {
+		return b.c.do(ctx, token, query, nil, nil)
+	}).summarize(scenario, what)
 }

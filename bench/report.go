@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +27,30 @@ type recorder struct {
 const maxSamples = 2_000_000
 
 func newRecorder() *recorder { return &recorder{start: time.Now()} }
+
+// closedLoop runs op on clients goroutines for d, each calling it again as
+// soon as it returns (client numbers the goroutine, k its calls), and
+// records every call. It returns the stopped recorder.
+func closedLoop(ctx context.Context, clients int, d time.Duration, op func(ctx context.Context, client, k int) error) *recorder {
+	rec := newRecorder()
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Go(func() {
+			for k := 0; time.Now().Before(end) && ctx.Err() == nil; k++ {
+				t0 := time.Now()
+				if err := op(ctx, w, k); err != nil {
+					rec.fail(err)
+					continue
+				}
+				rec.ok(time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	rec.stop()
+	return rec
+}
 
 // restart sets the start of the measured window to now.
 func (r *recorder) restart() { r.mu.Lock(); r.start = time.Now(); r.mu.Unlock() }

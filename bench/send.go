@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,32 +15,15 @@ func (b *bench) runSend(ctx context.Context) ([]row, error) {
 		return nil, fmt.Errorf("no friend pairs")
 	}
 	clients := b.opt.clients
-	rec := newRecorder()
-	end := time.Now().Add(b.opt.duration)
-	var wg sync.WaitGroup
-	for w := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := 0; time.Now().Before(end) && ctx.Err() == nil; k++ {
-				// Each client walks its own pairs, alternating direction.
-				p := b.pairs[(w+k*clients)%len(b.pairs)]
-				from, to := p.A, p.B
-				if k%2 == 1 {
-					from, to = p.B, p.A
-				}
-				t0 := time.Now()
-				err := sendText(ctx, b.c, from, to, fmt.Sprintf("bench send %02d %06d: hello there, nice video!", w, k))
-				if err != nil {
-					rec.fail(err)
-					continue
-				}
-				rec.ok(time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	rec.stop()
+	rec := closedLoop(ctx, clients, b.opt.duration, func(ctx context.Context, w, k int) error {
+		// Each client walks its own pairs, alternating direction.
+		p := b.pairs[(w+k*clients)%len(b.pairs)]
+		from, to := p.A, p.B
+		if k%2 == 1 {
+			from, to = p.B, p.A
+		}
+		return sendText(ctx, b.c, from, to, fmt.Sprintf("bench send %02d %06d: hello there, nice video!", w, k))
+	})
 	m := rec.summarize("send", fmt.Sprintf("sendMessage, %d clients, %d pairs", clients, len(b.pairs)))
 
 	if b.pgURL == "" {
@@ -90,26 +72,10 @@ func pgxInsertBaseline(ctx context.Context, dbURL string, clients int, d time.Du
 		_, _ = pool.Exec(dctx, `DROP TABLE IF EXISTS `+table)
 	}()
 	insert := `INSERT INTO ` + table + ` (conversation_id, sender_id, text, client_message_id) VALUES ($1, $2, $3, $4)`
-	rec := newRecorder()
-	end := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for w := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := 0; time.Now().Before(end) && ctx.Err() == nil; k++ {
-				t0 := time.Now()
-				_, err := pool.Exec(ctx, insert, int64(w), int64(k), fmt.Sprintf("bench send %02d %06d: hello there, nice video!", w, k), nil)
-				if err != nil {
-					rec.fail(err)
-					continue
-				}
-				rec.ok(time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	rec.stop()
+	rec := closedLoop(ctx, clients, d, func(ctx context.Context, w, k int) error {
+		_, err := pool.Exec(ctx, insert, int64(w), int64(k), fmt.Sprintf("bench send %02d %06d: hello there, nice video!", w, k), nil)
+		return err
+	})
 	r := rec.summarize("send", fmt.Sprintf("pgx one-row INSERT, %d conns", clients))
 	r.Baseline = true
 	return r, nil

@@ -20,6 +20,24 @@ func (e *env) post(token, query string, vars map[string]any) (response, error) {
 	return postGraphQL(context.Background(), http.DefaultClient, e.srv.URL, token, query, vars)
 }
 
+// throughProxy starts a faultnet proxy in front of the server that rawURL
+// (postgres://… or redis://…) names, and returns it with rawURL pointed at
+// it. The proxy closes when the test ends.
+func throughProxy(t *testing.T, rawURL string) (*faultnet.Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultnet.Start(context.Background(), u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	u.Host = p.Addr()
+	return p, u.String()
+}
+
 // readyStatus is /readyz's HTTP status.
 func (e *env) readyStatus() int {
 	res, err := http.Get(e.srv.URL + "/readyz")
@@ -209,18 +227,8 @@ func TestDatabaseCut(t *testing.T) {
 	}
 	const timeout = 2 * time.Second
 	direct := testdb.URL(t)
-	dbURL, err := url.Parse(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	proxy, err := faultnet.Start(ctx, dbURL.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbURL.Host = proxy.Addr()
-	e := newEnv(t, withDatabase(dbURL.String()), withOperationTimeout(timeout))
+	proxy, viaProxy := throughProxy(t, direct)
+	e := newEnv(t, withDatabase(viaProxy), withOperationTimeout(timeout))
 	// Another instance, on the database directly, signs up users whose
 	// token versions e has never read: their first request to e needs the
 	// database.

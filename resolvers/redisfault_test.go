@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"dmgraph/faultnet"
 )
@@ -33,17 +30,13 @@ func TestRedisCutPausesAndResumes(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("TEST_REDIS_URL is not set")
 	}
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatalf("TEST_REDIS_URL: %v", err)
-	}
 	for _, c := range []redisCutCase{
 		{"both refused", faultnet.Refuse, true, true},
 		{"both blackholed", faultnet.Blackhole, true, true},
 		{"sender's instance refused", faultnet.Refuse, false, true},
 		{"subscriber's instance blackholed", faultnet.Blackhole, true, false},
 	} {
-		t.Run(c.name, func(t *testing.T) { redisCut(t, redisURL, opts.Addr, c) })
+		t.Run(c.name, func(t *testing.T) { redisCut(t, redisURL, c) })
 	}
 }
 
@@ -60,24 +53,11 @@ const (
 	redisResumeBound = 10 * time.Second // delivery back after a restore
 )
 
-func redisCut(t *testing.T, redisURL, redisAddr string, c redisCutCase) {
+func redisCut(t *testing.T, redisURL string, c redisCutCase) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+cutHold(t))
 	defer cancel()
-	proxied := func() (*faultnet.Proxy, string) {
-		p, err := faultnet.Start(ctx, redisAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = p.Close() }) // after the instances stop
-		u, err := url.Parse(redisURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Host = p.Addr()
-		return p, u.String()
-	}
-	pa, urlA := proxied()
-	pb, urlB := proxied()
+	pa, urlA := throughProxy(t, redisURL)
+	pb, urlB := throughProxy(t, redisURL)
 	a, b, channel := twoInstances(t, redisURL, urlA, urlB)
 
 	alice, bob := b.register("alice"), b.register("bob")

@@ -1,10 +1,8 @@
 package resolvers_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -136,20 +134,8 @@ func TestSignOutEverywhereDuringRedisOutage(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("TEST_REDIS_URL is not set")
 	}
-	u, err := url.Parse(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	proxy, err := faultnet.Start(ctx, u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
-	viaProxy := *u
-	viaProxy.Host = proxy.Addr()
-	a, b, _ := twoInstances(t, redisURL, redisURL, viaProxy.String())
+	proxy, viaProxy := throughProxy(t, redisURL)
+	a, b, _ := twoInstances(t, redisURL, redisURL, viaProxy)
 
 	alice := a.register("alice")
 	b.must(alice.Token, `{ me { id } }`, nil, nil) // B remembers the version
