@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,195 +14,242 @@ import (
 	"dmgraph/models"
 )
 
-// On PostgreSQL a send costs two round trips instead of ten: the statements
-// of Send are pipelined through pgx in two batches, with the Go decision
-// between them.
+// On PostgreSQL a batch of sends (sendqueue.go) costs two round trips,
+// whatever its size: the statements are pipelined through pgx in two
+// batches, with the Go decisions between them, and each statement takes the
+// whole batch as arrays.
 //
-//	1. BEGIN; create the conversation if missing and lock it; lock both
-//	   users in ID order; read the facts. Each is still its own statement, so the facts
-//	   are read with a snapshot taken after the locks were granted.
-//	2. One data-modifying statement that inserts the message, upserts both
-//	   members, opens, extends or accepts the request and moves the
-//	   conversation on; COMMIT.
+//	1. BEGIN; create the missing conversations; lock the conversations, then
+//	   the users, each in ID order; read every send's facts. Each is its own
+//	   statement, so the facts are read with a snapshot taken after the locks
+//	   were granted.
+//	2. One data-modifying statement that inserts the messages in the batch's
+//	   order, upserts both members of each, opens, extends or accepts the
+//	   requests, moves the conversations on and deletes the conversations this
+//	   batch created for sends that were refused; COMMIT.
 //
 // The lock order, the per-user insert order and the dedupe under the
-// sender's lock are Send's, unchanged.
+// sender's lock are Send's (send.go), unchanged.
 
-// On PostgreSQL the conversation is created if missing (waiting for a
-// concurrent creator), then locked: a lock costs less than the upsert's new
-// row version, and the send's own update sets updated_at anyway.
 const (
-	createConversationSQL = `INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
-VALUES (@k, 0, @t, @t) ON CONFLICT (direct_key) DO NOTHING`
-	lockConversationSQL = `SELECT id, direct_key, last_message_id, last_message_at, created_at, updated_at
-FROM conversations WHERE direct_key = @k FOR UPDATE`
+	// Conversations are created in key order, so two batches creating the
+	// same ones wait for each other in one order.
+	createConversationsSQL = `INSERT INTO conversations (direct_key, last_message_id, created_at, updated_at)
+SELECT k, 0, $2, $2 FROM unnest($1::text[]) AS k ORDER BY k
+ON CONFLICT (direct_key) DO NOTHING RETURNING id`
+	lockConversationsSQL = `SELECT id, direct_key, last_message_id, last_message_at, created_at, updated_at
+FROM conversations WHERE direct_key = ANY($1::text[]) ORDER BY id FOR UPDATE`
+	lockUsersSQL = `SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`
 )
 
-const lockUsersSQL = `SELECT id FROM users WHERE id IN (@s, @r) ORDER BY id FOR UPDATE`
+// batchFactsSQL is factsSQL (send.go) for every send of a batch: one row per
+// send whose users exist, numbered by the send's place in the batch.
+var batchFactsSQL = `SELECT p.ord, f.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+	WITH ORDINALITY AS p (s, r, k, cid, ord)
+CROSS JOIN LATERAL (` + regexp.MustCompile(`@(s|r|k|cid)\b`).ReplaceAllString(factsSQL, "p.$1") + `) f`
 
-// sendWriteSQL is the second batch's statement; %s is the request step
-// (acceptSQL, extendSQL or openSQL), whose RETURNING id says what it did.
-const sendWriteSQL = `WITH msg AS (
+// sendWritesSQL is the second round trip's statement. Each send's op says
+// what it does to the recipient's request: accept whatever was open (an
+// INBOX delivery), extend the open one (q) or open one.
+const sendWritesSQL = `WITH p AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])
+		WITH ORDINALITY AS p (c, s, r, text, video, cid, delivery, sender_status, recipient_status, q, op, ord)
+), msg AS (
 	INSERT INTO messages (conversation_id, sender_id, text, video_id, client_message_id, delivery, created_at)
-	VALUES (@c, @s, @text, @video, @cid, @delivery, @t) RETURNING id
+	SELECT c, s, text, video, cid, delivery, $12::timestamptz FROM p ORDER BY ord RETURNING id, conversation_id
+), pm AS (
+	-- A batch holds one send per conversation.
+	SELECT p.*, msg.id AS mid FROM p JOIN msg ON msg.conversation_id = p.c
 ), mem AS (
-	-- Both members; the sender has read up to their own message, the
-	-- recipient's read position stays where it was.
+	-- Both members; the sender (the row with a read time) has read up to
+	-- their own message, the recipient's read position stays where it was.
 	INSERT INTO conversation_members AS cm (conversation_id, user_id, status, last_message_id,
 		last_read_message_id, read_at, cleared_through_id, created_at)
-	SELECT @c, v.user_id, v.status, msg.id, CASE WHEN v.user_id = @s THEN msg.id ELSE 0 END, v.read_at, 0, @t
-	FROM msg, (VALUES (@s::bigint, @sender_status::text, @t::timestamptz),
-		(@r::bigint, @recipient_status::text, NULL::timestamptz)) v (user_id, status, read_at)
+	SELECT pm.c, v.user_id, v.status, pm.mid, v.read_through, v.read_at, 0, $12::timestamptz
+	FROM pm CROSS JOIN LATERAL (VALUES (pm.s, pm.sender_status, pm.mid, $12::timestamptz),
+		(pm.r, pm.recipient_status, 0::bigint, NULL::timestamptz)) v (user_id, status, read_through, read_at)
+	ORDER BY pm.c, v.user_id
 	ON CONFLICT (conversation_id, user_id) DO UPDATE SET status = excluded.status,
 		last_message_id = excluded.last_message_id,
-		last_read_message_id = CASE WHEN excluded.user_id = @s THEN excluded.last_read_message_id ELSE cm.last_read_message_id END,
-		read_at = CASE WHEN excluded.user_id = @s THEN excluded.read_at ELSE cm.read_at END
-	RETURNING cm.user_id, cm.status, cm.last_read_message_id, cm.read_at, cm.cleared_through_id, cm.created_at
+		last_read_message_id = CASE WHEN excluded.read_at IS NULL THEN cm.last_read_message_id ELSE excluded.last_read_message_id END,
+		read_at = COALESCE(excluded.read_at, cm.read_at)
+	RETURNING cm.conversation_id, cm.user_id, cm.status, cm.last_read_message_id, cm.read_at, cm.cleared_through_id, cm.created_at
 ), conv AS (
-	UPDATE conversations SET last_message_id = (SELECT id FROM msg), last_message_at = @t, updated_at = @t
-	WHERE id = @c
-), req AS (%s)
-SELECT msg.id, mem.status, mem.last_read_message_id, mem.read_at, mem.cleared_through_id, mem.created_at,
-	(SELECT count(*) FROM req), COALESCE((SELECT max(id) FROM req), 0)
-FROM msg JOIN mem ON mem.user_id = @s`
+	UPDATE conversations c SET last_message_id = pm.mid, last_message_at = $12::timestamptz, updated_at = $12::timestamptz
+	FROM pm WHERE c.id = pm.c
+), accepted AS (
+	UPDATE message_requests q SET status = 'ACCEPTED', resolved_at = $12::timestamptz
+	FROM pm WHERE pm.op = 'accept' AND q.conversation_id = pm.c AND q.status = 'OPEN'
+	RETURNING q.conversation_id
+), extended AS (
+	UPDATE message_requests q SET message_count = q.message_count + 1, last_message_id = pm.mid
+	FROM pm WHERE pm.op = 'extend' AND q.id = pm.q
+), opened AS (
+	INSERT INTO message_requests (conversation_id, recipient_id, sender_id, status, message_count, last_message_id, created_at)
+	SELECT pm.c, pm.r, pm.s, 'OPEN', 1, pm.mid, $12::timestamptz FROM pm WHERE pm.op = 'open' ORDER BY pm.ord
+	RETURNING id, conversation_id
+), unused AS (
+	DELETE FROM conversations WHERE id = ANY($13::bigint[])
+)
+SELECT pm.ord, pm.mid, mem.status, mem.last_read_message_id, mem.read_at, mem.cleared_through_id, mem.created_at,
+	EXISTS (SELECT 1 FROM accepted a WHERE a.conversation_id = pm.c),
+	COALESCE((SELECT o.id FROM opened o WHERE o.conversation_id = pm.c), 0)
+FROM pm JOIN mem ON mem.conversation_id = pm.c AND mem.user_id = pm.s`
 
-var (
-	createConversationStmt = compileNamed(createConversationSQL)
-	lockConversationStmt   = compileNamed(lockConversationSQL)
-	lockUsersStmt          = compileNamed(lockUsersSQL)
-	factsStmt              = compileNamed(factsSQL)
-	// An INBOX delivery accepts whatever request was open.
-	acceptStmt = compileNamed(fmt.Sprintf(sendWriteSQL, `UPDATE message_requests SET status = @accepted, resolved_at = @t
-		WHERE conversation_id = @c AND status = @open RETURNING id`))
-	// A REQUEST delivery extends the open request...
-	extendStmt = compileNamed(fmt.Sprintf(sendWriteSQL, `UPDATE message_requests
-		SET message_count = message_count + 1, last_message_id = (SELECT id FROM msg)
-		WHERE id = @q RETURNING id`))
-	// ...or opens one.
-	openStmt = compileNamed(fmt.Sprintf(sendWriteSQL, `INSERT INTO message_requests
-		(conversation_id, recipient_id, sender_id, status, message_count, last_message_id, created_at)
-		SELECT @c, @r, @s, @open, 1, msg.id, @t FROM msg RETURNING id`))
+// The request ops of sendWritesSQL.
+const (
+	opAccept = "accept"
+	opExtend = "extend"
+	opOpen   = "open"
 )
 
-// namedStmt is a statement written with @name parameters (as GORM takes
-// them), rewritten once to PostgreSQL's $n.
-type namedStmt struct {
-	sql   string
-	names []string
+// sendOutcome is one call's answer: a result, or the refusal, duplicate or
+// missing user that ended it.
+type sendOutcome struct {
+	res *models.SendResult
+	err error
 }
 
-var namedParam = regexp.MustCompile(`@[a-z_]+`)
-
-func compileNamed(sql string) namedStmt {
-	var st namedStmt
-	pos := map[string]int{}
-	st.sql = namedParam.ReplaceAllStringFunc(sql, func(m string) string {
-		name := m[1:]
-		if _, ok := pos[name]; !ok {
-			st.names = append(st.names, name)
-			pos[name] = len(st.names)
-		}
-		return "$" + strconv.Itoa(pos[name])
-	})
-	return st
-}
-
-// queue adds the statement to b with its parameters taken from args.
-func (st namedStmt) queue(b *pgx.Batch, args map[string]any) *pgx.QueuedQuery {
-	vals := make([]any, len(st.names))
-	for i, n := range st.names {
-		vals[i] = args[n]
-	}
-	return b.Queue(st.sql, vals...)
-}
-
-// sendPostgres is Send on PostgreSQL; see above.
-func (s *Store) sendPostgres(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error) {
+// sendBatch writes batch in one transaction on one connection, retrying it
+// whole after a deadlock or serialization failure. An error is the batch's;
+// each call's own end is in its outcome.
+func (s *Store) sendBatch(ctx context.Context, batch []*sendCall) ([]sendOutcome, error) {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return nil, err
 	}
 	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
-		return nil, translate(markUnavailable(err), "message")
+		return nil, err
 	}
 	defer conn.Close()
-	var res *models.SendResult
+	var out []sendOutcome
 	err = conn.Raw(func(dc any) error {
 		c := dc.(*stdlib.Conn).Conn()
 		var err error
 		for range 3 {
-			if res, err = s.sendOnce(ctx, c, p, decide); !retryable(err) {
+			if out, err = s.sendBatchOnce(ctx, c, batch); !retryable(err) {
 				return err
 			}
 		}
 		return err
 	})
-	if err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, models.NotFound("user")
-		}
-		return nil, translate(markUnavailable(err), "message")
-	}
-	return res, nil
+	return out, err
 }
 
-// sendOnce runs one attempt of the transaction on c. On any failure the
-// transaction is rolled back, or the connection closed (which the pool then
-// discards) when even that fails.
-func (s *Store) sendOnce(ctx context.Context, c *pgx.Conn, p models.SendParams, decide models.Decider) (*models.SendResult, error) {
+// sendError is a failed batch's error as each of its calls reports it.
+func sendError(err error) error {
+	return translate(markUnavailable(err), "message")
+}
+
+// sendBatchOnce runs one attempt of the batch's transaction on c. On any
+// failure the transaction is rolled back, or the connection closed (which
+// the pool then discards) when even that fails.
+func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCall) ([]sendOutcome, error) {
 	t := now()
-	var conv models.Conversation
-	var f facts
-	args := factsArgs(p)
-	args["t"] = t
+	n := len(batch)
+	senders, recipients, keys, cids := make([]int64, n), make([]int64, n), make([]string, n), make([]*string, n)
+	var users []int64
+	for i, call := range batch {
+		senders[i], recipients[i], keys[i], cids[i] = call.p.SenderID, call.p.RecipientID, call.key, call.p.ClientMessageID
+		users = append(users, call.p.SenderID, call.p.RecipientID)
+	}
+
+	convs := make(map[string]models.Conversation, n)
+	created := make(map[int64]bool)
+	fs := make([]*facts, n)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	createConversationStmt.queue(b, args)
-	lockConversationStmt.queue(b, args).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&conv.ID, &conv.DirectKey, &conv.LastMessageID, &conv.LastMessageAt, &conv.CreatedAt, &conv.UpdatedAt)
+	b.Queue(createConversationsSQL, keys, t).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			created[id] = true
+		}
+		return rows.Err()
 	})
-	lockUsersStmt.queue(b, args)
-	factsStmt.queue(b, args).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&f.Duplicate, &f.RecipientPolicy, &f.RecipientBirthDate, &f.SenderBirthDate, &f.Blocked,
-			&f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus, &f.RequestMessages,
-			&f.RequestID, &f.Suggested)
+	b.Queue(lockConversationsSQL, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var conv models.Conversation
+			if err := rows.Scan(&conv.ID, &conv.DirectKey, &conv.LastMessageID, &conv.LastMessageAt,
+				&conv.CreatedAt, &conv.UpdatedAt); err != nil {
+				return err
+			}
+			convs[*conv.DirectKey] = conv
+		}
+		return rows.Err()
+	})
+	b.Queue(lockUsersSQL, users)
+	b.Queue(batchFactsSQL, senders, recipients, keys, cids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var ord int
+			f := new(facts)
+			if err := rows.Scan(&ord, &f.Duplicate, &f.RecipientPolicy, &f.RecipientBirthDate, &f.SenderBirthDate,
+				&f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
+				&f.RequestMessages, &f.RequestID, &f.Suggested); err != nil {
+				return err
+			}
+			fs[ord-1] = f
+		}
+		return rows.Err()
 	})
 	if err := s.runBatch(ctx, c, b); err != nil {
 		return nil, s.rollback(ctx, c, err)
 	}
-	if f.Duplicate {
-		// Read under the sender's lock: a concurrent retry that won is seen
-		// here, before the rules could refuse this one.
-		return nil, s.rollback(ctx, c, models.ErrDuplicate)
-	}
-	delivery, err := decide(f.input(p))
-	if err != nil {
-		return nil, s.rollback(ctx, c, err)
-	}
 
-	res := &models.SendResult{Delivery: delivery, RecipientID: p.RecipientID,
-		Message: &models.Message{ConversationID: conv.ID, SenderID: p.SenderID, Text: p.Text,
-			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: delivery, CreatedAt: t}}
-	senderStatus, recipientStatus := models.StatusActive, models.StatusActive
-	write := acceptStmt
-	if delivery == models.DeliveryRequest {
-		senderStatus, recipientStatus = models.StatusPending, models.StatusRequest
-		write = openStmt
-		if f.RequestID != 0 {
-			write = extendStmt
+	// The decisions, in Go; the writes of the sends that go ahead.
+	out := make([]sendOutcome, n)
+	var w sendWrites
+	for i, call := range batch {
+		conv, ok := convs[call.key]
+		switch f := fs[i]; {
+		case !ok:
+			out[i].err = fmt.Errorf("send: conversation %s not found after its upsert", call.key)
+		case f == nil:
+			out[i].err = models.NotFound("user")
+		case f.Duplicate:
+			// Read under the sender's lock: a concurrent retry that won is
+			// seen here, before the rules could refuse this one.
+			out[i].err = models.ErrDuplicate
+		default:
+			delivery, err := call.decide(f.input(call.p))
+			if err != nil {
+				out[i].err = err
+				break
+			}
+			out[i].res = w.add(i, call.p, conv, *f, delivery, t)
+			delete(created, conv.ID)
 		}
 	}
-	wargs := map[string]any{"c": conv.ID, "s": p.SenderID, "r": p.RecipientID, "text": p.Text, "video": p.VideoID,
-		"cid": p.ClientMessageID, "delivery": delivery, "t": t, "sender_status": senderStatus,
-		"recipient_status": recipientStatus, "q": f.RequestID,
-		"open": models.RequestOpen, "accepted": models.RequestAccepted}
-	sender := &models.Member{ConversationID: conv.ID, UserID: p.SenderID}
-	var reqRows, reqID int64
+	if len(w.ord) == 0 {
+		// Nothing to write: the conversations created for these sends go
+		// with the rollback.
+		return out, s.rollback(ctx, c, nil)
+	}
+
 	b = &pgx.Batch{}
-	write.queue(b, wargs).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&res.Message.ID, &sender.Status, &sender.LastReadMessageID, &sender.ReadAt,
-			&sender.ClearedThroughID, &sender.CreatedAt, &reqRows, &reqID)
+	unused := make([]int64, 0, len(created))
+	for id := range created {
+		unused = append(unused, id)
+	}
+	b.Queue(sendWritesSQL, w.conv, w.sender, w.recipient, w.text, w.video, w.cid, w.delivery,
+		w.senderStatus, w.recipientStatus, w.request, w.op, t, unused).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var ord int
+			var m models.Member
+			var accepted bool
+			var opened int64
+			var id int64
+			if err := rows.Scan(&ord, &id, &m.Status, &m.LastReadMessageID, &m.ReadAt, &m.ClearedThroughID,
+				&m.CreatedAt, &accepted, &opened); err != nil {
+				return err
+			}
+			w.done(out[w.ord[ord-1]].res, m, id, accepted, opened)
+		}
+		return rows.Err()
 	})
 	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
 		if tag.String() != "COMMIT" {
@@ -214,19 +260,70 @@ func (s *Store) sendOnce(ctx context.Context, c *pgx.Conn, p models.SendParams, 
 	if err := s.runBatch(ctx, c, b); err != nil {
 		return nil, s.rollback(ctx, c, err)
 	}
-
-	sender.LastMessageID = res.Message.ID
-	switch {
-	case delivery == models.DeliveryInbox:
-		res.Accepted = reqRows > 0
-	case f.RequestID != 0:
-		res.RequestID = f.RequestID
-	default:
-		res.RequestID, res.OpenedRequest = reqID, true
+	for _, i := range w.ord {
+		if out[i].res.Message.ID == 0 {
+			return nil, fmt.Errorf("send: no row for message %d of the batch", i)
+		}
 	}
-	conv.LastMessageID, conv.LastMessageAt, conv.UpdatedAt = res.Message.ID, &t, t
-	res.Conversation = &models.ConversationView{Conversation: conv, Member: sender}
-	return res, nil
+	return out, nil
+}
+
+// sendWrites are the arrays of sendWritesSQL, one entry per send that goes
+// ahead; ord maps an entry back to its place in the batch.
+type sendWrites struct {
+	ord                                         []int
+	conv, sender, recipient, request            []int64
+	video                                       []*int64
+	text, cid                                   []*string
+	delivery, senderStatus, recipientStatus, op []string
+}
+
+// add records a send that goes ahead and returns its result, to be completed
+// by done once written.
+func (w *sendWrites) add(i int, p models.SendParams, conv models.Conversation, f facts, delivery models.Delivery, t time.Time) *models.SendResult {
+	senderStatus, recipientStatus, op := models.StatusActive, models.StatusActive, opAccept
+	if delivery == models.DeliveryRequest {
+		senderStatus, recipientStatus, op = models.StatusPending, models.StatusRequest, opOpen
+		if f.RequestID != 0 {
+			op = opExtend
+		}
+	}
+	w.ord = append(w.ord, i)
+	w.conv = append(w.conv, conv.ID)
+	w.sender = append(w.sender, p.SenderID)
+	w.recipient = append(w.recipient, p.RecipientID)
+	w.request = append(w.request, f.RequestID)
+	w.video = append(w.video, p.VideoID)
+	w.text = append(w.text, p.Text)
+	w.cid = append(w.cid, p.ClientMessageID)
+	w.delivery = append(w.delivery, string(delivery))
+	w.senderStatus = append(w.senderStatus, string(senderStatus))
+	w.recipientStatus = append(w.recipientStatus, string(recipientStatus))
+	w.op = append(w.op, op)
+	res := &models.SendResult{Delivery: delivery, RecipientID: p.RecipientID,
+		Message: &models.Message{ConversationID: conv.ID, SenderID: p.SenderID, Text: p.Text,
+			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: delivery, CreatedAt: t}}
+	if op == opExtend {
+		res.RequestID = f.RequestID
+	}
+	conv.LastMessageAt, conv.UpdatedAt = &t, t
+	res.Conversation = &models.ConversationView{Conversation: conv,
+		Member: &models.Member{ConversationID: conv.ID, UserID: p.SenderID}}
+	return res
+}
+
+// done completes res with what the write returned.
+func (w *sendWrites) done(res *models.SendResult, sender models.Member, messageID int64, accepted bool, opened int64) {
+	res.Message.ID = messageID
+	res.Conversation.LastMessageID = messageID
+	sender.ConversationID, sender.UserID, sender.LastMessageID = res.Conversation.ID, res.Message.SenderID, messageID
+	*res.Conversation.Member = sender
+	switch {
+	case res.Delivery == models.DeliveryInbox:
+		res.Accepted = accepted
+	case opened != 0:
+		res.RequestID, res.OpenedRequest = opened, true
+	}
 }
 
 // runBatch sends b in one round trip and reports each statement to the
@@ -240,7 +337,7 @@ func (s *Store) runBatch(ctx context.Context, c *pgx.Conn, b *pgx.Batch) error {
 	return err
 }
 
-// rollback ends the failed transaction on c and returns cause.
+// rollback ends the transaction on c and returns cause.
 func (s *Store) rollback(ctx context.Context, c *pgx.Conn, cause error) error {
 	if c.PgConn().TxStatus() == 'I' || c.IsClosed() {
 		return cause

@@ -44,7 +44,8 @@ const DefaultMaxConns = 20
 
 // Store runs queries. It is safe for concurrent use.
 type Store struct {
-	db *gorm.DB
+	db    *gorm.DB
+	sends sendQueue // PostgreSQL's group commit (sendqueue.go)
 }
 
 // Open connects and applies pending migrations.
