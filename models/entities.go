@@ -89,8 +89,8 @@ type Message struct {
 	ConversationID  int64    `gorm:"not null;index:idx_messages_conversation,priority:1"`
 	SenderID        int64    `gorm:"not null;uniqueIndex:idx_messages_client_id,priority:1"`
 	Text            *string  `gorm:"size:4000"`
-	VideoID         *int64   `gorm:"index"`
-	ClientMessageID *string  `gorm:"size:64;uniqueIndex:idx_messages_client_id,priority:2"`
+	VideoID         *int64   `gorm:"index:idx_messages_video_id,where:video_id IS NOT NULL"`
+	ClientMessageID *string  `gorm:"size:64;uniqueIndex:idx_messages_client_id,priority:2,where:client_message_id IS NOT NULL"`
 	Delivery        Delivery `gorm:"size:16;not null"`
 	CreatedAt       time.Time
 }

@@ -27,6 +27,21 @@ type usersV1 struct {
 
 func (usersV1) TableName() string { return "users" }
 
+// messagesV1 is the messages table before 202611260004: full indexes on
+// video_id and (sender_id, client_message_id).
+type messagesV1 struct {
+	ID              int64   `gorm:"primaryKey"`
+	ConversationID  int64   `gorm:"not null"`
+	SenderID        int64   `gorm:"not null;uniqueIndex:idx_messages_client_id,priority:1"`
+	Text            *string `gorm:"size:4000"`
+	VideoID         *int64  `gorm:"index:idx_messages_video_id"`
+	ClientMessageID *string `gorm:"size:64;uniqueIndex:idx_messages_client_id,priority:2"`
+	Delivery        string  `gorm:"size:16;not null"`
+	CreatedAt       time.Time
+}
+
+func (messagesV1) TableName() string { return "messages" }
+
 // A database made by the first release is upgraded in place, its data kept.
 func TestMigrateUpgradesAnEarlierDatabase(t *testing.T) {
 	ctx := context.Background()
@@ -36,7 +51,11 @@ func TestMigrateUpgradesAnEarlierDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = old.db.Transaction(func(tx *gorm.DB) error {
-		if err := tx.AutoMigrate(&usersV1{}); err != nil {
+		if err := tx.AutoMigrate(&usersV1{}, &messagesV1{}); err != nil {
+			return err
+		}
+		cid := "k1"
+		if err := tx.Create(&messagesV1{ConversationID: 1, SenderID: 1, ClientMessageID: &cid, Delivery: "INBOX"}).Error; err != nil {
 			return err
 		}
 		if err := tx.Exec(`CREATE TABLE schema_migrations (id VARCHAR(255) PRIMARY KEY)`).Error; err != nil {
@@ -68,6 +87,15 @@ func TestMigrateUpgradesAnEarlierDatabase(t *testing.T) {
 	u, err := st.UserByUsername(ctx, "early")
 	if err != nil || u.DisplayName != "Early" {
 		t.Fatalf("the early user: %+v %v", u, err)
+	}
+	var cid string
+	if err := st.db.Raw(`SELECT client_message_id FROM messages`).Scan(&cid).Error; err != nil || cid != "k1" {
+		t.Fatalf("the early message: %q %v", cid, err)
+	}
+	dup := st.db.Exec(`INSERT INTO messages (conversation_id, sender_id, client_message_id, delivery, created_at)
+		VALUES (1, 1, 'k1', 'INBOX', ?)`, now()).Error
+	if dup == nil {
+		t.Fatal("migration 202611260004 dropped the uniqueness of clientMessageId")
 	}
 	var ids []string
 	st.db.Table("schema_migrations").Order("id").Pluck("id", &ids)

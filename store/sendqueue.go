@@ -23,9 +23,11 @@ import (
 const (
 	// maxSendBatch bounds a batch; the arrays of its statements grow with it.
 	maxSendBatch = 64
-	// maxSendLeaders bounds the batches in flight, and so the connections
-	// sends hold: while one commits, the next reads its facts.
-	maxSendLeaders = 4
+	// maxSendLeaders bounds the batches in flight per instance. One is
+	// fastest here: sends that wait for it form the next, bigger batch, and
+	// PostgreSQL's cost per send falls with the batch (BENCHMARKS.md: 1, 2, 3,
+	// 4 and 8 leaders).
+	maxSendLeaders = 1
 	// sendBatchTimeout bounds a batch whose calls have no deadline.
 	sendBatchTimeout = 30 * time.Second
 )
