@@ -88,6 +88,7 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 
 	// Send at a fixed rate.
 	rec.restart()
+	sends := newRecorder() // the sendMessage requests alone
 	c := newGQLClient(d.sendBase)
 	sem := make(chan struct{}, maxInFlight)
 	var wg sync.WaitGroup
@@ -110,12 +111,14 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			p := d.pairs[i%len(d.pairs)]
-			starts[i].Store(time.Now().UnixNano())
+			start := time.Now()
+			starts[i].Store(start.UnixNano())
 			if err := sendText(ctx, c, p.A, p.B, fmt.Sprintf("%s %d hello from the fanout", tag, i)); err != nil {
 				sendErrs.Add(1)
 				lastErr.Store(err.Error())
 				return
 			}
+			sends.ok(time.Since(start))
 			sentOK[i].Store(true)
 		}()
 	}
@@ -145,6 +148,10 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 	}
 	r.Lost = &lost
 	r.Notes = append(r.Notes, fmt.Sprintf("%s: %d sent of %d scheduled at %.0f/s to %d subscribers, achieved %.0f/s", d.what, ok, total, d.rate, len(d.pairs), float64(ok)/sendWindow.Seconds()))
+	if s := sends.summarize("", ""); s.Count > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: of which the sendMessage request alone: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+			d.what, s.P50Ms, s.P99Ms, s.MaxMs))
+	}
 	if n := dups.Load(); n > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d duplicate deliveries", d.what, n))
 	}
