@@ -98,6 +98,13 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	verdict(&r, "<=32KiB/sub", perSub <= 32 && opened == n)
 	r.Notes = append(notes, fmt.Sprintf("server RSS %.1f -> %.1f MiB, goroutines %.0f -> %.0f, Go heap in use %.1f -> %.1f MiB, %d subscriptions active, %d failed after opening",
 		r.Extra["rss_before_mib"], r.Extra["rss_after_mib"], m0["go_goroutines"], m1["go_goroutines"], r.Extra["heap_inuse_before_mib"], r.Extra["heap_inuse_after_mib"], int(active), lost))
+	if h := b.opt.idleHold; h > 0 {
+		logf("idle: holding %d sockets for %v", opened, h)
+		select {
+		case <-time.After(h):
+		case <-ctx.Done():
+		}
+	}
 	base := row{Scenario: "idle", What: "server before connecting", Baseline: true,
 		Ratio: fmt.Sprintf("RSS %.1f MiB, %.0f goroutines", r.Extra["rss_before_mib"], m0["go_goroutines"])}
 	return []row{r, base}, nil

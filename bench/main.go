@@ -31,6 +31,7 @@ type options struct {
 	inboxConversations, inboxClients int
 	fanoutRate, clusterRate          float64
 	idleConns                        int
+	idleHold                         time.Duration
 	passwordHashCost                 int
 	noVacuum                         bool
 }
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&o.inboxClients, "inbox-clients", 4, "concurrent clients in inbox and its baseline")
 	flag.Float64Var(&o.fanoutRate, "fanout-rate", 500, "messages per second in fanout (scaled down to 5 per pair per second when pairs are few)")
 	flag.Float64Var(&o.clusterRate, "cluster-rate", 200, "messages per second in cluster")
+	flag.DurationVar(&o.idleHold, "idle-hold", 0, "keep the idle scenario's sockets open this long after measuring (to profile the server)")
 	flag.IntVar(&o.idleConns, "idle-conns", 2000, "websocket connections in idle (capped by the open-file limit)")
 	flag.IntVar(&o.passwordHashCost, "password-hash-cost", 4, "PASSWORD_HASH_COST of the servers the bench starts: registering users is setup, not a measurement")
 	flag.BoolVar(&o.noVacuum, "no-vacuum", false, "with -database: don't VACUUM ANALYZE and CHECKPOINT before each scenario")

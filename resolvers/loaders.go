@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,12 +82,23 @@ func newLoaders(svc *dm.Service) *loaders {
 
 type loadersKey struct{}
 
-func withLoaders(ctx context.Context, l *loaders) context.Context {
-	return context.WithValue(ctx, loadersKey{}, l)
+// lazyLoaders builds the loaders on first use. A subscription waits for its
+// next event inside a response, for as long as it lives: an idle one then
+// holds no loaders (about 2 KiB each, BENCHMARKS.md).
+type lazyLoaders struct {
+	once sync.Once
+	svc  *dm.Service
+	l    *loaders
+}
+
+func withLoaders(ctx context.Context, svc *dm.Service) context.Context {
+	return context.WithValue(ctx, loadersKey{}, &lazyLoaders{svc: svc})
 }
 
 func loadersFrom(ctx context.Context) *loaders {
-	return ctx.Value(loadersKey{}).(*loaders)
+	z := ctx.Value(loadersKey{}).(*lazyLoaders)
+	z.once.Do(func() { z.l = newLoaders(z.svc) })
+	return z.l
 }
 
 // load runs a loader and reports a missing key as NOT_FOUND.

@@ -1,11 +1,13 @@
 package resolvers
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -156,10 +158,12 @@ type gorillaWebsocket struct{ upgrader websocket.Upgrader }
 func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	up := g.upgrader
 	up.Subprotocols = opts.Subprotocols
-	c, err := up.Upgrade(w, r, opts.ResponseHeader)
+	hw := &hijackWatcher{ResponseWriter: w}
+	c, err := up.Upgrade(hw, r, opts.ResponseHeader)
 	if err != nil {
 		return nil, err
 	}
+	hw.releaseWriteBuffer()
 	conn := &wsConn{c: c, done: make(chan struct{})}
 	_ = c.SetReadDeadline(time.Now().Add(pongWait))
 	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -170,6 +174,31 @@ func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tr
 		s.attach(conn)
 	}
 	return conn, nil
+}
+
+// hijackWatcher keeps the buffers net/http hands over with the connection.
+// net/http's connection goroutine runs the handler, and gqlgen's socket loop
+// runs in the handler, so whatever net/http holds lives as long as the
+// socket. Its 4 KiB write buffer is one of those: gorilla writes only the
+// handshake with it (later frames use WriteBufferPool), so it is released
+// once the upgrade is done.
+type hijackWatcher struct {
+	http.ResponseWriter
+	brw *bufio.ReadWriter
+}
+
+func (h *hijackWatcher) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.brw = brw
+	return c, brw, err
+}
+
+func (h *hijackWatcher) releaseWriteBuffer() {
+	if h.brw != nil {
+		// The writer is net/http's own (it keeps a pointer to it), so its
+		// value is replaced, not the pointer; nothing writes to it again.
+		*h.brw.Writer = *bufio.NewWriterSize(io.Discard, 16)
+	}
 }
 
 // wsConn is one gorilla connection. gqlgen serializes its writes; control
