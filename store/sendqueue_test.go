@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"dmgraph/models"
+	"dmgraph/testdb"
+)
+
+func call(sender, recipient int64, cid string) *sendCall {
+	p := models.SendParams{SenderID: sender, RecipientID: recipient}
+	if cid != "" {
+		p.ClientMessageID = &cid
+	}
+	return &sendCall{ctx: context.Background(), p: p, key: directKey(sender, recipient), done: make(chan struct{})}
+}
+
+// A batch never holds two sends of one conversation, nor two with one
+// clientMessageId from one sender; those wait for the next batch, in order.
+func TestSendQueueBatchesIndependentSends(t *testing.T) {
+	q := &sendQueue{leaders: 1}
+	a, b := call(1, 2, ""), call(2, 1, "")   // one conversation
+	c, d := call(3, 4, "k"), call(3, 5, "k") // one clientMessageId
+	e := call(6, 7, "k")                     // the same key, another sender
+	q.pending = []*sendCall{a, b, c, d, e}
+	var batches [][]*sendCall
+	for batch := q.next(); batch != nil; batch = q.next() {
+		batches = append(batches, batch)
+	}
+	want := [][]*sendCall{{a, c, e}, {b, d}}
+	if fmt.Sprint(batches) != fmt.Sprint(want) {
+		t.Fatalf("batches %v, want %v", batches, want)
+	}
+	if q.leaders != 0 {
+		t.Fatalf("the leader did not stop with an empty queue: %d leaders", q.leaders)
+	}
+
+	many := make([]*sendCall, maxSendBatch+1)
+	for i := range many {
+		many[i] = call(int64(100+2*i), int64(101+2*i), "")
+	}
+	q = &sendQueue{pending: many, leaders: 1}
+	if n := len(q.next()); n != maxSendBatch {
+		t.Fatalf("first batch of %d, want %d", n, maxSendBatch)
+	}
+	if n := len(q.next()); n != 1 {
+		t.Fatalf("second batch of %d, want 1", n)
+	}
+}
+
+// A send whose caller gives up leaves the queue, unless a batch has it.
+func TestSendQueueWithdraw(t *testing.T) {
+	a, b, c := call(1, 2, ""), call(3, 4, ""), call(5, 6, "")
+	q := &sendQueue{pending: []*sendCall{a, b}, leaders: 1}
+	if !q.withdraw(a) || len(q.pending) != 1 || q.pending[0] != b {
+		t.Fatalf("a queued send was not withdrawn: %v", q.pending)
+	}
+	q.next()
+	if q.withdraw(b) {
+		t.Fatal("a send already in a batch was withdrawn")
+	}
+	q.pending = append(q.pending, c)
+	if !q.withdraw(c) || len(q.pending) != 0 {
+		t.Fatalf("queue %v", q.pending)
+	}
+}
+
+// One batch on PostgreSQL where one send is refused by the rules and one
+// fails in the database: the others are stored, the failure is that send's
+// alone, and no conversation is left behind for either.
+func TestSendBatchFailuresStayTheirs(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("group commit runs on PostgreSQL (TEST_DATABASE_URL)")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, Config{URL: testdb.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := make([]int64, 6)
+	for i := range ids {
+		u := &models.User{Username: fmt.Sprintf("u%d", i), DisplayName: "U", PasswordHash: "x",
+			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: now()}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	refused := models.Refusal(models.CodeForbidden, models.ReasonBlocked, "blocked")
+	inbox := func(models.PolicyInput) (models.Delivery, error) { return models.DeliveryInbox, nil }
+	refuse := func(models.PolicyInput) (models.Delivery, error) { return "", refused }
+	text := func(s string) *string { return &s }
+
+	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[2], ids[3], ""), call(ids[4], ids[5], ""), call(ids[0], 999999, "")}
+	batch[0].p.Text, batch[0].decide = text("stored"), inbox
+	batch[1].p.Text, batch[1].decide = text("refused"), refuse
+	batch[2].p.Text, batch[2].decide = text(strings.Repeat("x", 5000)), inbox // longer than the column
+	batch[3].p.Text, batch[3].decide = text("nobody"), inbox
+	s.writeSends(batch)
+	for _, c := range batch {
+		<-c.done
+	}
+
+	if err := batch[0].err; err != nil || batch[0].res == nil || batch[0].res.Message.ID == 0 {
+		t.Fatalf("the valid send: %+v, %v", batch[0].res, err)
+	}
+	if got := batch[0].res.Conversation.Member; got.UserID != ids[0] || got.LastReadMessageID != batch[0].res.Message.ID {
+		t.Fatalf("the sender's member row: %+v", got)
+	}
+	if !errors.Is(batch[1].err, refused) {
+		t.Fatalf("the refused send: %v", batch[1].err)
+	}
+	if batch[2].err == nil || batch[2].res != nil {
+		t.Fatalf("the send too long for its column was stored: %+v", batch[2].res)
+	}
+	if !errors.Is(batch[3].err, models.ErrNotFound) {
+		t.Fatalf("the send to nobody: %v", batch[3].err)
+	}
+	var messages, conversations int64
+	s.db.Raw(`SELECT count(*) FROM messages`).Scan(&messages)
+	s.db.Raw(`SELECT count(*) FROM conversations`).Scan(&conversations)
+	if messages != 1 || conversations != 1 {
+		t.Fatalf("%d messages in %d conversations, want 1 in 1", messages, conversations)
+	}
+}
