@@ -45,15 +45,19 @@ type Subscription struct {
 	C          <-chan *models.Event
 	c          chan *models.Event
 	hub        *Hub
+	notify     func()
 	overflowed atomic.Bool
 	resynced   atomic.Bool
 	closed     bool // guarded by hub.mu
 }
 
-// Subscribe registers a subscription for userID's events.
-func (h *Hub) Subscribe(userID int64) *Subscription {
+// Subscribe registers a subscription for userID's events. notify, unless
+// nil, is called after each event is queued on C and once C is closed, so
+// that a subscriber can wait without a goroutine of its own; it must not
+// block.
+func (h *Hub) Subscribe(userID int64, notify func()) *Subscription {
 	c := make(chan *models.Event, h.buffer)
-	s := &Subscription{UserID: userID, C: c, c: c, hub: h}
+	s := &Subscription{UserID: userID, C: c, c: c, hub: h, notify: notify}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.subs[userID] == nil {
@@ -80,6 +84,9 @@ func (h *Hub) remove(s *Subscription) {
 	}
 	s.closed = true
 	close(s.c)
+	if s.notify != nil {
+		s.notify()
+	}
 	if set := h.subs[s.UserID]; set != nil {
 		delete(set, s)
 		if len(set) == 0 {
@@ -111,6 +118,9 @@ func (h *Hub) Deliver(ev models.Event) {
 		for s := range h.subs[uid] {
 			select {
 			case s.c <- shared:
+				if s.notify != nil {
+					s.notify()
+				}
 			default:
 				slow = append(slow, s)
 			}

@@ -43,7 +43,8 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	}
 	// Subscribe before reading the watermark, so nothing committed in
 	// between is missed.
-	sub, err := r.subscribe(ctx)
+	p := newPump(ctx)
+	sub, err := r.subscribe(ctx, p.kick)
 	if err != nil {
 		return nil, err
 	}
@@ -57,89 +58,82 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 		return nil, err
 	}
 	out := make(chan *models.Message)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		// catchUp sends every message after the watermark.
-		catchUp := func() bool {
-			for {
-				batch, err := bounded(ctx, r.timeout, func(ctx context.Context) ([]*models.Message, error) {
-					return r.svc.MessagesAfter(ctx, scope, last, replayBatch)
-				})
-				if err != nil {
-					r.abort(ctx, err)
+	// catchUp sends every message after the watermark.
+	catchUp := func() bool {
+		for {
+			batch, err := bounded(ctx, r.timeout, func(ctx context.Context) ([]*models.Message, error) {
+				return r.svc.MessagesAfter(ctx, scope, last, replayBatch)
+			})
+			if err != nil {
+				r.abort(ctx, err)
+				return false
+			}
+			for _, m := range batch {
+				if !send(ctx, out, m) {
 					return false
 				}
-				for _, m := range batch {
-					if !send(ctx, out, m) {
-						return false
-					}
-					last = m.ID
-				}
-				if len(batch) < replayBatch {
-					return true
-				}
+				last = m.ID
+			}
+			if len(batch) < replayBatch {
+				return true
 			}
 		}
-		if afterID != nil && !catchUp() {
-			return
+	}
+	var first func() bool
+	if afterID != nil {
+		first = catchUp
+	}
+	p.start(sub, first, func(ev models.Event) bool {
+		if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || ev.MessageID <= last {
+			return true // not ours, or already sent by an earlier catch-up
 		}
-		r.live(ctx, sub, func(ev models.Event) bool {
-			if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || ev.MessageID <= last {
-				return true // not ours, or already sent by an earlier catch-up
-			}
-			return catchUp()
-		})
-	}()
+		return catchUp()
+	}, func() { close(out) })
 	return out, nil
 }
 
 func (r *subscriptionResolver) MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error) {
-	sub, err := r.subscribe(ctx)
+	p := newPump(ctx)
+	sub, err := r.subscribe(ctx, p.kick)
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan *models.MessageRequest)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		r.live(ctx, sub, func(ev models.Event) bool {
-			if ev.Kind != models.EventRequestReceived {
-				return true
-			}
-			req, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.MessageRequest, error) {
-				return r.svc.MessageRequest(ctx, ev.RequestID)
-			})
-			return deliver(ctx, r, out, req, err)
+	p.start(sub, nil, func(ev models.Event) bool {
+		if ev.Kind != models.EventRequestReceived {
+			return true
+		}
+		req, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.MessageRequest, error) {
+			return r.svc.MessageRequest(ctx, ev.RequestID)
 		})
-	}()
+		return deliver(ctx, r, out, req, err)
+	}, func() { close(out) })
 	return out, nil
 }
 
 func (r *subscriptionResolver) ConversationUpdated(ctx context.Context) (<-chan *models.ConversationView, error) {
-	sub, err := r.subscribe(ctx)
+	p := newPump(ctx)
+	sub, err := r.subscribe(ctx, p.kick)
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan *models.ConversationView)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		r.live(ctx, sub, func(ev models.Event) bool {
-			if ev.Kind != models.EventConversationUpdated {
-				return true
-			}
-			view, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.ConversationView, error) {
-				return r.svc.Conversation(ctx, ev.ConversationID)
-			})
-			return deliver(ctx, r, out, view, err)
+	p.start(sub, nil, func(ev models.Event) bool {
+		if ev.Kind != models.EventConversationUpdated {
+			return true
+		}
+		view, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.ConversationView, error) {
+			return r.svc.Conversation(ctx, ev.ConversationID)
 		})
-	}()
+		return deliver(ctx, r, out, view, err)
+	}, func() { close(out) })
 	return out, nil
 }
 
-// subscribe registers the viewer with the hub; closing the result ends it.
-func (r *subscriptionResolver) subscribe(ctx context.Context) (*subscription, error) {
+// subscribe registers the viewer with the hub, which calls notify (without
+// blocking) for each event and when it ends the subscription; closing the
+// result ends it too.
+func (r *subscriptionResolver) subscribe(ctx context.Context, notify func()) (*subscription, error) {
 	viewer, err := models.ViewerID(ctx)
 	if err != nil {
 		return nil, err
@@ -149,7 +143,7 @@ func (r *subscriptionResolver) subscribe(ctx context.Context) (*subscription, er
 		return nil, models.RateLimited(models.ReasonTooManyAttempts, "too many subscriptions on one connection", time.Second)
 	}
 	r.metrics.SubscriptionStarted()
-	return &subscription{Subscription: r.hub.Subscribe(viewer), metrics: r.metrics, session: sess}, nil
+	return &subscription{Subscription: r.hub.Subscribe(viewer, notify), metrics: r.metrics, session: sess}, nil
 }
 
 // subscription counts itself in the metrics until closed.
@@ -170,32 +164,115 @@ func (s *subscription) Close() {
 	})
 }
 
-// live hands each event to handle until the client leaves, handle says
-// stop, or the subscription falls behind; a subscriber that fell behind is
-// disconnected with 4429 so that it resumes with `after`.
-func (r *subscriptionResolver) live(ctx context.Context, sub *subscription, handle func(models.Event) bool) {
-	for {
-		select {
-		case <-ctx.Done():
+// pump hands a subscription's events to its handler on a goroutine that
+// exists only while there is work: an event to handle, a catch-up, or the
+// end. Most subscriptions wait far longer than they work, and a goroutine
+// per waiting subscription was a quarter of an idle socket's memory
+// (BENCHMARKS.md). The hub wakes the pump (kick) after queueing an event or
+// ending the subscription, and so does the end of the subscription's
+// context. One run at a time: a kick during a run makes it look again.
+//
+// The run ends the subscription when the client leaves, the handler says
+// stop, or the hub ended it; a subscriber that fell behind is disconnected
+// with 4429 so that it resumes with `after`.
+type pump struct {
+	ctx context.Context
+
+	mu      sync.Mutex
+	running bool // a run is under way, or the pump has not started
+	again   bool // kicked during the run
+	done    bool
+
+	// Set by start; read by runs only.
+	sub    *subscription
+	first  func() bool // run once, before any event; nil for none
+	handle func(models.Event) bool
+	finish func() // closes the stream; once, at the end
+}
+
+// newPump returns a pump whose kicks wait for start.
+func newPump(ctx context.Context) *pump { return &pump{ctx: ctx, running: true} }
+
+// start begins the first run. Events queued since the subscription began
+// are handled after first.
+func (p *pump) start(sub *subscription, first func() bool, handle func(models.Event) bool, finish func()) {
+	p.sub, p.first, p.handle, p.finish = sub, first, handle, finish
+	context.AfterFunc(p.ctx, p.kick)
+	go p.run()
+}
+
+func (p *pump) kick() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.done:
+	case p.running:
+		p.again = true
+	default:
+		p.running = true
+		go p.run()
+	}
+}
+
+func (p *pump) run() {
+	if first := p.first; first != nil {
+		p.first = nil
+		if !first() {
+			p.stop()
 			return
-		case ev, ok := <-sub.C:
+		}
+	}
+	for {
+		if !p.drain() {
+			p.stop()
+			return
+		}
+		p.mu.Lock()
+		if !p.again {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.again = false
+		p.mu.Unlock()
+	}
+}
+
+// drain handles the queued events; false when the subscription is over.
+func (p *pump) drain() bool {
+	for {
+		if p.ctx.Err() != nil {
+			return false
+		}
+		select {
+		case ev, ok := <-p.sub.C:
 			if !ok {
-				if sub.Overflowed() {
+				if p.sub.Overflowed() {
 					reason := "slow consumer: reconnect and resume with after"
-					if sub.Resynced() {
+					if p.sub.Resynced() {
 						reason = "events may have been lost: reconnect and resume with after"
 					}
-					if s := sessionFrom(ctx); s != nil {
+					if s := sessionFrom(p.ctx); s != nil {
 						s.close(CloseSlowConsumer, reason)
 					}
 				}
-				return
+				return false
 			}
-			if !handle(*ev) {
-				return
+			if !p.handle(*ev) {
+				return false
 			}
+		default:
+			return true
 		}
 	}
+}
+
+func (p *pump) stop() {
+	p.mu.Lock()
+	p.done = true
+	p.mu.Unlock()
+	p.sub.Close()
+	p.finish()
 }
 
 // deliver sends v unless reading it failed. Not found means the viewer may

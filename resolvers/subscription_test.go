@@ -248,6 +248,11 @@ func TestLiveNoGoroutineLeak(t *testing.T) {
 		ws.subscribe("2", subUpdates, nil)
 		clients = append(clients, ws)
 	}
+	// Each subscription reads its watermark just after the hub counts it:
+	// wait for all 40, then a moment for the last watermarks.
+	for end := time.Now().Add(10 * time.Second); e.hub.Subscriptions() < 40 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(100 * time.Millisecond)
 	e.send(alice, bob, "to everyone")
 	for _, ws := range clients {
