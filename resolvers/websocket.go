@@ -56,9 +56,10 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
 			// withSessions already refused foreign origins, with a clean 403.
 			CheckOrigin: func(*http.Request) bool { return true },
-			// No ReadBufferSize: reads reuse the 4 KiB reader net/http
-			// already holds for the connection (its handler runs as long as
-			// the socket does).
+			// Clients send little (subscribe and complete messages), so
+			// 1 KiB buffers; net/http's own 4 KiB ones are released after
+			// the upgrade (hijackWatcher).
+			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
 			// Write buffers are borrowed per message, so the mostly idle
 			// sockets hold none.
@@ -163,7 +164,7 @@ func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tr
 	if err != nil {
 		return nil, err
 	}
-	hw.releaseWriteBuffer()
+	hw.releaseBuffers()
 	conn := &wsConn{c: c, done: make(chan struct{})}
 	_ = c.SetReadDeadline(time.Now().Add(pongWait))
 	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -179,8 +180,9 @@ func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tr
 // hijackWatcher keeps the buffers net/http hands over with the connection.
 // net/http's connection goroutine runs the handler, and gqlgen's socket loop
 // runs in the handler, so whatever net/http holds lives as long as the
-// socket. Its 4 KiB write buffer is one of those: gorilla writes only the
-// handshake with it (later frames use WriteBufferPool), so it is released
+// socket: its 4 KiB reader and writer among them. Gorilla reads with a
+// buffer of its own (ReadBufferSize) and writes only the handshake with
+// net/http's writer (later frames use WriteBufferPool), so both are released
 // once the upgrade is done.
 type hijackWatcher struct {
 	http.ResponseWriter
@@ -193,13 +195,21 @@ func (h *hijackWatcher) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-func (h *hijackWatcher) releaseWriteBuffer() {
+func (h *hijackWatcher) releaseBuffers() {
 	if h.brw != nil {
-		// The writer is net/http's own (it keeps a pointer to it), so its
-		// value is replaced, not the pointer; nothing writes to it again.
+		// They are net/http's own (it keeps pointers to them), so their
+		// values are replaced, not the pointers. Nothing uses them again:
+		// the upgrade refuses a client that sent data before the handshake
+		// completed, so the reader held nothing.
+		*h.brw.Reader = *bufio.NewReaderSize(eofReader{}, 16)
 		*h.brw.Writer = *bufio.NewWriterSize(io.Discard, 16)
 	}
 }
+
+// eofReader is the released reader's source: nothing more to read.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // wsConn is one gorilla connection. gqlgen serializes its writes; control
 // frames (ping, close) may be written concurrently, as gorilla allows.
