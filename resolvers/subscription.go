@@ -294,7 +294,36 @@ func deliver[T any](ctx context.Context, r *subscriptionResolver, out chan<- *T,
 func bounded[T any](ctx context.Context, d time.Duration, read func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	return read(ctx)
+	return apart(func() (T, error) { return read(ctx) })
+}
+
+// apart runs fn on a goroutine of its own and waits for it. An idle socket
+// is mostly the stacks of the goroutines that wait on it: net/http's, which
+// runs gqlgen's read loop, and gqlgen's per subscription. A goroutine keeps
+// the stack its deepest call grew for, and their deepest calls are the
+// database reads of connection_init and of a subscription's start (GORM,
+// pgx). Run apart, those reads grow a stack that ends with them.
+func apart[T any](fn func() (T, error)) (T, error) {
+	type result struct {
+		v        T
+		err      error
+		panicked any
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{panicked: p}
+			}
+		}()
+		v, err := fn()
+		done <- result{v: v, err: err}
+	}()
+	r := <-done
+	if r.panicked != nil {
+		panic(r.panicked) // where the caller's recovery sees it
+	}
+	return r.v, r.err
 }
 
 // abort ends the viewer's socket after a failure to read the database:

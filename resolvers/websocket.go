@@ -78,9 +78,9 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 // everywhere.
 func initFunc(svc *dm.Service, timeout time.Duration, log *slog.Logger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		checkCtx, cancel := context.WithTimeout(ctx, timeout)
-		claims, err := svc.Authenticate(checkCtx, initToken(payload))
-		cancel()
+		claims, err := bounded(ctx, timeout, func(ctx context.Context) (auth.Claims, error) {
+			return svc.Authenticate(ctx, initToken(payload))
+		})
 		switch {
 		case err == nil:
 		case errors.Is(err, &models.Error{Code: models.CodeUnauthenticated}):
