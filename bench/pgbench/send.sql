@@ -1,7 +1,10 @@
--- The send transaction of store/send_postgres.go, for pgbench, without the
--- server: what PostgreSQL alone does for a send on this machine (see
--- BENCHMARKS.md). An INBOX send between friends; the statements mirror the
--- store's (keep them in step), with literals for the Go-side parameters.
+-- One send in its own transaction, as store/send_postgres.go wrote it before
+-- group commit (commit 6e62af8), for pgbench, without the server: what
+-- PostgreSQL alone does for an unbatched send on this machine (see
+-- BENCHMARKS.md). An INBOX send between friends, with literals for the
+-- Go-side parameters. The store now writes up to 64 sends per transaction
+-- with the same steps over arrays; this script stays as the unbatched
+-- reference.
 -- :first and :last bound the ids of follows rows between friend pairs, e.g.
 -- after `go run ./bench -scenarios send`:
 --   pgbench -n -M prepared -c 32 -j 2 -T 10 -f bench/pgbench/send.sql \
