@@ -215,7 +215,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 			// seen here, before the rules could refuse this one.
 			out[i].err = models.ErrDuplicate
 		default:
-			delivery, err := call.decide(f.input(call.p))
+			delivery, err := decideAlone(call.decide, f.input(call.p))
 			if err != nil {
 				out[i].err = err
 				break
@@ -266,6 +266,17 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 		}
 	}
 	return out, nil
+}
+
+// decideAlone runs one send's Decider; a panic is that send's error, not
+// its batch's.
+func decideAlone(decide models.Decider, in models.PolicyInput) (d models.Delivery, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d, err = "", fmt.Errorf("send: the decider panicked: %v", p)
+		}
+	}()
+	return decide(in)
 }
 
 // sendWrites are the arrays of sendWritesSQL, one entry per send that goes

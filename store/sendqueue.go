@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -40,8 +42,10 @@ type sendCall struct {
 	key    string // the conversation's direct key
 	taken  bool   // in a batch; guarded by sendQueue.mu
 	done   chan struct{}
-	res    *models.SendResult
-	err    error
+	// answered: done is closed; the batch's leader alone reads and sets it.
+	answered bool
+	res      *models.SendResult
+	err      error
 }
 
 // sendQueue is the Store's queue of sends; its zero value is ready.
@@ -148,31 +152,48 @@ func (s *Store) leadSends() {
 
 // writeSends writes one batch and answers its calls. When the batch fails
 // for a reason other than an unreachable database, each call is tried again
-// alone, so one send's failure is not the others'.
+// alone, so one send's failure is not the others'. A panic (in a Decider,
+// say) answers the calls still waiting with an error and is not let loose:
+// the leader goroutine is the queue's only one.
 func (s *Store) writeSends(batch []*sendCall) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("send: panic: %v\n%s", p, debug.Stack())
+			for _, c := range batch {
+				c.answer(nil, err)
+			}
+		}
+	}()
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	out, err := s.sendBatch(ctx, batch)
 	if err != nil && len(batch) > 1 && !errors.Is(markUnavailable(err), models.ErrUnavailable) {
 		for _, c := range batch {
-			var one []sendOutcome
-			if one, err = s.sendBatch(ctx, []*sendCall{c}); err == nil {
-				c.res, c.err = one[0].res, one[0].err
+			if one, err := s.sendBatch(ctx, []*sendCall{c}); err == nil {
+				c.answer(one[0].res, one[0].err)
 			} else {
-				c.err = sendError(err)
+				c.answer(nil, sendError(err))
 			}
-			close(c.done)
 		}
 		return
 	}
 	for i, c := range batch {
 		if err != nil {
-			c.err = sendError(err)
+			c.answer(nil, sendError(err))
 		} else {
-			c.res, c.err = out[i].res, out[i].err
+			c.answer(out[i].res, out[i].err)
 		}
-		close(c.done)
 	}
+}
+
+// answer ends the call's wait, once; only its batch's leader calls it.
+func (c *sendCall) answer(res *models.SendResult, err error) {
+	if c.answered {
+		return
+	}
+	c.answered = true
+	c.res, c.err = res, err
+	close(c.done)
 }
 
 // batchContext keeps the first call's values, not its cancellation: a

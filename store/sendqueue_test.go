@@ -129,3 +129,48 @@ func TestSendBatchFailuresStayTheirs(t *testing.T) {
 		t.Fatalf("%d messages in %d conversations, want 1 in 1", messages, conversations)
 	}
 }
+
+// A Decider that panics fails its own send only, and the queue goes on.
+func TestSendBatchSurvivesAPanickingDecider(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("group commit runs on PostgreSQL (TEST_DATABASE_URL)")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, Config{URL: testdb.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := make([]int64, 4)
+	for i := range ids {
+		u := &models.User{Username: fmt.Sprintf("p%d", i), DisplayName: "P", PasswordHash: "x",
+			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: now()}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	hi := "hi"
+	inbox := func(models.PolicyInput) (models.Delivery, error) { return models.DeliveryInbox, nil }
+	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[2], ids[3], "")}
+	batch[0].p.Text, batch[0].decide = &hi, func(models.PolicyInput) (models.Delivery, error) { panic("boom") }
+	batch[1].p.Text, batch[1].decide = &hi, inbox
+	s.writeSends(batch)
+	if batch[0].err == nil || !strings.Contains(batch[0].err.Error(), "boom") {
+		t.Fatalf("the panicking send: %+v, %v", batch[0].res, batch[0].err)
+	}
+	if batch[1].err != nil || batch[1].res.Message.ID == 0 {
+		t.Fatalf("its batch-mate: %+v, %v", batch[1].res, batch[1].err)
+	}
+
+	// Through the queue: the panicking send fails, the next one is stored.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	p := models.SendParams{SenderID: ids[0], RecipientID: ids[1], Text: &hi}
+	if _, err := s.Send(sctx, p, func(models.PolicyInput) (models.Delivery, error) { panic("boom") }); err == nil {
+		t.Fatal("a panicking send succeeded")
+	}
+	if res, err := s.Send(sctx, p, inbox); err != nil || res.Message.ID == 0 {
+		t.Fatalf("the send after it: %+v, %v", res, err)
+	}
+}
