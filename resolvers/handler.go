@@ -115,6 +115,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		return next(withLoaders(ctx, svc))
 	})
 	srv.AroundResponses(observe(log, opts.Metrics))
+	srv.AroundResponses(endFailedEvents)
 	srv.AroundRootFields(requireViewer)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
 	srv.AroundOperations(refuseRevokedSockets(svc))
@@ -262,6 +263,45 @@ func deadline(d time.Duration) graphql.OperationMiddleware {
 			return respond(ctx)
 		}
 	}
+}
+
+// endFailedEvents ends the socket, as a failed read of the subscription's
+// own does (abort), when an event's fields could not be read for a reason
+// other than the data itself (UNAVAILABLE or INTERNAL): instead of an event
+// with an error, whose message the client would never see again, the client
+// reconnects and resumes with `after`. A field error such as NOT_FOUND
+// leaves the event as it is.
+func endFailedEvents(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) == 0 || ctx.Err() != nil {
+		return resp // no error, or the subscription is ending anyway
+	}
+	if !graphql.HasOperationContext(ctx) {
+		return resp // a request that never became an operation
+	}
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
+		return resp
+	}
+	s := sessionFrom(ctx)
+	if s == nil {
+		return resp
+	}
+	code, reason := 0, ""
+	for _, e := range resp.Errors {
+		switch e.Extensions["code"] {
+		case string(models.CodeUnavailable):
+			code, reason = CloseTryAgainLater, "unavailable: reconnect later and resume with after"
+		case string(models.CodeInternal):
+			if code == 0 {
+				code, reason = 1011, "internal error: reconnect and resume with after"
+			}
+		}
+	}
+	if code == 0 {
+		return resp
+	}
+	s.close(code, reason)
+	return nil
 }
 
 // refuseRevokedSockets refuses operations on a websocket whose user this

@@ -1,15 +1,19 @@
 package resolvers_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"dmgraph/auth"
+	"dmgraph/dm"
+	"dmgraph/models"
 )
 
 const (
@@ -320,4 +324,46 @@ func TestLivePendingSocketsAreCapped(t *testing.T) {
 		t.Fatalf("after one authenticated: %v", err)
 	}
 	c.Close()
+}
+
+// failingViews fails the conversation loader's reads while fail is set.
+type failingViews struct {
+	dm.Store
+	fail *atomic.Bool
+}
+
+func (f failingViews) Views(ctx context.Context, viewer int64, ids []int64) (map[int64]*models.ConversationView, error) {
+	if f.fail.Load() {
+		return nil, fmt.Errorf("views: %w", models.ErrUnavailable)
+	}
+	return f.Store.Views(ctx, viewer, ids)
+}
+
+// An event whose fields cannot be read (the database failed, not the data)
+// ends the socket with 1013 instead of arriving as an error: the client
+// resumes with `after` and gets the message.
+func TestLiveFailedEventEndsTheSocket(t *testing.T) {
+	var fail atomic.Bool
+	e := newEnv(t, withStore(func(s dm.Store) dm.Store { return failingViews{s, &fail} }))
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	first := e.send(alice, bob, "before")
+
+	ws := e.connectWS(bob, "")
+	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
+	ws.quiet(200 * time.Millisecond)
+	fail.Store(true)
+	lost := e.send(alice, bob, "while the database fails")
+	if code, reason := ws.closedWith(5 * time.Second); code != 1013 {
+		t.Fatalf("closed with %d %q, want 1013", code, reason)
+	}
+	fail.Store(false)
+
+	ws = e.connectWS(bob, "")
+	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
+	var got liveMessage
+	ws.data("1", &got)
+	if got.MessageAdded.ID != lost.MessageID || got.MessageAdded.Conversation.ID == "" {
+		t.Fatalf("resumed with %+v, want message %s", got.MessageAdded, lost.MessageID)
+	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"regexp"
@@ -112,9 +113,28 @@ type sendOutcome struct {
 }
 
 // sendBatch writes batch in one transaction on one connection, retrying it
-// whole after a deadlock or serialization failure. An error is the batch's;
-// each call's own end is in its outcome.
+// whole after a deadlock or serialization failure, and once on another
+// connection when the first round trip failed for a connection's reason (a
+// connection pgx left unusable after another caller's cancelled query, say):
+// nothing was written then. An error is the batch's; each call's own end is
+// in its outcome.
 func (s *Store) sendBatch(ctx context.Context, batch []*sendCall) ([]sendOutcome, error) {
+	out, err := s.sendBatchOn(ctx, batch)
+	var early nothingWritten
+	if errors.As(err, &early) && unreachable(err) && ctx.Err() == nil {
+		out, err = s.sendBatchOn(ctx, batch)
+	}
+	return out, err
+}
+
+// nothingWritten marks a failure of a batch's first round trip.
+type nothingWritten struct{ error }
+
+func (e nothingWritten) Unwrap() error { return e.error }
+
+// sendBatchOn runs the batch on a connection from the pool. A connection
+// that failed is not given back.
+func (s *Store) sendBatchOn(ctx context.Context, batch []*sendCall) ([]sendOutcome, error) {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return nil, err
@@ -130,8 +150,11 @@ func (s *Store) sendBatch(ctx context.Context, batch []*sendCall) ([]sendOutcome
 		var err error
 		for range 3 {
 			if out, err = s.sendBatchOnce(ctx, c, batch); !retryable(err) {
-				return err
+				break
 			}
+		}
+		if unreachable(err) {
+			return errors.Join(err, driver.ErrBadConn) // database/sql then closes it
 		}
 		return err
 	})
@@ -197,7 +220,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 		return rows.Err()
 	})
 	if err := s.runBatch(ctx, c, b); err != nil {
-		return nil, s.rollback(ctx, c, err)
+		return nil, nothingWritten{s.rollback(ctx, c, err)}
 	}
 
 	// The decisions, in Go; the writes of the sends that go ahead.

@@ -28,6 +28,10 @@ func unreachable(err error) bool {
 	switch {
 	case err == nil, errors.Is(err, models.ErrUnavailable):
 		return false
+	case errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		// The caller left (a closed socket, a request cut short); pgx
+		// reports it as a timeout too.
+		return false
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
 		errors.As(err, &netErr), errors.As(err, &connErr), pgconn.Timeout(err):

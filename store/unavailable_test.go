@@ -28,6 +28,7 @@ func TestUnreachableErrorsAreUnavailable(t *testing.T) {
 		{&pgconn.PgError{Code: "23505"}, false},
 		{&pgconn.PgError{Code: "40P01"}, false},
 		{context.Canceled, false},
+		{fmt.Errorf("timeout: context already done: %w", context.Canceled), false},
 		{models.ErrNotFound, false},
 		{errors.New("syntax error"), false},
 	}
