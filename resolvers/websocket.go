@@ -165,11 +165,11 @@ func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts tr
 		return nil, err
 	}
 	hw.releaseBuffers()
-	conn := &wsConn{c: c, done: make(chan struct{})}
-	_ = c.SetReadDeadline(time.Now().Add(pongWait))
-	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(pongWait)) })
+	conn := &wsConn{c: c, done: make(chan struct{}), pingEvery: pingInterval, pongWithin: pongWait}
+	_ = c.SetReadDeadline(time.Now().Add(conn.pongWithin))
+	c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(conn.pongWithin)) })
 	conn.mu.Lock()
-	conn.pinger = time.AfterFunc(pingInterval, conn.ping)
+	conn.pinger = time.AfterFunc(conn.pingEvery, conn.ping)
 	conn.mu.Unlock()
 	if s := sessionFrom(r.Context()); s != nil {
 		s.attach(conn)
@@ -219,6 +219,8 @@ type wsConn struct {
 	doneOnce sync.Once
 	mu       sync.Mutex
 	pinger   *time.Timer // runs ping; a timer, not a goroutine per socket
+	// The keep-alive, as it was when the socket opened (tests change it).
+	pingEvery, pongWithin time.Duration
 }
 
 func (c *wsConn) NextReader() (int, io.Reader, error) {
@@ -227,7 +229,7 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		return t, r, transport.ErrWebsocketClosed
 	}
 	if err == nil {
-		_ = c.c.SetReadDeadline(time.Now().Add(pongWait))
+		_ = c.c.SetReadDeadline(time.Now().Add(c.pongWithin))
 	}
 	return t, r, err
 }
@@ -255,7 +257,7 @@ func (c *wsConn) Subprotocol() string      { return c.c.Subprotocol() }
 func (c *wsConn) SetReadLimit(limit int64) { c.c.SetReadLimit(limit) }
 func (c *wsConn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
-		t = time.Now().Add(pongWait)
+		t = time.Now().Add(c.pongWithin)
 	}
 	return c.c.SetReadDeadline(t)
 }
@@ -282,7 +284,7 @@ func (c *wsConn) ping() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pinger.Reset(pingInterval)
+	c.pinger.Reset(c.pingEvery)
 }
 
 var _ transport.WebsocketImplementation = gorillaWebsocket{}
