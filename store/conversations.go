@@ -21,8 +21,27 @@ const viewSelect = `c.id, c.direct_key, c.last_message_id, c.last_message_at, c.
 	m.last_message_id AS m_last_message_id, m.last_read_message_id AS m_last_read_message_id,
 	m.read_at AS m_read_at, m.cleared_through_id AS m_cleared_through_id, m.created_at AS m_created_at`
 
-// scanView reads one row of viewSelect. The inbox runs it for every row of
-// every page, so it scans by hand rather than through GORM's reflection.
+// scanAll runs q and reads each row with scan. The hot reads (inbox pages,
+// live deliveries) scan by hand: GORM's reflection cost more than their
+// queries.
+func scanAll[T any](q *gorm.DB, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, markUnavailable(err)
+		}
+		out = append(out, v)
+	}
+	return out, markUnavailable(rows.Err())
+}
+
+// scanView reads one row of viewSelect.
 func scanView(rows *sql.Rows) (*models.ConversationView, error) {
 	v := &models.ConversationView{Member: &models.Member{}}
 	c, m := &v.Conversation, v.Member
@@ -33,22 +52,7 @@ func scanView(rows *sql.Rows) (*models.ConversationView, error) {
 }
 
 // scanViews runs q and reads its viewSelect rows.
-func scanViews(q *gorm.DB) ([]*models.ConversationView, error) {
-	rows, err := q.Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*models.ConversationView
-	for rows.Next() {
-		v, err := scanView(rows)
-		if err != nil {
-			return nil, markUnavailable(err)
-		}
-		out = append(out, v)
-	}
-	return out, markUnavailable(rows.Err())
-}
+func scanViews(q *gorm.DB) ([]*models.ConversationView, error) { return scanAll(q, scanView) }
 
 // visibleViews selects the conversations userID can see.
 func (s *Store) visibleViews(ctx context.Context, userID int64) *gorm.DB {
@@ -126,29 +130,18 @@ func (s *Store) MessageForViewer(ctx context.Context, viewerID, id int64) (*mode
 const messageColumns = `msg.id, msg.conversation_id, msg.sender_id, msg.text, msg.video_id,
 	msg.client_message_id, msg.delivery, msg.created_at`
 
-// scanMessages runs q, which selects messageColumns, and reads its rows by
-// hand: inbox pages and every live delivery run it, and GORM's reflection
-// cost more than the query.
+// scanMessages runs q, which selects messageColumns, and reads its rows.
 func scanMessages(q *gorm.DB) ([]*models.Message, error) {
-	rows, err := q.Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*models.Message
-	for rows.Next() {
+	return scanAll(q, func(rows *sql.Rows) (*models.Message, error) {
 		m := &models.Message{}
 		var at *time.Time
-		if err := rows.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Text, &m.VideoID,
-			&m.ClientMessageID, &m.Delivery, &at); err != nil {
-			return nil, markUnavailable(err)
-		}
+		err := rows.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Text, &m.VideoID,
+			&m.ClientMessageID, &m.Delivery, &at)
 		if at != nil {
 			m.CreatedAt = *at
 		}
-		out = append(out, m)
-	}
-	return out, markUnavailable(rows.Err())
+		return m, err
+	})
 }
 
 // MessagesByIDs loads messages in one statement. It checks no access: call
@@ -186,24 +179,23 @@ ORDER BY m.conversation_id, m.created_at, m.user_id`
 // user, in one statement. Every inbox page runs it, so its rows are scanned
 // by hand: GORM's reflection cost more than the query.
 func (s *Store) MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
-	rows, err := s.db.WithContext(ctx).Raw(membersSQL, ids).Rows()
+	members, err := scanAll(s.db.WithContext(ctx).Raw(membersSQL, ids), func(rows *sql.Rows) (*models.Member, error) {
+		m := &models.Member{User: &models.User{}}
+		u := m.User
+		err := rows.Scan(&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
+			&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt,
+			&u.ID, &u.Username, &u.DisplayName, &u.BirthDate, &u.DMPolicy, &u.FollowerCount, &u.FollowingCount,
+			&u.PhoneHash, &u.CreatedAt)
+		return m, err
+	})
 	if err != nil {
 		return nil, translate(err, "members")
 	}
-	defer rows.Close()
 	out := make(map[int64][]*models.Member, len(ids))
-	for rows.Next() {
-		m := &models.Member{User: &models.User{}}
-		u := m.User
-		if err := rows.Scan(&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
-			&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt,
-			&u.ID, &u.Username, &u.DisplayName, &u.BirthDate, &u.DMPolicy, &u.FollowerCount, &u.FollowingCount,
-			&u.PhoneHash, &u.CreatedAt); err != nil {
-			return nil, translate(markUnavailable(err), "members")
-		}
+	for _, m := range members {
 		out[m.ConversationID] = append(out[m.ConversationID], m)
 	}
-	return out, translate(markUnavailable(rows.Err()), "members")
+	return out, nil
 }
 
 // UnreadCounts counts, per conversation, the messages from others after

@@ -70,10 +70,10 @@ func TestSendQueueWithdraw(t *testing.T) {
 	}
 }
 
-// One batch on PostgreSQL where one send is refused by the rules and one
-// fails in the database: the others are stored, the failure is that send's
-// alone, and no conversation is left behind for either.
-func TestSendBatchFailuresStayTheirs(t *testing.T) {
+// storeWithUsers opens a fresh PostgreSQL store with n users, or skips the
+// test without PostgreSQL: group commit runs there only.
+func storeWithUsers(t *testing.T, n int) (*Store, []int64) {
+	t.Helper()
 	if !testdb.Postgres() {
 		t.Skip("group commit runs on PostgreSQL (TEST_DATABASE_URL)")
 	}
@@ -82,8 +82,8 @@ func TestSendBatchFailuresStayTheirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	ids := make([]int64, 6)
+	t.Cleanup(func() { _ = s.Close() })
+	ids := make([]int64, n)
 	for i := range ids {
 		u := &models.User{Username: fmt.Sprintf("u%d", i), DisplayName: "U", PasswordHash: "x",
 			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: now()}
@@ -92,6 +92,14 @@ func TestSendBatchFailuresStayTheirs(t *testing.T) {
 		}
 		ids[i] = u.ID
 	}
+	return s, ids
+}
+
+// One batch on PostgreSQL where one send is refused by the rules and one
+// fails in the database: the others are stored, the failure is that send's
+// alone, and no conversation is left behind for either.
+func TestSendBatchFailuresStayTheirs(t *testing.T) {
+	s, ids := storeWithUsers(t, 6)
 	refused := models.Refusal(models.CodeForbidden, models.ReasonBlocked, "blocked")
 	inbox := func(models.PolicyInput) (models.Delivery, error) { return models.DeliveryInbox, nil }
 	refuse := func(models.PolicyInput) (models.Delivery, error) { return "", refused }
@@ -132,24 +140,8 @@ func TestSendBatchFailuresStayTheirs(t *testing.T) {
 
 // A Decider that panics fails its own send only, and the queue goes on.
 func TestSendBatchSurvivesAPanickingDecider(t *testing.T) {
-	if !testdb.Postgres() {
-		t.Skip("group commit runs on PostgreSQL (TEST_DATABASE_URL)")
-	}
+	s, ids := storeWithUsers(t, 4)
 	ctx := context.Background()
-	s, err := Open(ctx, Config{URL: testdb.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ids := make([]int64, 4)
-	for i := range ids {
-		u := &models.User{Username: fmt.Sprintf("p%d", i), DisplayName: "P", PasswordHash: "x",
-			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: now()}
-		if err := s.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = u.ID
-	}
 	hi := "hi"
 	inbox := func(models.PolicyInput) (models.Delivery, error) { return models.DeliveryInbox, nil }
 	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[2], ids[3], "")}
