@@ -286,21 +286,19 @@ func endFailedEvents(ctx context.Context, next graphql.ResponseHandler) *graphql
 	if s == nil {
 		return resp
 	}
-	code, reason := 0, ""
+	failed, unavailable := false, false
 	for _, e := range resp.Errors {
 		switch e.Extensions["code"] {
 		case string(models.CodeUnavailable):
-			code, reason = CloseTryAgainLater, "unavailable: reconnect later and resume with after"
+			failed, unavailable = true, true
 		case string(models.CodeInternal):
-			if code == 0 {
-				code, reason = 1011, "internal error: reconnect and resume with after"
-			}
+			failed = true
 		}
 	}
-	if code == 0 {
+	if !failed {
 		return resp
 	}
-	s.close(code, reason)
+	s.close(resumeClose(unavailable))
 	return nil
 }
 

@@ -93,39 +93,33 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 }
 
 func (r *subscriptionResolver) MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error) {
-	p := newPump(ctx)
-	sub, err := r.subscribe(ctx, p.kick)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan *models.MessageRequest)
-	p.start(sub, nil, func(ev models.Event) bool {
-		if ev.Kind != models.EventRequestReceived {
-			return true
-		}
-		req, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.MessageRequest, error) {
-			return r.svc.MessageRequest(ctx, ev.RequestID)
-		})
-		return deliver(ctx, r, out, req, err)
-	}, func() { close(out) })
-	return out, nil
+	return stream(ctx, r, models.EventRequestReceived, func(ctx context.Context, ev models.Event) (*models.MessageRequest, error) {
+		return r.svc.MessageRequest(ctx, ev.RequestID)
+	})
 }
 
 func (r *subscriptionResolver) ConversationUpdated(ctx context.Context) (<-chan *models.ConversationView, error) {
+	return stream(ctx, r, models.EventConversationUpdated, func(ctx context.Context, ev models.Event) (*models.ConversationView, error) {
+		return r.svc.Conversation(ctx, ev.ConversationID)
+	})
+}
+
+// stream delivers, for each of the viewer's events of the given kind, what
+// read returns for it, read as the viewer at delivery.
+func stream[T any](ctx context.Context, r *subscriptionResolver, kind models.EventKind,
+	read func(context.Context, models.Event) (*T, error)) (<-chan *T, error) {
 	p := newPump(ctx)
 	sub, err := r.subscribe(ctx, p.kick)
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *models.ConversationView)
+	out := make(chan *T)
 	p.start(sub, nil, func(ev models.Event) bool {
-		if ev.Kind != models.EventConversationUpdated {
+		if ev.Kind != kind {
 			return true
 		}
-		view, err := bounded(ctx, r.timeout, func(ctx context.Context) (*models.ConversationView, error) {
-			return r.svc.Conversation(ctx, ev.ConversationID)
-		})
-		return deliver(ctx, r, out, view, err)
+		v, err := bounded(ctx, r.timeout, func(ctx context.Context) (*T, error) { return read(ctx, ev) })
+		return deliver(ctx, r, out, v, err)
 	}, func() { close(out) })
 	return out, nil
 }
@@ -332,16 +326,26 @@ func (r *subscriptionResolver) abort(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return // the client left, or the server is closing the socket
 	}
-	code, reason := 1011, "internal error: reconnect and resume with after"
-	if errors.Is(err, models.ErrUnavailable) {
-		code, reason = CloseTryAgainLater, "unavailable: reconnect later and resume with after"
+	unavailable := errors.Is(err, models.ErrUnavailable)
+	if unavailable {
 		r.log.WarnContext(ctx, "subscription ended: dependency unavailable", "err", err)
 	} else {
 		r.log.ErrorContext(ctx, "subscription failed", "err", err)
 	}
 	if s := sessionFrom(ctx); s != nil {
-		s.close(code, reason)
+		s.close(resumeClose(unavailable))
 	}
+}
+
+// resumeClose is the close code and reason for a socket ended because the
+// server failed to read what it owed the client: 1013 (try again later) when
+// the database is unavailable, else 1011. Either way, the client resumes
+// with `after`.
+func resumeClose(unavailable bool) (int, string) {
+	if unavailable {
+		return CloseTryAgainLater, "unavailable: reconnect later and resume with after"
+	}
+	return 1011, "internal error: reconnect and resume with after"
 }
 
 func send[T any](ctx context.Context, out chan<- T, v T) bool {
