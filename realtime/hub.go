@@ -35,29 +35,31 @@ func NewHub(buffer int) *Hub {
 	return &Hub{buffer: buffer, subs: map[int64]map[*Subscription]struct{}{}}
 }
 
-// Subscription receives the events addressed to one user. C is closed when
-// the subscription ends: by Close, or because it fell behind (Overflowed).
+// Subscription receives the events addressed to one user, in order, through
+// Next. It ends by Close, or because it fell behind (Overflowed).
 type Subscription struct {
-	UserID int64
-	// C carries pointers: one event is shared by all its subscribers and
-	// must not be changed, and a full buffer of 256 costs 2 KiB, not the
-	// 22 KiB that events by value would (idle sockets are most of them).
-	C          <-chan *models.Event
-	c          chan *models.Event
+	UserID     int64
 	hub        *Hub
 	notify     func()
 	overflowed atomic.Bool
 	resynced   atomic.Bool
-	closed     bool // guarded by hub.mu
+
+	mu sync.Mutex
+	// queue holds the events not taken yet, as pointers: one event is
+	// shared by all its subscribers and must not be changed. It grows only
+	// as events wait, up to the hub's buffer, and is dropped once drained:
+	// most subscriptions are idle sockets, and a channel sized for the
+	// worst case cost each of them 2 KiB.
+	queue  []*models.Event
+	closed bool
 }
 
 // Subscribe registers a subscription for userID's events. notify, unless
-// nil, is called after each event is queued on C and once C is closed, so
-// that a subscriber can wait without a goroutine of its own; it must not
+// nil, is called after each event is queued and once the subscription ends,
+// so that a subscriber can wait without a goroutine of its own; it must not
 // block.
 func (h *Hub) Subscribe(userID int64, notify func()) *Subscription {
-	c := make(chan *models.Event, h.buffer)
-	s := &Subscription{UserID: userID, C: c, c: c, hub: h, notify: notify}
+	s := &Subscription{UserID: userID, hub: h, notify: notify}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.subs[userID] == nil {
@@ -67,23 +69,57 @@ func (h *Hub) Subscribe(userID int64, notify func()) *Subscription {
 	return s
 }
 
+// Next takes the oldest event queued. When none is, ok is false, and ended
+// reports whether the subscription is over; events queued before it ended
+// are still taken first.
+func (s *Subscription) Next() (ev *models.Event, ok, ended bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return nil, false, s.closed
+	}
+	ev = s.queue[0]
+	if len(s.queue) == 1 {
+		s.queue = nil
+	} else {
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+	}
+	return ev, true, false
+}
+
+// push queues ev, unless s has ended; false when the queue is full.
+func (s *Subscription) push(ev *models.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return true
+	}
+	if len(s.queue) >= s.hub.buffer {
+		return false
+	}
+	s.queue = append(s.queue, ev)
+	return true
+}
+
 // Close ends the subscription. It is safe to call more than once.
 func (s *Subscription) Close() { s.hub.remove(s) }
 
-// Overflowed reports whether the hub closed the subscription because its
+// Overflowed reports whether the hub ended the subscription because its
 // reader fell behind.
 func (s *Subscription) Overflowed() bool { return s.overflowed.Load() }
 
-// remove unregisters s and closes its channel. It holds the write lock, so
-// no Deliver is sending on the channel meanwhile.
+// remove unregisters s and ends it.
 func (h *Hub) remove(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.closed {
+	s.mu.Lock()
+	was := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if was {
 		return
 	}
-	s.closed = true
-	close(s.c)
 	if s.notify != nil {
 		s.notify()
 	}
@@ -116,13 +152,10 @@ func (h *Hub) Deliver(ev models.Event) {
 	h.mu.RLock()
 	for _, uid := range ev.Audience {
 		for s := range h.subs[uid] {
-			select {
-			case s.c <- shared:
-				if s.notify != nil {
-					s.notify()
-				}
-			default:
+			if !s.push(shared) {
 				slow = append(slow, s)
+			} else if s.notify != nil {
+				s.notify()
 			}
 		}
 	}

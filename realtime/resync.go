@@ -42,7 +42,7 @@ func (h *Hub) Resync() int {
 	}
 	h.mu.RUnlock()
 	for _, s := range all {
-		// Before remove closes the channel, so the reader sees them.
+		// Before remove ends it, so the reader sees them.
 		s.resynced.Store(true)
 		s.overflowed.Store(true)
 		h.remove(s)

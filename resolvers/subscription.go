@@ -238,25 +238,25 @@ func (p *pump) drain() bool {
 		if p.ctx.Err() != nil {
 			return false
 		}
-		select {
-		case ev, ok := <-p.sub.C:
-			if !ok {
-				if p.sub.Overflowed() {
-					reason := "slow consumer: reconnect and resume with after"
-					if p.sub.Resynced() {
-						reason = "events may have been lost: reconnect and resume with after"
-					}
-					if s := sessionFrom(p.ctx); s != nil {
-						s.close(CloseSlowConsumer, reason)
-					}
-				}
-				return false
-			}
+		ev, ok, ended := p.sub.Next()
+		switch {
+		case ok:
 			if !p.handle(*ev) {
 				return false
 			}
-		default:
+		case !ended:
 			return true
+		default:
+			if p.sub.Overflowed() {
+				reason := "slow consumer: reconnect and resume with after"
+				if p.sub.Resynced() {
+					reason = "events may have been lost: reconnect and resume with after"
+				}
+				if s := sessionFrom(p.ctx); s != nil {
+					s.close(CloseSlowConsumer, reason)
+				}
+			}
+			return false
 		}
 	}
 }
