@@ -57,9 +57,11 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 			// withSessions already refused foreign origins, with a clean 403.
 			CheckOrigin: func(*http.Request) bool { return true },
 			// Clients send little (subscribe and complete messages), so
-			// 1 KiB buffers; net/http's own 4 KiB ones are released after
-			// the upgrade (hijackWatcher).
-			ReadBufferSize:  1024,
+			// Small buffers; net/http's own 4 KiB ones are released after
+			// the upgrade (hijackWatcher). A client's frames are short
+			// (subscribe, ping, complete): 256 bytes reads most in one go,
+			// and a longer one in pieces. Each socket keeps its read buffer.
+			ReadBufferSize:  256,
 			WriteBufferSize: 1024,
 			// Write buffers are borrowed per message, so the mostly idle
 			// sockets hold none.
