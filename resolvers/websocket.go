@@ -299,6 +299,9 @@ type session struct {
 	expiry *time.Timer
 	owner  *sessions
 	user   auth.Claims // once signed in
+	// indexedAs is the user the owner indexes the socket under; guarded by
+	// the owner's mu.
+	indexedAs int64
 	// settled is set once the socket stops counting as pending: it
 	// authenticated, or it ended.
 	settled       atomic.Bool
@@ -349,6 +352,9 @@ func (s *session) attach(c *wsConn) {
 // signedIn records the socket's user and closes it with 4401 when the
 // token expires.
 func (s *session) signedIn(c auth.Claims) {
+	if s.owner != nil {
+		s.owner.signedIn(s, c.UserID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user = c
@@ -394,6 +400,7 @@ type sessions struct {
 	pending    atomic.Int64 // sockets not yet authenticated
 	mu         sync.Mutex
 	set        map[*session]struct{}
+	byUser     map[int64]map[*session]struct{} // the signed-in sockets of each user
 }
 
 // admit registers a new socket unless too many are still unauthenticated.
@@ -413,6 +420,36 @@ func (ss *sessions) admit(s *session) bool {
 	return true
 }
 
+// signedIn indexes s under its user, so a sign-out finds the user's sockets
+// without a scan of all of them.
+func (ss *sessions) signedIn(s *session, userID int64) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, ok := ss.set[s]; !ok {
+		return // already removed
+	}
+	if ss.byUser == nil {
+		ss.byUser = map[int64]map[*session]struct{}{}
+	}
+	ss.unindex(s)
+	if ss.byUser[userID] == nil {
+		ss.byUser[userID] = map[*session]struct{}{}
+	}
+	ss.byUser[userID][s] = struct{}{}
+	s.indexedAs = userID
+}
+
+// unindex drops s from the index; ss.mu is held.
+func (ss *sessions) unindex(s *session) {
+	if set := ss.byUser[s.indexedAs]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(ss.byUser, s.indexedAs)
+		}
+	}
+	s.indexedAs = 0
+}
+
 func (ss *sessions) remove(s *session) {
 	s.settle()
 	ss.mu.Lock()
@@ -421,6 +458,7 @@ func (ss *sessions) remove(s *session) {
 		delete(ss.set, s)
 		ss.metrics.WebsocketClosed()
 	}
+	ss.unindex(s)
 }
 
 // closeAll refuses new websockets from now on and closes every open one
@@ -445,7 +483,7 @@ func (ss *sessions) closeAll(code int, reason string) {
 func (ss *sessions) signOut(userID, version int64) {
 	ss.mu.Lock()
 	var out []*session
-	for s := range ss.set {
+	for s := range ss.byUser[userID] {
 		s.mu.Lock()
 		if s.user.UserID == userID && s.user.Version < version {
 			out = append(out, s)
@@ -470,19 +508,12 @@ func (ss *sessions) recheck(svc *dm.Service, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ss.mu.Lock()
-	users := map[int64]bool{}
-	for s := range ss.set {
-		s.mu.Lock()
-		if s.user.UserID != 0 {
-			users[s.user.UserID] = true
-		}
-		s.mu.Unlock()
-	}
+	users := slices.Collect(maps.Keys(ss.byUser))
 	ss.mu.Unlock()
 	if len(users) == 0 {
 		return
 	}
-	versions, err := svc.CurrentTokenVersions(ctx, slices.Collect(maps.Keys(users)))
+	versions, err := svc.CurrentTokenVersions(ctx, users)
 	if err != nil {
 		log.WarnContext(ctx, "websocket tokens not rechecked", "err", err)
 		return
