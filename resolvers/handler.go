@@ -112,7 +112,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	// Loaders live for one response: a query's, or one event of a
 	// subscription, so a long subscription never serves stale cached data.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		return next(withLoaders(ctx, svc))
+		return next(withLoaders(ctx, svc, opts.OperationTimeout))
 	})
 	srv.AroundResponses(observe(log, opts.Metrics))
 	srv.AroundResponses(endFailedEvents)

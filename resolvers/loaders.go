@@ -41,20 +41,36 @@ type loaders struct {
 	memberRelations, ownerRelations atomic.Bool
 }
 
-func newLoaders(svc *dm.Service) *loaders {
+// timed bounds each read of a loader by d. A query's reads are already
+// bounded by its operation's deadline, but a subscription event's fields
+// are read under the subscription's context, which has none: without this,
+// a hung database would hold the event, and the socket, forever.
+func timed[K comparable, V any](d time.Duration, fetch func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
+	return func(ctx context.Context, keys []K) (map[K]V, error) {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return fetch(ctx, keys)
+	}
+}
+
+// newLoaders returns the loaders of one response; each read takes at most d.
+func newLoaders(svc *dm.Service, d time.Duration) *loaders {
 	w := dataloadgen.WithWait(loaderWait)
 	l := &loaders{
-		users:     dataloadgen.NewMappedLoader(svc.Users, w),
-		relations: dataloadgen.NewMappedLoader(svc.Relations, w),
-		messages:  dataloadgen.NewMappedLoader(svc.MessagesByIDs, w),
-		unread:    dataloadgen.NewMappedLoader(svc.UnreadCounts, w),
-		views:     dataloadgen.NewMappedLoader(svc.ConversationsByIDs, w),
-		suggested: dataloadgen.NewMappedLoader(svc.Suggestions, w),
-		pages:     dataloadgen.NewMappedLoader(messagePages(svc), w),
-		counts:    dataloadgen.NewMappedLoader(svc.MessageCounts, w),
+		users:     dataloadgen.NewMappedLoader(timed(d, svc.Users), w),
+		relations: dataloadgen.NewMappedLoader(timed(d, svc.Relations), w),
+		messages:  dataloadgen.NewMappedLoader(timed(d, svc.MessagesByIDs), w),
+		unread:    dataloadgen.NewMappedLoader(timed(d, svc.UnreadCounts), w),
+		views:     dataloadgen.NewMappedLoader(timed(d, svc.ConversationsByIDs), w),
+		suggested: dataloadgen.NewMappedLoader(timed(d, svc.Suggestions), w),
+		pages:     dataloadgen.NewMappedLoader(timed(d, messagePages(svc)), w),
+		counts:    dataloadgen.NewMappedLoader(timed(d, svc.MessageCounts), w),
 	}
+	// These two prime the relations loader with the caller's context, not
+	// the timed one, which ends when their own read returns.
+	members, videos := timed(d, svc.Members), timed(d, svc.Videos)
 	l.members = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
-		ms, err := svc.Members(ctx, ids)
+		ms, err := members(ctx, ids)
 		if err == nil && l.memberRelations.Load() {
 			var users []int64
 			for _, list := range ms {
@@ -67,7 +83,7 @@ func newLoaders(svc *dm.Service) *loaders {
 		return ms, err
 	}, w)
 	l.videos = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]*models.Video, error) {
-		vs, err := svc.Videos(ctx, ids)
+		vs, err := videos(ctx, ids)
 		if err == nil && l.ownerRelations.Load() {
 			owners := make([]int64, 0, len(vs))
 			for _, v := range vs {
@@ -86,18 +102,19 @@ type loadersKey struct{}
 // next event inside a response, for as long as it lives: an idle one then
 // holds no loaders (about 2 KiB each, BENCHMARKS.md).
 type lazyLoaders struct {
-	once sync.Once
-	svc  *dm.Service
-	l    *loaders
+	once    sync.Once
+	svc     *dm.Service
+	timeout time.Duration
+	l       *loaders
 }
 
-func withLoaders(ctx context.Context, svc *dm.Service) context.Context {
-	return context.WithValue(ctx, loadersKey{}, &lazyLoaders{svc: svc})
+func withLoaders(ctx context.Context, svc *dm.Service, timeout time.Duration) context.Context {
+	return context.WithValue(ctx, loadersKey{}, &lazyLoaders{svc: svc, timeout: timeout})
 }
 
 func loadersFrom(ctx context.Context) *loaders {
 	z := ctx.Value(loadersKey{}).(*lazyLoaders)
-	z.once.Do(func() { z.l = newLoaders(z.svc) })
+	z.once.Do(func() { z.l = newLoaders(z.svc, z.timeout) })
 	return z.l
 }
 

@@ -366,3 +366,43 @@ func TestLiveFailedEventEndsTheSocket(t *testing.T) {
 		t.Fatalf("resumed with %+v, want message %s", got.MessageAdded, lost.MessageID)
 	}
 }
+
+// hangingViews holds the conversation loader's reads, while hang is set,
+// until their context ends: a database that stopped answering.
+type hangingViews struct {
+	dm.Store
+	hang *atomic.Bool
+}
+
+func (h hangingViews) Views(ctx context.Context, viewer int64, ids []int64) (map[int64]*models.ConversationView, error) {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return nil, fmt.Errorf("views: %w: %w", models.ErrUnavailable, ctx.Err())
+	}
+	return h.Store.Views(ctx, viewer, ids)
+}
+
+// An event's field reads are bounded like a query's, although the
+// subscription itself has no deadline: a hung read ends the socket with 1013
+// after the operation timeout, and the client resumes.
+func TestLiveHungEventReadEndsTheSocket(t *testing.T) {
+	var hang atomic.Bool
+	e := newEnv(t, withOperationTimeout(time.Second),
+		withStore(func(s dm.Store) dm.Store { return hangingViews{s, &hang} }))
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	first := e.send(alice, bob, "before")
+
+	ws := e.connectWS(bob, "")
+	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
+	ws.quiet(200 * time.Millisecond)
+	hang.Store(true)
+	e.send(alice, bob, "while the database hangs")
+	start := time.Now()
+	if code, reason := ws.closedWith(10 * time.Second); code != 1013 {
+		t.Fatalf("closed with %d %q, want 1013", code, reason)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("closed after %v, before the operation timeout", d)
+	}
+}
