@@ -5,6 +5,7 @@ package auth
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +20,8 @@ var ErrInvalidToken = errors.New("invalid or expired token")
 const issuer = "dmgraph"
 
 // verifiedTokens bounds how many verified tokens Parse remembers: one per
-// recently active session, each under 300 bytes.
+// recently active session. A token that verified is one we issued, under
+// 300 bytes; it is copied in, so a long header it came from is not kept.
 const verifiedTokens = 16384
 
 // Tokens signs and verifies session tokens.
@@ -106,7 +108,7 @@ func (t *Tokens) Parse(token string) (Claims, error) {
 		return Claims{}, ErrInvalidToken
 	}
 	c := Claims{UserID: userID, Version: claims.Version, Expires: claims.ExpiresAt.Time}
-	t.verified.Add(token, c)
+	t.verified.Add(strings.Clone(token), c)
 	return c, nil
 }
 

@@ -88,7 +88,9 @@ func (s *Subscription) Next() (ev *models.Event, ok, ended bool) {
 	return ev, true, false
 }
 
-// push queues ev, unless s has ended; false when the queue is full.
+// push queues ev; false when the queue is full. An ended subscription drops
+// it, though Deliver never meets one: remove unregisters it under the hub's
+// write lock.
 func (s *Subscription) push(ev *models.Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"dmgraph/models"
 )
@@ -96,11 +97,42 @@ func TestHubCloseAndResync(t *testing.T) {
 	}
 }
 
-// Deliveries from many goroutines, a reader and a Close race (run with
-// -race): every event taken was delivered once, in each sender's order.
+// Deliveries from many goroutines and a reader race (run with -race): every
+// event taken was delivered once, in each sender's order, and nothing is
+// lost while the reader keeps up.
 func TestHubConcurrentDelivery(t *testing.T) {
 	h := NewHub(DefaultBuffer)
 	s := h.Subscribe(1, nil)
+	const senders, each = 4, 50 // fewer than the buffer: no overflow
+	var wg sync.WaitGroup
+	for g := range int64(senders) {
+		wg.Go(func() {
+			for i := range int64(each) {
+				h.Deliver(event(g*1000+i, 1))
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	ids := make([]int64, 0, senders*each)
+	for len(ids) < senders*each && time.Now().Before(deadline) {
+		if ev, ok, _ := s.Next(); ok {
+			ids = append(ids, ev.MessageID)
+		}
+	}
+	wg.Wait()
+	if len(ids) != senders*each {
+		t.Fatalf("took %d of %d events", len(ids), senders*each)
+	}
+	inOrder(t, ids)
+}
+
+// Senders outrun a reader while another goroutine closes a second
+// subscription: the slow one is ended, never waited for, and what it took
+// before that is in each sender's order.
+func TestHubConcurrentOverflowAndClose(t *testing.T) {
+	h := NewHub(8)
+	slow := h.Subscribe(1, nil)
+	other := h.Subscribe(1, nil)
 	const senders, each = 4, 50
 	var wg sync.WaitGroup
 	for g := range int64(senders) {
@@ -110,23 +142,46 @@ func TestHubConcurrentDelivery(t *testing.T) {
 			}
 		})
 	}
-	last := map[int64]int64{}
-	seen := 0
-	for seen < senders*each {
-		ev, ok, _ := s.Next()
-		if !ok {
-			continue
+	wg.Go(other.Close)
+	var ids []int64
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ev, ok, ended := slow.Next()
+		if ended {
+			break
 		}
-		g, i := ev.MessageID/1000, ev.MessageID%1000
-		if prev, had := last[g]; had && i != prev+1 {
+		if ok {
+			ids = append(ids, ev.MessageID)
+			time.Sleep(time.Millisecond) // slower than the senders
+		}
+	}
+	wg.Wait()
+	if !slow.Overflowed() {
+		t.Fatalf("took %d events and was not ended", len(ids))
+	}
+	if len(ids) >= senders*each {
+		t.Fatal("an overflowed subscription took every event")
+	}
+	inOrder(t, ids)
+	if ids, ended := take(other); !ended {
+		t.Fatal("the closed subscription did not end")
+	} else {
+		inOrder(t, ids)
+	}
+	if h.Subscriptions() != 0 {
+		t.Fatalf("%d subscriptions left", h.Subscriptions())
+	}
+}
+
+// inOrder fails unless the IDs of each sender (ID / 1000) increase by one.
+func inOrder(t *testing.T, ids []int64) {
+	t.Helper()
+	last := map[int64]int64{}
+	for _, id := range ids {
+		g, i := id/1000, id%1000
+		if prev, had := last[g]; (had && i != prev+1) || (!had && i != 0) {
 			t.Fatalf("sender %d: %d after %d", g, i, prev)
 		}
 		last[g] = i
-		seen++
-	}
-	wg.Wait()
-	s.Close()
-	if _, ok, ended := s.Next(); ok || !ended {
-		t.Fatal("not ended after Close")
 	}
 }

@@ -41,20 +41,20 @@ type loaders struct {
 	memberRelations, ownerRelations atomic.Bool
 }
 
-// timed bounds each read of a loader by d. A query's reads are already
-// bounded by its operation's deadline, but a subscription event's fields
-// are read under the subscription's context, which has none: without this,
-// a hung database would hold the event, and the socket, forever.
-func timed[K comparable, V any](d time.Duration, fetch func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
+// timed ends a loader's reads at deadline. A query's reads already end with
+// its operation, but a subscription event's fields are read under the
+// subscription's context, which has no deadline: without one, a hung
+// database would hold the event, and the socket, forever.
+func timed[K comparable, V any](deadline time.Time, fetch func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
 	return func(ctx context.Context, keys []K) (map[K]V, error) {
-		ctx, cancel := context.WithTimeout(ctx, d)
+		ctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
 		return fetch(ctx, keys)
 	}
 }
 
-// newLoaders returns the loaders of one response; each read takes at most d.
-func newLoaders(svc *dm.Service, d time.Duration) *loaders {
+// newLoaders returns the loaders of one response, whose reads all end by d.
+func newLoaders(svc *dm.Service, d time.Time) *loaders {
 	w := dataloadgen.WithWait(loaderWait)
 	l := &loaders{
 		users:     dataloadgen.NewMappedLoader(timed(d, svc.Users), w),
@@ -101,6 +101,9 @@ type loadersKey struct{}
 // lazyLoaders builds the loaders on first use. A subscription waits for its
 // next event inside a response, for as long as it lives: an idle one then
 // holds no loaders (about 2 KiB each, BENCHMARKS.md).
+//
+// Their reads share one deadline, the operation timeout after the loaders
+// are first used: a query's, or one event's, reads end by then, all of them.
 type lazyLoaders struct {
 	once    sync.Once
 	svc     *dm.Service
@@ -114,7 +117,7 @@ func withLoaders(ctx context.Context, svc *dm.Service, timeout time.Duration) co
 
 func loadersFrom(ctx context.Context) *loaders {
 	z := ctx.Value(loadersKey{}).(*lazyLoaders)
-	z.once.Do(func() { z.l = newLoaders(z.svc, z.timeout) })
+	z.once.Do(func() { z.l = newLoaders(z.svc, time.Now().Add(z.timeout)) })
 	return z.l
 }
 

@@ -56,11 +56,11 @@ func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Log
 		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
 			// withSessions already refused foreign origins, with a clean 403.
 			CheckOrigin: func(*http.Request) bool { return true },
-			// Clients send little (subscribe and complete messages), so
 			// Small buffers; net/http's own 4 KiB ones are released after
-			// the upgrade (hijackWatcher). A client's frames are short
-			// (subscribe, ping, complete): 256 bytes reads most in one go,
-			// and a longer one in pieces. Each socket keeps its read buffer.
+			// the upgrade (hijackWatcher). Each socket keeps its read buffer
+			// for its whole life, and clients send little: pings, completes,
+			// and now and then a subscribe, which carries its query and is
+			// read in a few pieces.
 			ReadBufferSize:  256,
 			WriteBufferSize: 1024,
 			// Write buffers are borrowed per message, so the mostly idle
