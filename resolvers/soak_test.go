@@ -646,10 +646,3 @@ func (s *resumingSub) waitFor(n int, timeout time.Duration) bool {
 		}
 	}
 }
-
-// isLive reports whether the current socket has sent its subscribe.
-func (s *resumingSub) isLive() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.live
-}

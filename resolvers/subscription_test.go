@@ -325,38 +325,57 @@ func TestLivePendingSocketsAreCapped(t *testing.T) {
 	c.Close()
 }
 
-// failingViews fails the conversation loader's reads while fail is set.
-type failingViews struct {
+// brokenViews breaks the conversation loader's reads while mode says so:
+// viewsFail fails them at once, viewsHang holds them until their context
+// ends (a database that stopped answering).
+type brokenViews struct {
 	dm.Store
-	fail *atomic.Bool
+	mode *atomic.Int32
 }
 
-func (f failingViews) Views(ctx context.Context, viewer int64, ids []int64) (map[int64]*models.ConversationView, error) {
-	if f.fail.Load() {
+const (
+	viewsWork = iota
+	viewsFail
+	viewsHang
+)
+
+func (b brokenViews) Views(ctx context.Context, viewer int64, ids []int64) (map[int64]*models.ConversationView, error) {
+	switch b.mode.Load() {
+	case viewsFail:
 		return nil, fmt.Errorf("views: %w", models.ErrUnavailable)
+	case viewsHang:
+		<-ctx.Done()
+		return nil, fmt.Errorf("views: %w: %w", models.ErrUnavailable, ctx.Err())
 	}
-	return f.Store.Views(ctx, viewer, ids)
+	return b.Store.Views(ctx, viewer, ids)
+}
+
+// breakViewsUnderEvent subscribes bob to his messages after a first one from
+// alice, breaks the conversation reads as mode says, and has alice send
+// again. It returns the socket, that second message and the first.
+func breakViewsUnderEvent(t *testing.T, mode int32, opts ...envOption) (e *env, ws *wsClient, lost, first sent, bob user, repair func()) {
+	var m atomic.Int32
+	e = newEnv(t, append(opts, withStore(func(s dm.Store) dm.Store { return brokenViews{s, &m} }))...)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	first = e.send(alice, bob, "before")
+	ws = e.connectWS(bob, "")
+	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
+	ws.quiet(200 * time.Millisecond)
+	m.Store(mode)
+	lost = e.send(alice, bob, "while the database is broken")
+	return e, ws, lost, first, bob, func() { m.Store(viewsWork) }
 }
 
 // An event whose fields cannot be read (the database failed, not the data)
 // ends the socket with 1013 instead of arriving as an error: the client
 // resumes with `after` and gets the message.
 func TestLiveFailedEventEndsTheSocket(t *testing.T) {
-	var fail atomic.Bool
-	e := newEnv(t, withStore(func(s dm.Store) dm.Store { return failingViews{s, &fail} }))
-	alice, bob := e.register("alice"), e.register("bob")
-	e.friends(alice, bob)
-	first := e.send(alice, bob, "before")
-
-	ws := e.connectWS(bob, "")
-	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
-	ws.quiet(200 * time.Millisecond)
-	fail.Store(true)
-	lost := e.send(alice, bob, "while the database fails")
+	e, ws, lost, first, bob, repair := breakViewsUnderEvent(t, viewsFail)
 	if code, reason := ws.closedWith(5 * time.Second); code != 1013 {
 		t.Fatalf("closed with %d %q, want 1013", code, reason)
 	}
-	fail.Store(false)
+	repair()
 
 	ws = e.connectWS(bob, "")
 	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
@@ -367,38 +386,12 @@ func TestLiveFailedEventEndsTheSocket(t *testing.T) {
 	}
 }
 
-// hangingViews holds the conversation loader's reads, while hang is set,
-// until their context ends: a database that stopped answering.
-type hangingViews struct {
-	dm.Store
-	hang *atomic.Bool
-}
-
-func (h hangingViews) Views(ctx context.Context, viewer int64, ids []int64) (map[int64]*models.ConversationView, error) {
-	if h.hang.Load() {
-		<-ctx.Done()
-		return nil, fmt.Errorf("views: %w: %w", models.ErrUnavailable, ctx.Err())
-	}
-	return h.Store.Views(ctx, viewer, ids)
-}
-
 // An event's field reads are bounded like a query's, although the
 // subscription itself has no deadline: a hung read ends the socket with 1013
 // after the operation timeout, and the client resumes.
 func TestLiveHungEventReadEndsTheSocket(t *testing.T) {
-	var hang atomic.Bool
-	e := newEnv(t, withOperationTimeout(time.Second),
-		withStore(func(s dm.Store) dm.Store { return hangingViews{s, &hang} }))
-	alice, bob := e.register("alice"), e.register("bob")
-	e.friends(alice, bob)
-	first := e.send(alice, bob, "before")
-
-	ws := e.connectWS(bob, "")
-	ws.subscribe("1", subMessages, map[string]any{"after": first.MessageID})
-	ws.quiet(200 * time.Millisecond)
-	hang.Store(true)
-	e.send(alice, bob, "while the database hangs")
-	start := time.Now()
+	_, ws, _, _, _, _ := breakViewsUnderEvent(t, viewsHang, withOperationTimeout(time.Second))
+	start := time.Now() // the event's read began during the send, just before
 	if code, reason := ws.closedWith(10 * time.Second); code != 1013 {
 		t.Fatalf("closed with %d %q, want 1013", code, reason)
 	}
