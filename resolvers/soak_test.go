@@ -446,7 +446,6 @@ type resumingSub struct {
 	got      []soakDelivery
 	changed  chan struct{} // closed and replaced on every delivery
 	conns    int
-	live     bool // subscribed on the current socket
 	closes   map[int]int
 	dups     int
 	disorder int
@@ -495,7 +494,6 @@ func (s *resumingSub) session(ctx context.Context) error {
 	s.conns++
 	after := s.last
 	s.mu.Unlock()
-	defer func() { s.mu.Lock(); s.live = false; s.mu.Unlock() }()
 
 	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 	defer stop()
@@ -537,9 +535,6 @@ func (s *resumingSub) session(ctx context.Context) error {
 			if err := c.WriteJSON(wsMsg{ID: "1", Type: "subscribe", Payload: mustMarshal(map[string]any{"query": subMessages, "variables": vars})}); err != nil {
 				return err
 			}
-			s.mu.Lock()
-			s.live = true
-			s.mu.Unlock()
 		case "ping":
 			_ = c.WriteJSON(wsMsg{Type: "pong"})
 		case "next":
