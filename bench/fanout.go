@@ -87,6 +87,11 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 	}
 
 	// Send at a fixed rate.
+	bases := []string{d.sendBase}
+	if d.subBase != d.sendBase {
+		bases = append(bases, d.subBase)
+	}
+	cpu := startCPU(bases...)
 	rec.restart()
 	sends := newRecorder() // the sendMessage requests alone
 	c := newGQLClient(d.sendBase)
@@ -141,6 +146,7 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 		}
 	}
 	r := rec.summarize(d.scenario, d.what)
+	cpu.stop(&r, int(received.Load()), "message sent and delivered")
 	r.PerSec = float64(received.Load()) / sendWindow.Seconds()
 	r.Errors = int(sendErrs.Load())
 	if s, ok := lastErr.Load().(string); ok {

@@ -63,8 +63,12 @@ func (b *bench) runInbox(ctx context.Context) ([]row, error) {
 }
 
 // queryLoop runs query as token on clients goroutines for d.
+// Its notes say what each query cost the server's CPU.
 func (b *bench) queryLoop(ctx context.Context, scenario, what, token, query string, clients int, d time.Duration) row {
-	return closedLoop(ctx, clients, d, func(ctx context.Context, _, _ int) error {
+	cpu := startCPU(b.base)
+	r := closedLoop(ctx, clients, d, func(ctx context.Context, _, _ int) error {
 		return b.c.do(ctx, token, query, nil, nil)
 	}).summarize(scenario, what)
+	cpu.stop(&r, r.Count, "query")
+	return r
 }

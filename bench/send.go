@@ -15,6 +15,7 @@ func (b *bench) runSend(ctx context.Context) ([]row, error) {
 		return nil, fmt.Errorf("no friend pairs")
 	}
 	clients := b.opt.clients
+	cpu := startCPU(b.base)
 	rec := closedLoop(ctx, clients, b.opt.duration, func(ctx context.Context, w, k int) error {
 		// Each client walks its own pairs, alternating direction.
 		p := b.pairs[(w+k*clients)%len(b.pairs)]
@@ -25,6 +26,7 @@ func (b *bench) runSend(ctx context.Context) ([]row, error) {
 		return sendText(ctx, b.c, from, to, fmt.Sprintf("bench send %02d %06d: hello there, nice video!", w, k))
 	})
 	m := rec.summarize("send", fmt.Sprintf("sendMessage, %d clients, %d pairs", clients, len(b.pairs)))
+	cpu.stop(&m, m.Count, "sendMessage")
 
 	if b.pgURL == "" {
 		m.Ratio = "n/a (baseline needs PostgreSQL)"
