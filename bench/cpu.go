@@ -26,11 +26,12 @@ func startCPU(bases ...string) *cpuMeter {
 	return m
 }
 
-// stop adds to r what the loop cost per operation, ops operations in all:
-// each server's CPU, then this process's (the load generator's), in
-// microseconds.
+// stop adds to r what the loop cost per operation, ops operations in all
+// (failed ones included): each server's CPU, then this process's (the load
+// generator's), in microseconds.
 func (m *cpuMeter) stop(r *row, ops int, per string) {
 	if ops <= 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: no CPU per %s: no operation completed", r.What, per))
 		return
 	}
 	if r.Extra == nil {
@@ -38,16 +39,17 @@ func (m *cpuMeter) stop(r *row, ops int, per string) {
 	}
 	note := ""
 	for i, base := range m.bases {
-		before, after := m.server[i], serverCPU(base)
-		if before < 0 || after < 0 {
-			continue
-		}
-		us := (after - before) * 1e6 / float64(ops)
 		key, name := "server_cpu_us_per_op", "server"
 		if len(m.bases) > 1 {
 			letter := string(rune('A' + i))
 			key, name = "server_"+letter+"_cpu_us_per_op", "server "+letter
 		}
+		before, after := m.server[i], serverCPU(base)
+		if before < 0 || after < 0 {
+			note += name + " unknown (no process_cpu_seconds_total on /metrics); "
+			continue
+		}
+		us := (after - before) * 1e6 / float64(ops)
 		r.Extra[key] = us
 		note += fmt.Sprintf("%s %.0f µs; ", name, us)
 	}

@@ -69,6 +69,6 @@ func (b *bench) queryLoop(ctx context.Context, scenario, what, token, query stri
 	r := closedLoop(ctx, clients, d, func(ctx context.Context, _, _ int) error {
 		return b.c.do(ctx, token, query, nil, nil)
 	}).summarize(scenario, what)
-	cpu.stop(&r, r.Count, "query")
+	cpu.stop(&r, r.Count+r.Errors, "query")
 	return r
 }

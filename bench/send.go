@@ -26,7 +26,7 @@ func (b *bench) runSend(ctx context.Context) ([]row, error) {
 		return sendText(ctx, b.c, from, to, fmt.Sprintf("bench send %02d %06d: hello there, nice video!", w, k))
 	})
 	m := rec.summarize("send", fmt.Sprintf("sendMessage, %d clients, %d pairs", clients, len(b.pairs)))
-	cpu.stop(&m, m.Count, "sendMessage")
+	cpu.stop(&m, m.Count+m.Errors, "sendMessage")
 
 	if b.pgURL == "" {
 		m.Ratio = "n/a (baseline needs PostgreSQL)"
