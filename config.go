@@ -58,7 +58,14 @@ type config struct {
 	RateLimits bool
 	// Limits are the limits' sizes, from RATE_LIMIT_* as COUNT/PERIOD.
 	Limits dm.Limits
+	// GCHeadroom is the least the heap may grow between two garbage
+	// collections, in bytes (GC_HEADROOM_MB; 0, or GOGC set, leaves Go's
+	// own pacing).
+	GCHeadroom uint64
 }
+
+// DefaultGCHeadroomMB is GC_HEADROOM_MB's default.
+const DefaultGCHeadroomMB = 64
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
@@ -127,6 +134,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.TrustedProxies, err = resolvers.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	c.GCHeadroom = DefaultGCHeadroomMB << 20
+	if s := getenv("GC_HEADROOM_MB"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return c, fmt.Errorf("GC_HEADROOM_MB must be a number of MiB (0 turns it off), got %q", s)
+		}
+		c.GCHeadroom = n << 20
+	}
+	if getenv("GOGC") != "" {
+		c.GCHeadroom = 0 // the operator paces the collector
 	}
 	if s := getenv("DATABASE_MAX_CONNS"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -25,6 +25,7 @@ import (
 	"dmgraph/demo"
 	"dmgraph/dm"
 	"dmgraph/facebook"
+	"dmgraph/gcfloor"
 	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/phone"
@@ -111,6 +112,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
+	gcfloor.Start(ctx, cfg.GCHeadroom)
 	m := metrics.New()
 	hub := realtime.NewHub(0)
 	m.CounterFunc("dmgraph_events_dropped_total", "Subscriptions cut off because they fell behind (slow consumers).",

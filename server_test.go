@@ -89,15 +89,27 @@ func TestServerStartsTwiceOnItsDatabase(t *testing.T) {
 
 func TestConfigRejectsBadValues(t *testing.T) {
 	for _, env := range []map[string]string{{"TOKEN_TTL": "soon"}, {"TOKEN_TTL": "-1h"}, {"LOG_LEVEL": "loud"}, {"FACEBOOK_TIMEOUT": "x"},
-		{"PASSWORD_HASH_COST": "3"}, {"PASSWORD_HASH_COST": "32"}, {"PASSWORD_HASH_COST": "cheap"}} {
+		{"PASSWORD_HASH_COST": "3"}, {"PASSWORD_HASH_COST": "32"}, {"PASSWORD_HASH_COST": "cheap"},
+		{"GC_HEADROOM_MB": "-1"}, {"GC_HEADROOM_MB": "64MiB"}} {
 		if _, err := loadConfig(func(k string) string { return env[k] }); err == nil {
 			t.Errorf("%v accepted", env)
 		}
 	}
 	c, err := loadConfig(func(string) string { return "" })
 	if err != nil || c.Addr != ":8080" || c.TokenTTL != 24*time.Hour || c.FacebookGraphURL != "https://graph.facebook.com/v19.0" ||
-		c.PasswordHashCost != bcrypt.DefaultCost {
+		c.PasswordHashCost != bcrypt.DefaultCost || c.GCHeadroom != 64<<20 {
 		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	for env, want := range map[[2]string]uint64{{"GC_HEADROOM_MB", "0"}: 0, {"GC_HEADROOM_MB", "128"}: 128 << 20, {"GOGC", "200"}: 0} {
+		c, err := loadConfig(func(k string) string {
+			if k == env[0] {
+				return env[1]
+			}
+			return ""
+		})
+		if err != nil || c.GCHeadroom != want {
+			t.Errorf("%s=%s: headroom %d, want %d (%v)", env[0], env[1], c.GCHeadroom, want, err)
+		}
 	}
 }
 
