@@ -23,6 +23,17 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("open-file limit too low")
 	}
+	// A new process: what earlier scenarios left in the server (garbage,
+	// and the GC headroom they used) would otherwise count as "before",
+	// and hide part of what the sockets cost.
+	if b.srv != nil {
+		if err := b.restart(ctx); err != nil {
+			return nil, err
+		}
+		notes = append(notes, "measured on a freshly started server")
+	} else {
+		notes = append(notes, "measured on the target as it was: its RSS before connecting includes whatever earlier work left")
+	}
 	m0, err := scrapeMetrics(b.base)
 	if err != nil {
 		return nil, err

@@ -46,6 +46,8 @@ type bench struct {
 	// serverDB is the DATABASE_URL of the server we started ("" with -target).
 	serverDB string
 	bin, tmp string
+	srv      *instance // the server we started (nil with -target)
+	restarts int
 	logs     string // server logs, kept after the run
 	vacuumed bool   // VACUUM ANALYZE ran before the scenarios
 	pairs    []pair
@@ -151,7 +153,8 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
-		defer srv.stop()
+		b.srv = srv
+		defer func() { b.srv.stop() }()
 		b.base = srv.URL
 		b.rep.Target = "started " + srv.URL
 		logf("server ready at %s", srv.URL)
@@ -204,6 +207,26 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// restart replaces the server the bench started with a fresh one on the
+// same database, for a scenario that must start from a new process; with
+// -target it does nothing.
+func (b *bench) restart(ctx context.Context) error {
+	if b.srv == nil {
+		return nil
+	}
+	b.srv.stop()
+	b.srv = nil
+	b.restarts++
+	srv, err := startServer(ctx, b.bin, b.serverDB, "", filepath.Join(b.logs, fmt.Sprintf("server-%d.log", b.restarts+1)), b.serverEnv()...)
+	if err != nil {
+		return err
+	}
+	b.srv, b.base = srv, srv.URL
+	b.c = newGQLClient(b.base)
+	logf("server restarted at %s", srv.URL)
+	return nil
 }
 
 // setup registers the users the chosen scenarios need, within the setup
