@@ -90,7 +90,7 @@ func (f *floor) afterGC() {
 // tune sets GOGC for the live heap, unless it moved by less than a tenth.
 func (f *floor) tune() {
 	p := Percent(liveHeap(), f.headroom)
-	if diff := p - f.current; diff*10 > f.current || -diff*10 > f.current {
+	if diff := p - f.current; max(diff, -diff)*10 > f.current {
 		debug.SetGCPercent(p)
 		f.current = p
 	}

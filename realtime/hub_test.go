@@ -105,13 +105,7 @@ func TestHubConcurrentDelivery(t *testing.T) {
 	s := h.Subscribe(1, nil)
 	const senders, each = 4, 50 // fewer than the buffer: no overflow
 	var wg sync.WaitGroup
-	for g := range int64(senders) {
-		wg.Go(func() {
-			for i := range int64(each) {
-				h.Deliver(event(g*1000+i, 1))
-			}
-		})
-	}
+	deliverFrom(&wg, h, senders, each)
 	deadline := time.Now().Add(10 * time.Second)
 	ids := make([]int64, 0, senders*each)
 	for len(ids) < senders*each && time.Now().Before(deadline) {
@@ -135,13 +129,7 @@ func TestHubConcurrentOverflowAndClose(t *testing.T) {
 	other := h.Subscribe(1, nil)
 	const senders, each = 4, 50
 	var wg sync.WaitGroup
-	for g := range int64(senders) {
-		wg.Go(func() {
-			for i := range int64(each) {
-				h.Deliver(event(g*1000+i, 1))
-			}
-		})
-	}
+	deliverFrom(&wg, h, senders, each)
 	wg.Go(other.Close)
 	var ids []int64
 	deadline := time.Now().Add(10 * time.Second)
@@ -170,6 +158,18 @@ func TestHubConcurrentOverflowAndClose(t *testing.T) {
 	}
 	if h.Subscriptions() != 0 {
 		t.Fatalf("%d subscriptions left", h.Subscriptions())
+	}
+}
+
+// deliverFrom starts senders goroutines on wg, each delivering each events
+// to user 1, with IDs sender*1000 + i.
+func deliverFrom(wg *sync.WaitGroup, h *Hub, senders, each int64) {
+	for g := range senders {
+		wg.Go(func() {
+			for i := range each {
+				h.Deliver(event(g*1000+i, 1))
+			}
+		})
 	}
 }
 
