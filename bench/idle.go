@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
 // runIdle opens many authenticated websockets, each with one messageAdded
 // subscription, and reads the server's RSS and goroutines before and after.
+// When the bench started the server, it then measures the same sockets on
+// bench/wsfloor: gqlgen's websocket transport and the server's gorilla
+// adapter with a subscription that does nothing, what the fixed choices
+// cost before dmgraph adds anything.
 func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	if len(b.users) == 0 {
 		return nil, fmt.Errorf("no users")
@@ -34,13 +39,72 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	} else {
 		notes = append(notes, "measured on the target as it was: its RSS before connecting includes whatever earlier work left")
 	}
-	m0, err := scrapeMetrics(b.base)
+	token := func(i int) string { return b.users[i%len(b.users)].Token }
+	m, err := measureIdle(ctx, b.base, n, token, b.opt.idleHold)
 	if err != nil {
 		return nil, err
 	}
+	r := m.row("idle", fmt.Sprintf("open ws + init + subscribe, %d conns", n))
+	verdict(&r, "<=32KiB/sub", m.perSub() <= 32 && m.opened == n)
+	r.Notes = append(notes, m.note())
+	base := row{Scenario: "idle", What: "server before connecting", Baseline: true,
+		Ratio: fmt.Sprintf("RSS %.1f MiB, %.0f goroutines", m.before["process_resident_memory_bytes"]/(1<<20), m.before["go_goroutines"])}
+	rows := []row{r, base}
+	if b.srv == nil {
+		return rows, nil
+	}
+	floor, err := b.idleFloor(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("wsfloor: %w", err)
+	}
+	fr := floor.row("idle", "reference: gqlgen transport + gorilla adapter alone (bench/wsfloor)")
+	fr.Baseline = true
+	fr.Notes = []string{floor.note()}
+	r.Notes = append(r.Notes, fmt.Sprintf("the same sockets on bench/wsfloor (no database, auth, sessions or middleware): %.1f KiB/sub, %.1f goroutines/conn, so dmgraph adds %.1f KiB/sub",
+		floor.perSub(), floor.goroutinesPerConn(), m.perSub()-floor.perSub()))
+	rows[0] = r
+	return append(rows, fr), nil
+}
+
+// idleFloor builds and starts bench/wsfloor, and measures n idle
+// subscriptions on it.
+func (b *bench) idleFloor(ctx context.Context, n int) (idleFigures, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return idleFigures{}, err
+	}
+	bin, err := buildPackage(ctx, root, "./bench/wsfloor", filepath.Join(b.tmp, "wsfloor"))
+	if err != nil {
+		return idleFigures{}, err
+	}
+	in, err := startServer(ctx, bin, "", "", filepath.Join(b.logs, "wsfloor.log"))
+	if err != nil {
+		return idleFigures{}, err
+	}
+	defer in.stop()
+	logf("idle: the same sockets on bench/wsfloor at %s", in.URL)
+	return measureIdle(ctx, in.URL, n, func(int) string { return "" }, 0)
+}
+
+// idleFigures are what measureIdle read of one server.
+type idleFigures struct {
+	rec           *recorder
+	before, after map[string]float64
+	opened, lost  int
+	active        float64
+}
+
+// measureIdle opens n websockets to base, each with one messageAdded
+// subscription, waits for the server to count them, lets it settle, and
+// reads its metrics; hold keeps the sockets open after that.
+func measureIdle(ctx context.Context, base string, n int, token func(int) string, hold time.Duration) (idleFigures, error) {
+	m0, err := scrapeMetrics(base)
+	if err != nil {
+		return idleFigures{}, err
+	}
 	for _, k := range []string{"process_resident_memory_bytes", "go_goroutines", "dmgraph_subscriptions_active"} {
 		if _, ok := m0[k]; !ok {
-			return nil, fmt.Errorf("/metrics has no %s", k)
+			return idleFigures{}, fmt.Errorf("/metrics has no %s", k)
 		}
 	}
 	rec := newRecorder()
@@ -49,11 +113,10 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	cctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
 	parallel(cctx, n, 64, func(i int) error {
-		u := b.users[i%len(b.users)]
 		t0 := time.Now()
 		sctx, cancel := context.WithTimeout(cctx, 15*time.Second)
 		defer cancel()
-		s, err := subscribe(sctx, b.base, u.Token, messageAddedQuery, nil)
+		s, err := subscribe(sctx, base, token(i), messageAddedQuery, nil)
 		if err != nil {
 			rec.fail(err)
 			return err
@@ -63,60 +126,75 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 		return nil
 	})
 	rec.stop()
-	opened := 0
+	f := idleFigures{rec: rec, before: m0}
 	for _, s := range subs {
 		if s != nil {
-			opened++
+			f.opened++
 		}
 	}
-	want := m0["dmgraph_subscriptions_active"] + float64(opened)
-	active, err := waitForMetric(b.base, "dmgraph_subscriptions_active", want, 15*time.Second)
-	if err != nil {
-		return nil, err
+	want := m0["dmgraph_subscriptions_active"] + float64(f.opened)
+	if f.active, err = waitForMetric(base, "dmgraph_subscriptions_active", want, 15*time.Second); err != nil {
+		return idleFigures{}, err
 	}
 	// Let the server settle before reading its memory.
 	time.Sleep(2 * time.Second)
-	m1, err := scrapeMetrics(b.base)
-	if err != nil {
-		return nil, err
+	if f.after, err = scrapeMetrics(base); err != nil {
+		return idleFigures{}, err
 	}
-	lost := 0
 	for _, s := range subs {
 		if s != nil && s.Err() != nil {
-			lost++
+			f.lost++
 		}
 	}
-
-	r := rec.summarize("idle", fmt.Sprintf("open ws + init + subscribe, %d conns", n))
-	r.Lost = &lost
-	rssDelta := m1["process_resident_memory_bytes"] - m0["process_resident_memory_bytes"]
-	perSub := rssDelta / float64(max(opened, 1)) / 1024
-	grDelta := m1["go_goroutines"] - m0["go_goroutines"]
-	r.Extra = map[string]float64{
-		"connections":            float64(opened),
-		"subscriptions_active":   active,
-		"rss_before_mib":         m0["process_resident_memory_bytes"] / (1 << 20),
-		"rss_after_mib":          m1["process_resident_memory_bytes"] / (1 << 20),
-		"rss_per_sub_kib":        perSub,
-		"goroutines_before":      m0["go_goroutines"],
-		"goroutines_after":       m1["go_goroutines"],
-		"goroutines_per_conn":    grDelta / float64(max(opened, 1)),
-		"heap_inuse_before_mib":  m0["go_memstats_heap_inuse_bytes"] / (1 << 20),
-		"heap_inuse_after_mib":   m1["go_memstats_heap_inuse_bytes"] / (1 << 20),
-		"server_ws_open_metrics": m1["dmgraph_websocket_connections"],
-	}
-	r.Ratio = fmt.Sprintf("RSS +%.0f MiB = %.1f KiB/sub; +%.1f goroutines/conn", rssDelta/(1<<20), perSub, grDelta/float64(max(opened, 1)))
-	verdict(&r, "<=32KiB/sub", perSub <= 32 && opened == n)
-	r.Notes = append(notes, fmt.Sprintf("server RSS %.1f -> %.1f MiB, goroutines %.0f -> %.0f, Go heap in use %.1f -> %.1f MiB, %d subscriptions active, %d failed after opening",
-		r.Extra["rss_before_mib"], r.Extra["rss_after_mib"], m0["go_goroutines"], m1["go_goroutines"], r.Extra["heap_inuse_before_mib"], r.Extra["heap_inuse_after_mib"], int(active), lost))
-	if h := b.opt.idleHold; h > 0 {
-		logf("idle: holding %d sockets for %v", opened, h)
+	if hold > 0 {
+		logf("idle: holding %d sockets for %v", f.opened, hold)
 		select {
-		case <-time.After(h):
+		case <-time.After(hold):
 		case <-ctx.Done():
 		}
 	}
-	base := row{Scenario: "idle", What: "server before connecting", Baseline: true,
-		Ratio: fmt.Sprintf("RSS %.1f MiB, %.0f goroutines", r.Extra["rss_before_mib"], m0["go_goroutines"])}
-	return []row{r, base}, nil
+	return f, nil
+}
+
+func (f idleFigures) mib(m map[string]float64, k string) float64 { return m[k] / (1 << 20) }
+
+func (f idleFigures) perSub() float64 {
+	d := f.after["process_resident_memory_bytes"] - f.before["process_resident_memory_bytes"]
+	return d / float64(max(f.opened, 1)) / 1024
+}
+
+func (f idleFigures) goroutinesPerConn() float64 {
+	return (f.after["go_goroutines"] - f.before["go_goroutines"]) / float64(max(f.opened, 1))
+}
+
+// row is the measured row: latency of opening, and memory per subscription.
+func (f idleFigures) row(scenario, what string) row {
+	r := f.rec.summarize(scenario, what)
+	lost := f.lost
+	r.Lost = &lost
+	r.Extra = map[string]float64{
+		"connections":           float64(f.opened),
+		"subscriptions_active":  f.active,
+		"rss_before_mib":        f.mib(f.before, "process_resident_memory_bytes"),
+		"rss_after_mib":         f.mib(f.after, "process_resident_memory_bytes"),
+		"rss_per_sub_kib":       f.perSub(),
+		"goroutines_before":     f.before["go_goroutines"],
+		"goroutines_after":      f.after["go_goroutines"],
+		"goroutines_per_conn":   f.goroutinesPerConn(),
+		"heap_inuse_before_mib": f.mib(f.before, "go_memstats_heap_inuse_bytes"),
+		"heap_inuse_after_mib":  f.mib(f.after, "go_memstats_heap_inuse_bytes"),
+		"stack_inuse_after_mib": f.mib(f.after, "go_memstats_stack_inuse_bytes"),
+	}
+	rss := f.after["process_resident_memory_bytes"] - f.before["process_resident_memory_bytes"]
+	r.Ratio = fmt.Sprintf("RSS +%.0f MiB = %.1f KiB/sub; +%.1f goroutines/conn", rss/(1<<20), f.perSub(), f.goroutinesPerConn())
+	return r
+}
+
+func (f idleFigures) note() string {
+	return fmt.Sprintf("server RSS %.1f -> %.1f MiB, goroutines %.0f -> %.0f, Go heap in use %.1f -> %.1f MiB, stacks %.1f -> %.1f MiB, %d subscriptions active, %d failed after opening",
+		f.mib(f.before, "process_resident_memory_bytes"), f.mib(f.after, "process_resident_memory_bytes"),
+		f.before["go_goroutines"], f.after["go_goroutines"],
+		f.mib(f.before, "go_memstats_heap_inuse_bytes"), f.mib(f.after, "go_memstats_heap_inuse_bytes"),
+		f.mib(f.before, "go_memstats_stack_inuse_bytes"), f.mib(f.after, "go_memstats_stack_inuse_bytes"),
+		int(f.active), f.lost)
 }

@@ -22,8 +22,13 @@ const benchSecret = "dmgraph-bench-secret-not-for-production-0123456789"
 
 // buildServer compiles the server from the repository root into dir.
 func buildServer(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "dmgraph")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	return buildPackage(ctx, root, ".", filepath.Join(dir, "dmgraph"))
+}
+
+// buildPackage compiles the main package pkg (relative to the repository
+// root) into bin.
+func buildPackage(ctx context.Context, root, pkg, bin string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr

@@ -53,20 +53,7 @@ var (
 func newWebsocketTransport(svc *dm.Service, timeout time.Duration, log *slog.Logger) transport.Websocket {
 	limit := int64(wsPayloadReadLimit)
 	return transport.Websocket{
-		Implementation: gorillaWebsocket{upgrader: websocket.Upgrader{
-			// withSessions already refused foreign origins, with a clean 403.
-			CheckOrigin: func(*http.Request) bool { return true },
-			// Small buffers; net/http's own 4 KiB ones are released after
-			// the upgrade (hijackWatcher). Each socket keeps its read buffer
-			// for its whole life, and clients send little: pings, completes,
-			// and now and then a subscribe, which carries its query and is
-			// read in a few pieces.
-			ReadBufferSize:  256,
-			WriteBufferSize: 1024,
-			// Write buffers are borrowed per message, so the mostly idle
-			// sockets hold none.
-			WriteBufferPool: writeBuffers,
-		}},
+		Implementation:        GorillaWebsocket(),
 		InitFunc:              initFunc(svc, timeout, log),
 		InitTimeout:           wsInitTimeout,
 		KeepAlivePingInterval: pingInterval, // "ka" messages for legacy graphql-ws clients
@@ -157,6 +144,26 @@ var DefaultAllowedOrigins = []string{"localhost", "localhost:*", "127.0.0.1:*", 
 
 // gorillaWebsocket adapts gorilla/websocket to gqlgen's transport.
 type gorillaWebsocket struct{ upgrader websocket.Upgrader }
+
+// GorillaWebsocket is the server's websocket implementation for gqlgen's
+// transport.Websocket: gorilla/websocket, with small buffers and a
+// keep-alive ping on a timer.
+func GorillaWebsocket() transport.WebsocketImplementation {
+	return gorillaWebsocket{upgrader: websocket.Upgrader{
+		// withSessions already refused foreign origins, with a clean 403.
+		CheckOrigin: func(*http.Request) bool { return true },
+		// Small buffers; net/http's own 4 KiB ones are released after the
+		// upgrade (hijackWatcher). Each socket keeps its read buffer for its
+		// whole life, and clients send little: pings, completes, and now
+		// and then a subscribe, which carries its query and is read in a
+		// few pieces.
+		ReadBufferSize:  256,
+		WriteBufferSize: 1024,
+		// Write buffers are borrowed per message, so the mostly idle
+		// sockets hold none.
+		WriteBufferPool: writeBuffers,
+	}}
+}
 
 func (g gorillaWebsocket) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	up := g.upgrader
