@@ -30,9 +30,16 @@ func (s *Service) publish(ctx context.Context, ev models.Event) {
 // other side that the conversation changed.
 func (s *Service) publishSend(ctx context.Context, res *models.SendResult) {
 	msg := res.Message
-	added := models.Event{Kind: models.EventMessageAdded, ConversationID: msg.ConversationID, MessageID: msg.ID}
+	added := models.Event{Kind: models.EventMessageAdded, ConversationID: msg.ConversationID, MessageID: msg.ID, Message: msg}
+	if p := res.Prev; p != nil {
+		added.ConversationPrev = p.Conversation
+		added.Prev = []int64{p.Sender}
+	}
 	if res.Delivery == models.DeliveryInbox {
 		added.Audience = []int64{msg.SenderID, res.RecipientID}
+		if p := res.Prev; p != nil {
+			added.Prev = append(added.Prev, p.Recipient)
+		}
 		s.publish(ctx, added)
 		if res.Accepted {
 			s.publish(ctx, models.Event{Kind: models.EventConversationUpdated, ConversationID: msg.ConversationID,

@@ -63,6 +63,16 @@ type SendResult struct {
 	Accepted bool
 	// Replayed is true when a retry returned an earlier message.
 	Replayed bool
+	// Prev is what the members had before the message (Event.Prev); nil
+	// when not known.
+	Prev *SendPrev
+}
+
+// SendPrev is the newest message ID before a sent message: of all the
+// sender's conversations, of all the recipient's, and of the message's own
+// conversation.
+type SendPrev struct {
+	Sender, Recipient, Conversation int64
 }
 
 // PageInfo is Relay's pagination state.

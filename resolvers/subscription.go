@@ -18,11 +18,12 @@ type subscriptionResolver struct{ *Resolver }
 const replayBatch = 100
 
 // MessageAdded streams messages by ID from a watermark: the `after` given,
-// or the newest message when subscribing. Events only wake the stream up; it
-// reads "messages after the watermark" from the database, in ID order. Since
-// each user's message IDs are handed out in commit order (store.lockUsers),
-// that read can never skip one, so replay and live delivery are one gap-free,
-// duplicate-free sequence.
+// or the newest message when subscribing. It reads "messages after the
+// watermark" from the database, in ID order, except when an event's message
+// is provably the next one (models.Event.NextFor): then it sends the
+// message the event carries. Since each user's message IDs are handed out
+// in commit order (store.lockUsers), neither can skip one, so replay and
+// live delivery are one gap-free, duplicate-free sequence.
 func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error) {
 	convID, err := decodeOptional(relay.KindConversation, conversationID)
 	if err != nil {
@@ -83,9 +84,16 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	if afterID != nil {
 		first = catchUp
 	}
+	viewer, _ := models.ViewerID(ctx) // r.subscribe checked it
 	p.start(sub, first, func(ev models.Event) bool {
 		if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || ev.MessageID <= last {
 			return true // not ours, or already sent by an earlier catch-up
+		}
+		if m, ok := ev.NextFor(viewer, scope, last); ok {
+			// Nothing of the viewer's committed in between: the message
+			// as committed is the next one, without reading it again.
+			last = m.ID
+			return send(ctx, out, m)
 		}
 		return catchUp()
 	}, func() { close(out) })

@@ -133,6 +133,60 @@ func TestLiveResumeAfterMissesNothing(t *testing.T) {
 	ws.quiet(200 * time.Millisecond) // no duplicates
 }
 
+// A live message whose event shows that the subscriber missed nothing
+// before it is sent as committed, without reading the database again; when
+// the subscriber's watermark is behind what the event says came before, it
+// reads what it is missing, as it always did.
+func TestLiveDeliveryReadsOnlyWhatWasMissed(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, dave := e.register("alice"), e.register("bob"), e.register("dave")
+	e.friends(alice, bob)
+	e.setPolicy(bob, "EVERYONE")
+	e.send(alice, bob, "before subscribing")
+	ws := e.connectWS(bob, "")
+	ws.subscribe("1", subMessages, nil)
+	time.Sleep(100 * time.Millisecond)
+
+	// rereads counts the subscription's "messages after the watermark"
+	// reads while fn runs.
+	rereads := func(fn func()) int {
+		before := e.statements.Load()
+		fn()
+		n := 0
+		for _, sql := range e.statementsSince(before) {
+			if strings.Contains(sql, "ORDER BY msg.id LIMIT") {
+				n++
+			}
+		}
+		return n
+	}
+	receive := func(from user, text string) {
+		t.Helper()
+		s := e.send(from, bob, text)
+		var got liveMessage
+		ws.data("1", &got)
+		if got.MessageAdded.ID != s.MessageID || got.MessageAdded.Text != text || got.MessageAdded.Sender.ID != from.ID ||
+			got.MessageAdded.Conversation.ID != s.ConversationID || got.MessageAdded.Conversation.Status != "ACTIVE" {
+			t.Fatalf("got %+v, want %s %q from %s", got, s.MessageID, text, from.ID)
+		}
+	}
+
+	if n := rereads(func() { receive(alice, "one") }); n != 0 {
+		t.Errorf("a message right after the watermark was read again %d times", n)
+	}
+	// A request to bob is not his to receive as a message, but it counts
+	// among his conversations' messages: alice's next one says something
+	// came in between, so the subscription reads, and skips the request.
+	e.send(dave, bob, "a request")
+	if n := rereads(func() { receive(alice, "two") }); n != 1 {
+		t.Errorf("after a message the subscriber did not have: %d reads, want 1", n)
+	}
+	if n := rereads(func() { receive(alice, "three") }); n != 0 {
+		t.Errorf("once caught up: %d reads, want 0", n)
+	}
+	ws.quiet(200 * time.Millisecond) // no duplicates, and never the request
+}
+
 func TestLiveScopeAndAccess(t *testing.T) {
 	e := newEnv(t)
 	alice, bob, carol := e.register("alice"), e.register("bob"), e.register("carol")

@@ -25,6 +25,9 @@ type facts struct {
 	Suggested              bool
 	SenderBirthDate        time.Time
 	RecipientBirthDate     time.Time
+	// SenderPrev and RecipientPrev are the newest message IDs of all their
+	// conversations (models.SendPrev); exact when read under their locks.
+	SenderPrev, RecipientPrev int64
 }
 
 func (f facts) input(p models.SendParams) models.PolicyInput {
@@ -64,7 +67,10 @@ SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_m
 		WHERE rl.user_id = @r AND (
 			EXISTS (SELECT 1 FROM facebook_friends f WHERE f.user_id = @r AND f.friend_facebook_id = sl.facebook_user_id)
 			OR EXISTS (SELECT 1 FROM facebook_friends f WHERE f.user_id = @s AND f.friend_facebook_id = rl.facebook_user_id)))
-	) AS suggested
+	) AS suggested,
+	-- idx_members_inbox: one probe each.
+	COALESCE((SELECT MAX(sm.last_message_id) FROM conversation_members sm WHERE sm.user_id = @s), 0) AS sender_prev,
+	COALESCE((SELECT MAX(rm.last_message_id) FROM conversation_members rm WHERE rm.user_id = @r), 0) AS recipient_prev
 FROM users u JOIN users su ON su.id = @s
 LEFT JOIN conversations c ON c.direct_key = @k
 -- At most one open request per conversation and recipient (idx_requests_open).
@@ -144,7 +150,8 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 		if err := tx.Create(msg).Error; err != nil {
 			return err
 		}
-		res = &models.SendResult{Message: msg, Delivery: delivery, RecipientID: p.RecipientID}
+		res = &models.SendResult{Message: msg, Delivery: delivery, RecipientID: p.RecipientID,
+			Prev: &models.SendPrev{Sender: f.SenderPrev, Recipient: f.RecipientPrev, Conversation: conv.LastMessageID}}
 		sender, err := recordSend(tx, &conv, res, p, f)
 		if err != nil {
 			return err

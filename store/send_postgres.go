@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -212,7 +214,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 			f := new(facts)
 			if err := rows.Scan(&ord, &f.Duplicate, &f.RecipientPolicy, &f.RecipientBirthDate, &f.SenderBirthDate,
 				&f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
-				&f.RequestMessages, &f.RequestID, &f.Suggested); err != nil {
+				&f.RequestMessages, &f.RequestID, &f.Suggested, &f.SenderPrev, &f.RecipientPrev); err != nil {
 				return err
 			}
 			fs[ord-1] = f
@@ -288,7 +290,25 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 			return nil, fmt.Errorf("send: no row for message %d of the batch", i)
 		}
 	}
+	setPrevs(batch, out, w.ord, fs, convs)
 	return out, nil
+}
+
+// setPrevs fills the Prev of each send written (ord): what its sender, its
+// recipient and its conversation had before it. The facts were read under
+// the batch's locks and before its writes, so a user in several of its
+// sends also had the batch's earlier messages.
+func setPrevs(batch []*sendCall, out []sendOutcome, ord []int, fs []*facts, convs map[string]models.Conversation) {
+	written := slices.Clone(ord)
+	slices.SortFunc(written, func(a, b int) int { return cmp.Compare(out[a].res.Message.ID, out[b].res.Message.ID) })
+	newest := make(map[int64]int64, 2*len(written)) // user → their newest message in the batch so far
+	for _, i := range written {
+		res, f := out[i].res, fs[i]
+		s, r := res.Message.SenderID, res.RecipientID
+		res.Prev = &models.SendPrev{Sender: max(f.SenderPrev, newest[s]), Recipient: max(f.RecipientPrev, newest[r]),
+			Conversation: convs[batch[i].key].LastMessageID}
+		newest[s], newest[r] = res.Message.ID, res.Message.ID
+	}
 }
 
 // decideAlone runs one send's Decider; a panic is that send's error, not
