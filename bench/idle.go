@@ -48,10 +48,9 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	verdict(&r, "<=32KiB/sub", m.perSub() <= 32 && m.opened == n)
 	r.Notes = append(notes, m.note())
 	base := row{Scenario: "idle", What: "server before connecting", Baseline: true,
-		Ratio: fmt.Sprintf("RSS %.1f MiB, %.0f goroutines", m.before["process_resident_memory_bytes"]/(1<<20), m.before["go_goroutines"])}
-	rows := []row{r, base}
+		Ratio: fmt.Sprintf("RSS %.1f MiB, %.0f goroutines", mib(m.before, "process_resident_memory_bytes"), m.before["go_goroutines"])}
 	if b.srv == nil {
-		return rows, nil
+		return []row{r, base}, nil
 	}
 	floor, err := b.idleFloor(ctx, n)
 	if err != nil {
@@ -62,8 +61,7 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	fr.Notes = []string{floor.note()}
 	r.Notes = append(r.Notes, fmt.Sprintf("the same sockets on bench/wsfloor (no database, auth, sessions or middleware): %.1f KiB/sub, %.1f goroutines/conn, so dmgraph adds %.1f KiB/sub",
 		floor.perSub(), floor.goroutinesPerConn(), m.perSub()-floor.perSub()))
-	rows[0] = r
-	return append(rows, fr), nil
+	return []row{r, base, fr}, nil
 }
 
 // idleFloor builds and starts bench/wsfloor, and measures n idle
@@ -156,7 +154,8 @@ func measureIdle(ctx context.Context, base string, n int, token func(int) string
 	return f, nil
 }
 
-func (f idleFigures) mib(m map[string]float64, k string) float64 { return m[k] / (1 << 20) }
+// mib is metric k of m in MiB.
+func mib(m map[string]float64, k string) float64 { return m[k] / (1 << 20) }
 
 func (f idleFigures) perSub() float64 {
 	d := f.after["process_resident_memory_bytes"] - f.before["process_resident_memory_bytes"]
@@ -175,15 +174,15 @@ func (f idleFigures) row(scenario, what string) row {
 	r.Extra = map[string]float64{
 		"connections":           float64(f.opened),
 		"subscriptions_active":  f.active,
-		"rss_before_mib":        f.mib(f.before, "process_resident_memory_bytes"),
-		"rss_after_mib":         f.mib(f.after, "process_resident_memory_bytes"),
+		"rss_before_mib":        mib(f.before, "process_resident_memory_bytes"),
+		"rss_after_mib":         mib(f.after, "process_resident_memory_bytes"),
 		"rss_per_sub_kib":       f.perSub(),
 		"goroutines_before":     f.before["go_goroutines"],
 		"goroutines_after":      f.after["go_goroutines"],
 		"goroutines_per_conn":   f.goroutinesPerConn(),
-		"heap_inuse_before_mib": f.mib(f.before, "go_memstats_heap_inuse_bytes"),
-		"heap_inuse_after_mib":  f.mib(f.after, "go_memstats_heap_inuse_bytes"),
-		"stack_inuse_after_mib": f.mib(f.after, "go_memstats_stack_inuse_bytes"),
+		"heap_inuse_before_mib": mib(f.before, "go_memstats_heap_inuse_bytes"),
+		"heap_inuse_after_mib":  mib(f.after, "go_memstats_heap_inuse_bytes"),
+		"stack_inuse_after_mib": mib(f.after, "go_memstats_stack_inuse_bytes"),
 	}
 	rss := f.after["process_resident_memory_bytes"] - f.before["process_resident_memory_bytes"]
 	r.Ratio = fmt.Sprintf("RSS +%.0f MiB = %.1f KiB/sub; +%.1f goroutines/conn", rss/(1<<20), f.perSub(), f.goroutinesPerConn())
@@ -192,9 +191,9 @@ func (f idleFigures) row(scenario, what string) row {
 
 func (f idleFigures) note() string {
 	return fmt.Sprintf("server RSS %.1f -> %.1f MiB, goroutines %.0f -> %.0f, Go heap in use %.1f -> %.1f MiB, stacks %.1f -> %.1f MiB, %d subscriptions active, %d failed after opening",
-		f.mib(f.before, "process_resident_memory_bytes"), f.mib(f.after, "process_resident_memory_bytes"),
+		mib(f.before, "process_resident_memory_bytes"), mib(f.after, "process_resident_memory_bytes"),
 		f.before["go_goroutines"], f.after["go_goroutines"],
-		f.mib(f.before, "go_memstats_heap_inuse_bytes"), f.mib(f.after, "go_memstats_heap_inuse_bytes"),
-		f.mib(f.before, "go_memstats_stack_inuse_bytes"), f.mib(f.after, "go_memstats_stack_inuse_bytes"),
+		mib(f.before, "go_memstats_heap_inuse_bytes"), mib(f.after, "go_memstats_heap_inuse_bytes"),
+		mib(f.before, "go_memstats_stack_inuse_bytes"), mib(f.after, "go_memstats_stack_inuse_bytes"),
 		int(f.active), f.lost)
 }

@@ -84,12 +84,11 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	if afterID != nil {
 		first = catchUp
 	}
-	viewer, _ := models.ViewerID(ctx) // r.subscribe checked it
 	p.start(sub, first, func(ev models.Event) bool {
 		if ev.Kind != models.EventMessageAdded || (scope != 0 && ev.ConversationID != scope) || ev.MessageID <= last {
 			return true // not ours, or already sent by an earlier catch-up
 		}
-		if m, ok := ev.NextFor(viewer, scope, last); ok {
+		if m, ok := ev.NextFor(sub.UserID, scope, last); ok {
 			// Nothing of the viewer's committed in between: the message
 			// as committed is the next one, without reading it again.
 			last = m.ID
