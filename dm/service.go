@@ -80,7 +80,7 @@ type Store interface {
 type Service struct {
 	store    Store
 	tokens   *auth.Tokens
-	hasher   auth.Hasher
+	hasher   Passwords
 	phones   PhoneHasher
 	facebook FacebookClient
 	events   Publisher
@@ -93,7 +93,7 @@ type Service struct {
 type Deps struct {
 	Store     Store
 	Tokens    *auth.Tokens
-	Passwords auth.Hasher
+	Passwords Passwords
 	Phones    PhoneHasher
 	Facebook  FacebookClient
 	// Events receives committed events; nil publishes nothing.

@@ -36,6 +36,12 @@ func CheckPassword(p string) error {
 	if !utf8.ValidString(p) || utf8.RuneCountInString(p) < MinPasswordRunes {
 		return Invalid("a password needs at least %d characters", MinPasswordRunes)
 	}
+	return CheckPasswordLength(p)
+}
+
+// CheckPasswordLength refuses passwords longer than bcrypt reads, which no
+// account can have: registration and login answer them alike.
+func CheckPasswordLength(p string) error {
 	if len(p) > MaxPasswordBytes {
 		return Invalid("a password can be at most %d bytes long", MaxPasswordBytes)
 	}

@@ -42,6 +42,10 @@ type Limiter interface {
 	// Take uses n of key's allowance (n = 0 only looks). It reports how long
 	// to wait when the allowance is spent: 0 means allowed.
 	Take(ctx context.Context, key string, l Limit, n int) (retryAfter time.Duration, err error)
+	// Refund gives back up to n of the actions most recently taken under
+	// key and l, for an action charged before its outcome was known (a
+	// login attempt that turned out right).
+	Refund(ctx context.Context, key string, l Limit, n int) error
 }
 
 // Memory keeps each key's recent action times in this process.
@@ -83,6 +87,24 @@ func (m *Memory) Take(_ context.Context, key string, l Limit, n int) (time.Durat
 	}
 	m.prune(now)
 	return 0, nil
+}
+
+// Refund implements Limiter.
+func (m *Memory) Refund(_ context.Context, key string, l Limit, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key + "|" + l.String()
+	log := m.logs[k]
+	log = log[:len(log)-min(n, len(log))]
+	if len(log) == 0 {
+		delete(m.logs, k)
+	} else {
+		m.logs[k] = log
+	}
+	return nil
 }
 
 // prune forgets keys idle for a day, so memory stays bounded by recent keys.
@@ -133,7 +155,7 @@ return 0
 
 // Take implements Limiter.
 func (r *Redis) Take(ctx context.Context, key string, l Limit, n int) (time.Duration, error) {
-	k := "dmgraph:limit:" + key + "|" + l.String()
+	k := redisKey(key, l)
 	wait, err := takeScript.Run(ctx, r.client, []string{k},
 		time.Now().UnixMilli(), l.Period.Milliseconds(), l.Count, n).Int64()
 	if err != nil {
@@ -141,3 +163,13 @@ func (r *Redis) Take(ctx context.Context, key string, l Limit, n int) (time.Dura
 	}
 	return time.Duration(wait) * time.Millisecond, nil
 }
+
+// Refund implements Limiter: the newest actions leave the sorted set.
+func (r *Redis) Refund(ctx context.Context, key string, l Limit, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return r.client.ZPopMax(ctx, redisKey(key, l), int64(n)).Err()
+}
+
+func redisKey(key string, l Limit) string { return "dmgraph:limit:" + key + "|" + l.String() }
