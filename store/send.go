@@ -15,6 +15,7 @@ import (
 type facts struct {
 	// Duplicate: the sender already sent a message with this ClientMessageID.
 	Duplicate              bool
+	SenderPolicy           models.DirectMessagePolicy
 	RecipientPolicy        models.DirectMessagePolicy
 	Blocked                bool
 	RecipientFollowsSender bool
@@ -35,6 +36,7 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 		SenderID:               p.SenderID,
 		RecipientID:            p.RecipientID,
 		Blocked:                f.Blocked,
+		SenderPolicy:           f.SenderPolicy,
 		RecipientPolicy:        f.RecipientPolicy,
 		RecipientFollowsSender: f.RecipientFollowsSender,
 		SenderFollowsRecipient: f.SenderFollowsRecipient,
@@ -54,6 +56,7 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 const factsSQL = `
 SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_message_id = @cid) AS duplicate,
 	u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su.birth_date AS sender_birth_date,
+	su.dm_policy AS sender_policy,
 	EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = @s AND b.blocked_id = @r)
 		OR (b.blocker_id = @r AND b.blocked_id = @s)) AS blocked,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @r AND f.followee_id = @s) AS recipient_follows_sender,

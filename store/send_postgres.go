@@ -213,7 +213,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 			var ord int
 			f := new(facts)
 			if err := rows.Scan(&ord, &f.Duplicate, &f.RecipientPolicy, &f.RecipientBirthDate, &f.SenderBirthDate,
-				&f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
+				&f.SenderPolicy, &f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
 				&f.RequestMessages, &f.RequestID, &f.Suggested, &f.SenderPrev, &f.RecipientPrev); err != nil {
 				return err
 			}

@@ -1,0 +1,122 @@
+package resolvers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+)
+
+// Regression tests for the privacy-rule items of issue 14.
+
+// secRefusal is what a client sees of a refused operation.
+type secRefusal struct{ Code, Reason, Message string }
+
+func secRefusalOf(t *testing.T, res response) secRefusal {
+	t.Helper()
+	if len(res.Errors) == 0 {
+		t.Fatalf("expected an error, got data %s", res.Data)
+	}
+	return secRefusal{res.code(), res.reason(), res.Errors[0].Message}
+}
+
+// secSendRefusal is the refusal of a text message from a to b.
+func secSendRefusal(e *env, a, b user) secRefusal {
+	e.t.Helper()
+	return secRefusalOf(e.t.(*testing.T), e.do(a.Token, sendMutation,
+		map[string]any{"in": map[string]any{"recipientId": b.ID, "text": "hi"}}))
+}
+
+// Item 5: toward others, a 13–15-year-old answers exactly like an account on
+// NO_ONE (a 17-year-old on their default, an adult who chose it), through
+// canMessage and sendMessage, whatever the relation.
+func TestSec05MinorAgeNotRevealed(t *testing.T) {
+	e := newEnv(t)
+	adult := e.registerAged("asker", 30)
+	minor, teen17, closed := e.registerAged("minor", 14), e.registerAged("teen", 17), e.registerAged("closed", 40)
+	e.setPolicy(closed, "NO_ONE")
+	for _, u := range []user{minor, teen17, closed} {
+		e.friends(adult, u) // even friends
+	}
+	stranger := e.registerAged("stranger", 25)
+	for _, from := range []user{adult, stranger} {
+		want := rulesCanMessage(e, from, closed)
+		if want.Allowed || want.Reason == nil || *want.Reason != "RECIPIENT_ALLOWS_NO_ONE" {
+			t.Fatalf("canMessage to NO_ONE = %s", want)
+		}
+		wantErr := secSendRefusal(e, from, closed)
+		if wantErr.Code != "FORBIDDEN" || wantErr.Reason != "RECIPIENT_ALLOWS_NO_ONE" {
+			t.Fatalf("send to NO_ONE = %+v", wantErr)
+		}
+		for _, to := range []user{minor, teen17} {
+			if got := rulesCanMessage(e, from, to); got.String() != want.String() {
+				t.Errorf("canMessage %s → %s = %s, want %s", from.Name, to.Name, got, want)
+			}
+			if got := secSendRefusal(e, from, to); got != wantErr {
+				t.Errorf("send %s → %s = %+v, want %+v", from.Name, to.Name, got, wantErr)
+			}
+		}
+	}
+	// What others see of the minor's profile is what they see of anyone's.
+	profile := func(viewer, u user) map[string]any {
+		var out struct{ User map[string]any }
+		e.must(viewer.Token, `query($id: ID!) { user(id: $id) { followerCount followingCount viewerFollows followsViewer
+			isFriend isBlockedByViewer isSuggestedFriend suggestionReasons } }`, map[string]any{"id": u.ID}, &out)
+		return out.User
+	}
+	if a, b := fmt.Sprint(profile(adult, minor)), fmt.Sprint(profile(adult, closed)); a != b {
+		t.Errorf("profile of the minor %s, of the NO_ONE adult %s", a, b)
+	}
+	// The minor is still told why about their own sending and settings.
+	if got := secSendRefusal(e, minor, adult); got.Code != "FORBIDDEN" || got.Reason != "AGE_RESTRICTED" {
+		t.Errorf("minor sending = %+v, want FORBIDDEN/AGE_RESTRICTED", got)
+	}
+	if got := rulesCanMessage(e, minor, adult); got.Reason == nil || *got.Reason != "AGE_RESTRICTED" {
+		t.Errorf("minor's canMessage = %s, want AGE_RESTRICTED", got)
+	}
+	e.fail(minor.Token, `mutation { updatePrivacySettings(input: {directMessagePolicy: FRIENDS}) { directMessagePolicy } }`,
+		nil, "FORBIDDEN", "AGE_RESTRICTED")
+}
+
+// Item 14: a sender whose setting is NO_ONE could never be answered, so
+// they may not send at all, with their own reason; canMessage says the same.
+// Changing the setting lets them send.
+func TestSec14NoOneSenderCannotSend(t *testing.T) {
+	e := newEnv(t)
+	closed, open := e.registerAged("closed", 30), e.registerAged("open", 30)
+	teen := e.registerAged("teen", 17) // starts on NO_ONE
+	e.setPolicy(closed, "NO_ONE")
+	e.setPolicy(open, "EVERYONE")
+	for _, from := range []user{closed, teen} {
+		got := secSendRefusal(e, from, open)
+		if got.Code != "FORBIDDEN" || got.Reason != "SENDER_ALLOWS_NO_ONE" || got.Message == "" {
+			t.Errorf("%s sending = %+v, want FORBIDDEN/SENDER_ALLOWS_NO_ONE", from.Name, got)
+		}
+		if p := rulesCanMessage(e, from, open); p.Allowed || p.Reason == nil || *p.Reason != "SENDER_ALLOWS_NO_ONE" {
+			t.Errorf("%s canMessage = %s, want SENDER_ALLOWS_NO_ONE", from.Name, p)
+		}
+	}
+	if n := rulesCountsOf(e, open); n != (rulesCounts{}) {
+		t.Errorf("recipient has %+v after refused sends", n)
+	}
+	// An existing conversation doesn't let them reply either: the other
+	// side could not answer.
+	e.setPolicy(closed, "EVERYONE")
+	e.send(open, closed, "hello")
+	e.setPolicy(closed, "NO_ONE")
+	res := e.fail(closed.Token, sendMutation, map[string]any{"in": map[string]any{"recipientId": open.ID, "text": "hi"}},
+		"FORBIDDEN", "SENDER_ALLOWS_NO_ONE")
+	var data struct{ SendMessage json.RawMessage }
+	_ = json.Unmarshal(res.Data, &data)
+	if string(data.SendMessage) != "" && string(data.SendMessage) != "null" {
+		t.Errorf("refused send returned %s", data.SendMessage)
+	}
+	// With a setting that lets others answer, they send.
+	e.setPolicy(teen, "FRIENDS")
+	if s := e.send(teen, open, "hi"); s.Delivery != "REQUEST" {
+		t.Errorf("16-17 on FRIENDS → stranger on EVERYONE: %s, want REQUEST", s.Delivery)
+	}
+	e.setPolicy(closed, "SUGGESTED_FRIENDS")
+	if s := e.send(closed, open, "back"); s.Delivery != "INBOX" {
+		t.Errorf("reply after leaving NO_ONE: %s, want INBOX", s.Delivery)
+	}
+}
