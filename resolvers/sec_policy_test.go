@@ -120,3 +120,81 @@ func TestSec14NoOneSenderCannotSend(t *testing.T) {
 		t.Errorf("reply after leaving NO_ONE: %s, want INBOX", s.Delivery)
 	}
 }
+
+// Item 15a: a clientMessageId reused for another recipient, conversation,
+// text or video is a CONFLICT; the same message again returns the original,
+// whether it names the recipient or the conversation. Concurrent sends of
+// different messages under one key store one and refuse the others, on the
+// group-commit path too.
+func TestSec15ClientMessageIDReuseConflicts(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.register("alice"), e.register("bob"), e.register("carol")
+	e.setPolicy(bob, "EVERYONE")
+	e.setPolicy(carol, "EVERYONE")
+	var video struct{ PublishVideo struct{ ID string } }
+	e.must(alice.Token, `mutation { publishVideo(input: {caption: "v", url: "https://v.example/v.mp4"}) { id } }`, nil, &video)
+	first := e.sendInput(alice, map[string]any{"recipientId": bob.ID, "text": "hello", "clientMessageId": "k1"})
+	again := e.sendInput(alice, map[string]any{"recipientId": bob.ID, "text": "hello", "clientMessageId": "k1"})
+	byConv := e.sendInput(alice, map[string]any{"conversationId": first.ConversationID, "text": "hello", "clientMessageId": "k1"})
+	if again.MessageID != first.MessageID || byConv.MessageID != first.MessageID {
+		t.Fatalf("retries returned %s and %s, want the original %s", again.MessageID, byConv.MessageID, first.MessageID)
+	}
+	other := e.send(alice, carol, "a conversation with carol")
+	for name, in := range map[string]map[string]any{
+		"another text":         {"recipientId": bob.ID, "text": "goodbye"},
+		"another recipient":    {"recipientId": carol.ID, "text": "hello"},
+		"another conversation": {"conversationId": other.ConversationID, "text": "hello"},
+		"a video added":        {"recipientId": bob.ID, "text": "hello", "videoId": video.PublishVideo.ID},
+		"no text":              {"recipientId": bob.ID, "videoId": video.PublishVideo.ID},
+	} {
+		in["clientMessageId"] = "k1"
+		res := e.do(alice.Token, sendMutation, map[string]any{"in": in})
+		if res.code() != "CONFLICT" || res.reason() != "CLIENT_MESSAGE_ID_REUSED" {
+			t.Errorf("%s: got %+v, want CONFLICT/CLIENT_MESSAGE_ID_REUSED", name, res.Errors)
+		}
+	}
+	if got := rulesConversationOf(e, bob, first.ConversationID).texts(); fmt.Sprint(got) != "[hello]" {
+		t.Errorf("bob's conversation holds %v, want [hello]", got)
+	}
+	if got := rulesConversationOf(e, carol, other.ConversationID).texts(); len(got) != 1 {
+		t.Errorf("carol's conversation holds %v, want one message", got)
+	}
+
+	// Racing sends under one new key: one is stored, every other answer is
+	// that message (the same text) or CONFLICT (another text).
+	const n = 8
+	type answer struct {
+		id, code, reason string
+		text             string
+	}
+	answers := make(chan answer, n)
+	for i := range n {
+		go func() {
+			text := fmt.Sprintf("race %d", i%2)
+			res := e.do(alice.Token, sendMutation, map[string]any{"in": map[string]any{
+				"recipientId": bob.ID, "text": text, "clientMessageId": "race"}})
+			var out struct {
+				SendMessage struct{ Message struct{ ID, Text string } }
+			}
+			_ = json.Unmarshal(res.Data, &out)
+			answers <- answer{out.SendMessage.Message.ID, res.code(), res.reason(), text}
+		}()
+	}
+	stored := map[string]string{} // message ID → text
+	for range n {
+		a := <-answers
+		switch {
+		case a.code == "" && a.id != "":
+			stored[a.id] = a.text
+		case a.code == "CONFLICT" && a.reason == "CLIENT_MESSAGE_ID_REUSED":
+		default:
+			t.Errorf("racing send: %+v", a)
+		}
+	}
+	if len(stored) != 1 {
+		t.Fatalf("racing sends stored %v, want one message", stored)
+	}
+	if got := rulesConversationOf(e, bob, first.ConversationID).texts(); len(got) != 2 {
+		t.Errorf("bob's conversation holds %v, want hello and one race message", got)
+	}
+}
