@@ -267,11 +267,29 @@ func (s *Service) MarkConversationRead(ctx context.Context, id int64) (*models.C
 	if err != nil {
 		return nil, err
 	}
-	if view.Status() == models.StatusActive {
-		// Read receipts exist only once a conversation is accepted.
+	if view.Status() == models.StatusActive && !s.blockStands(ctx, viewer, id) {
+		// Read receipts exist only once a conversation is accepted, and
+		// never cross a block.
 		s.publishToOthers(ctx, view, models.StatusActive)
 	}
 	return view, nil
+}
+
+// blockStands says whether a block stands, either way, between viewer and
+// the other member of conversation convID; when it can't tell, it says yes,
+// so a read is never announced by mistake. The send facts answer it.
+func (s *Service) blockStands(ctx context.Context, viewer, convID int64) bool {
+	other, err := s.store.OtherMember(ctx, convID, viewer)
+	if err != nil {
+		return true
+	}
+	blocked := true
+	_, err = s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: other},
+		func(in models.PolicyInput) (models.Delivery, error) {
+			blocked = in.Blocked
+			return "", nil
+		})
+	return err != nil || blocked
 }
 
 // MessageRequests pages through the viewer's open requests.

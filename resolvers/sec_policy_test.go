@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Regression tests for the privacy-rule items of issue 14.
@@ -196,5 +197,75 @@ func TestSec15ClientMessageIDReuseConflicts(t *testing.T) {
 	}
 	if got := rulesConversationOf(e, bob, first.ConversationID).texts(); len(got) != 2 {
 		t.Errorf("bob's conversation holds %v, want hello and one race message", got)
+	}
+}
+
+// secReceipts is the read receipts u sees in conversation conv.
+func secReceipts(e *env, u user, conv string) []secReceipt {
+	e.t.Helper()
+	var out struct {
+		Conversation struct{ ReadReceipts []secReceipt }
+	}
+	e.must(u.Token, `query($id: ID!) { conversation(id: $id) { readReceipts { user { id } lastReadMessage { id } readAt } } }`,
+		map[string]any{"id": conv}, &out)
+	return out.Conversation.ReadReceipts
+}
+
+type secReceipt struct {
+	User            struct{ ID string }
+	LastReadMessage *struct{ ID string }
+	ReadAt          *string
+}
+
+// Item 12: while a block stands, neither side sees the other's read
+// receipts move, in queries or live; after the unblock they show again.
+func TestSec12BlockHidesReadReceipts(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	conv := e.send(bob, alice, "one").ConversationID
+	e.send(alice, bob, "two")
+	three := e.send(bob, alice, "three")
+	if r := secReceipts(e, bob, conv); len(r) != 1 || r[0].LastReadMessage == nil || r[0].ReadAt == nil {
+		t.Fatalf("before the block bob sees %+v, want alice's receipt", r)
+	}
+	ws := e.connectWS(bob, "")
+	ws.subscribe("upd", subUpdates, nil)
+	for end := time.Now().Add(10 * time.Second); e.hub.Subscriptions() < 1 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	type update struct {
+		ConversationUpdated struct {
+			ID           string
+			ReadReceipts []struct {
+				User            struct{ ID string }
+				LastReadMessage *struct{ ID string }
+			}
+		}
+	}
+	e.block(alice, bob)
+	var blockEvent update
+	ws.data("upd", &blockEvent) // the block started
+
+	e.must(alice.Token, `mutation($id: ID!) { markConversationRead(conversationId: $id) { id } }`, map[string]any{"id": conv}, nil)
+	e.must(bob.Token, `mutation($id: ID!) { markConversationRead(conversationId: $id) { id } }`, map[string]any{"id": conv}, nil)
+	for _, u := range []user{alice, bob} {
+		r := secReceipts(e, u, conv)
+		if len(r) != 1 || r[0].LastReadMessage != nil || r[0].ReadAt != nil {
+			t.Errorf("%s sees receipts %+v while the block stands, want none moving", u.Name, r)
+		}
+	}
+
+	// The next event bob gets is the unblock, not alice's read: it already
+	// shows her position at "three".
+	e.must(alice.Token, `mutation($id: ID!) { unblock(userId: $id) { id } }`, map[string]any{"id": bob.ID}, nil)
+	var next update
+	ws.data("upd", &next)
+	r := next.ConversationUpdated.ReadReceipts
+	if len(r) != 1 || r[0].LastReadMessage == nil || r[0].LastReadMessage.ID != three.MessageID {
+		t.Errorf("bob's next update %+v, want the unblock showing alice read %s", next, three.MessageID)
+	}
+	if r := secReceipts(e, alice, conv); len(r) != 1 || r[0].LastReadMessage == nil || r[0].LastReadMessage.ID != three.MessageID {
+		t.Errorf("after the unblock alice sees %+v, want bob's receipt at %s", r, three.MessageID)
 	}
 }
