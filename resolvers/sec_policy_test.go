@@ -269,3 +269,125 @@ func TestSec12BlockHidesReadReceipts(t *testing.T) {
 		t.Errorf("after the unblock alice sees %+v, want bob's receipt at %s", r, three.MessageID)
 	}
 }
+
+// Item 8: a block ends what the blocker had opened toward the blocked user,
+// an accepted conversation or their own pending request: after an unblock,
+// the blocked user's messages are judged as a stranger's (here FRIENDS_ONLY)
+// until the blocker writes again.
+func TestSec08BlockEndsBlockersInvitation(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		reply bool // whether C answered A's request (ACTIVE) or not (A PENDING)
+	}{{"accepted conversation", true}, {"pending request", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			a, c := e.register("a"), e.register("c")
+			e.setPolicy(a, "FRIENDS")
+			e.setPolicy(c, "EVERYONE")
+			conv := e.send(a, c, "hi c").ConversationID
+			if tt.reply {
+				if s := e.send(c, a, "hi a"); s.Delivery != "INBOX" {
+					t.Fatalf("c's reply: %s, want INBOX", s.Delivery)
+				}
+			} else if p := rulesCanMessage(e, c, a); !p.Allowed || rulesDeref(p.Delivery) != "INBOX" {
+				t.Fatalf("before the block c may answer a's request: %s", p)
+			}
+			e.block(a, c)
+			e.must(a.Token, `mutation($id: ID!) { unblock(userId: $id) { id } }`, map[string]any{"id": c.ID}, nil)
+			before := rulesConversationOf(e, a, conv).Messages.TotalCount
+
+			if p := rulesCanMessage(e, c, a); p.Allowed || rulesDeref(p.Reason) != "FRIENDS_ONLY" {
+				t.Errorf("after block and unblock, canMessage c→a = %s, want FRIENDS_ONLY", p)
+			}
+			e.sendFails(c, a, "still there?", "FORBIDDEN", "FRIENDS_ONLY")
+			if n := rulesConversationOf(e, a, conv).Messages.TotalCount; n != before {
+				t.Errorf("a's conversation went from %d to %d messages", before, n)
+			}
+			// a writing again invites c again.
+			e.send(a, c, "back")
+			if s := e.send(c, a, "welcome back"); s.Delivery != "INBOX" {
+				t.Errorf("c's answer after a wrote again: %s, want INBOX", s.Delivery)
+			}
+		})
+	}
+}
+
+// secSenderView is everything the sender can observe of their request.
+type secSenderView struct {
+	CanMessage string
+	SendError  secRefusal
+	Status     string
+	Messages   int
+	Unread     int
+	Receipts   int
+	Requests   int
+	Inbox      int
+}
+
+// Item 9: the sender can't tell whether the recipient kept, deleted or
+// reported (without a block) their request: the limit of 3 counts their
+// request messages since the recipient last accepted one, and every answer
+// and view of theirs is the same in the three cases. A report that also
+// blocks shows BLOCKED, as any block does.
+func TestSec09RequestLimitHidesDeleteAndReport(t *testing.T) {
+	e := newEnv(t)
+	views := map[string]secSenderView{}
+	for _, mode := range []string{"open", "deleted", "reported", "deleted twice"} {
+		s, r := e.register("s"), e.register("r")
+		e.setPolicy(r, "EVERYONE")
+		answer := func() {
+			reqs := e.requests(r)
+			if len(reqs) != 1 {
+				t.Fatalf("%s: recipient has requests %v", mode, reqs)
+			}
+			switch {
+			case mode == "deleted" || mode == "deleted twice":
+				e.must(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, map[string]any{"id": reqs[0]}, nil)
+			case mode == "reported":
+				e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+					map[string]any{"id": reqs[0]}, nil)
+			}
+		}
+		conv := e.send(s, r, "one").ConversationID
+		answer()
+		for i, text := range []string{"two", "three"} {
+			if got := e.send(s, r, text); got.Delivery != "REQUEST" || got.Status != "PENDING" {
+				t.Fatalf("%s: message %d: %+v", mode, i+2, got)
+			}
+			if mode == "deleted twice" && i == 0 {
+				answer()
+			}
+		}
+		if mode != "open" && mode != "deleted twice" {
+			answer()
+		}
+		var v secSenderView
+		p := rulesCanMessage(e, s, r)
+		v.CanMessage = p.String()
+		v.SendError = secSendRefusal(e, s, r)
+		c := rulesConversationOf(e, s, conv)
+		v.Status, v.Messages, v.Unread = c.Status, c.Messages.TotalCount, c.UnreadCount
+		v.Receipts = len(secReceipts(e, s, conv))
+		n := rulesCountsOf(e, s)
+		v.Requests, v.Inbox = n.Requests, n.Conversations
+		views[mode] = v
+		if v.SendError.Code != "RATE_LIMITED" || v.SendError.Reason != "REQUEST_LIMIT" {
+			t.Errorf("%s: the fourth message = %+v, want RATE_LIMITED/REQUEST_LIMIT", mode, v.SendError)
+		}
+	}
+	for mode, v := range views {
+		if v != views["open"] {
+			t.Errorf("the sender sees\n%+v when %s,\n%+v when open", v, mode, views["open"])
+		}
+	}
+
+	// A report that blocks is a block, and says so.
+	s, r := e.register("s"), e.register("r")
+	e.setPolicy(r, "EVERYONE")
+	e.send(s, r, "one")
+	e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM, block: true}) { id } }`,
+		map[string]any{"id": e.requests(r)[0]}, nil)
+	if p := rulesCanMessage(e, s, r); rulesDeref(p.Reason) != "BLOCKED" {
+		t.Errorf("after a report that blocks: %s, want BLOCKED", p)
+	}
+}

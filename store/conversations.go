@@ -271,6 +271,17 @@ func directKey(a, b int64) string {
 	return fmt.Sprintf("%d:%d", a, b)
 }
 
+// endInvitation ends what blocker had opened toward blocked in their 1:1
+// conversation: the blocker's ACTIVE or PENDING status no longer lets the
+// blocked user's messages in, after an unblock too, until the blocker
+// writes or accepts again.
+func endInvitation(tx *gorm.DB, blocker, blocked int64) error {
+	return tx.Model(&models.Member{}).
+		Where("user_id = ? AND conversation_id IN (SELECT id FROM conversations WHERE direct_key = ?)",
+			blocker, directKey(blocker, blocked)).
+		Update("uninvited", true).Error
+}
+
 // OtherMember returns the member of a 1:1 conversation who is not userID.
 func (s *Store) OtherMember(ctx context.Context, convID, userID int64) (int64, error) {
 	var ids []int64
