@@ -22,7 +22,8 @@ type PolicyInput struct {
 	// suggested friends (synced contacts, Facebook friends).
 	SuggestedToRecipient bool
 	// RecipientAccepted is true when the recipient has written in or accepted
-	// this conversation: the recipient invited the contact.
+	// this conversation, and has not blocked the sender since: the recipient
+	// invited the contact.
 	RecipientAccepted bool
 	// RequestMessages is how many request messages the sender has sent since
 	// the recipient last accepted one of their requests, counting requests the
