@@ -29,7 +29,7 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 	}
 	if clientID != nil {
 		// A retry returns the original, whatever has changed since.
-		if res, err := s.resend(ctx, viewer, *clientID); !errors.Is(err, models.ErrNotFound) {
+		if res, err := s.resend(ctx, viewer, *clientID, in); !errors.Is(err, models.ErrNotFound) {
 			return res, err
 		}
 	}
@@ -46,7 +46,7 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 	res, err := s.store.Send(ctx, p, s.decideWithRequestCap(ctx, viewer, 1))
 	if errors.Is(err, models.ErrDuplicate) && p.ClientMessageID != nil {
 		// A concurrent retry with the same key won the race.
-		return s.resend(ctx, viewer, *p.ClientMessageID)
+		return s.resend(ctx, viewer, *p.ClientMessageID, in)
 	}
 	if err != nil {
 		return nil, err
@@ -90,10 +90,15 @@ func (s *Service) recipient(ctx context.Context, viewer int64, in SendInput) (in
 	return *in.RecipientID, nil
 }
 
-// resend returns the message the viewer already sent with this key.
-func (s *Service) resend(ctx context.Context, viewer int64, clientID string) (*models.SendResult, error) {
+// resend returns the message the viewer already sent with this key, when in
+// repeats it: the same conversation or recipient, text and video. A key
+// reused for another message is a CONFLICT.
+func (s *Service) resend(ctx context.Context, viewer int64, clientID string, in SendInput) (*models.SendResult, error) {
 	msg, err := s.store.MessageByClientID(ctx, viewer, clientID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.sameSend(ctx, viewer, msg, in); err != nil {
 		return nil, err
 	}
 	view, err := s.store.View(ctx, viewer, msg.ConversationID)
@@ -101,6 +106,42 @@ func (s *Service) resend(ctx context.Context, viewer int64, clientID string) (*m
 		return nil, err
 	}
 	return &models.SendResult{Message: msg, Conversation: view, Delivery: msg.Delivery, Replayed: true}, nil
+}
+
+// errClientIDReused refuses a clientMessageId already used for another message.
+var errClientIDReused = models.Refusal(models.CodeConflict, models.ReasonClientIDReused,
+	"this clientMessageId was already used for another message; use a new one")
+
+// sameSend checks that in repeats msg, the viewer's earlier message.
+func (s *Service) sameSend(ctx context.Context, viewer int64, msg *models.Message, in SendInput) error {
+	text, err := models.CleanMessageText(in.Text)
+	if err != nil {
+		return err
+	}
+	if !equalPtr(text, msg.Text) || !equalPtr(in.VideoID, msg.VideoID) {
+		return errClientIDReused
+	}
+	switch {
+	case (in.RecipientID == nil) == (in.ConversationID == nil):
+		return models.Invalid("give exactly one of recipientId and conversationId")
+	case in.ConversationID != nil:
+		if *in.ConversationID != msg.ConversationID {
+			return errClientIDReused
+		}
+	default:
+		other, err := s.store.OtherMember(ctx, msg.ConversationID, viewer)
+		if err != nil {
+			return err
+		}
+		if other != *in.RecipientID {
+			return errClientIDReused
+		}
+	}
+	return nil
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
 // CanMessage answers the send rules for a text message to userID, without
@@ -226,11 +267,29 @@ func (s *Service) MarkConversationRead(ctx context.Context, id int64) (*models.C
 	if err != nil {
 		return nil, err
 	}
-	if view.Status() == models.StatusActive {
-		// Read receipts exist only once a conversation is accepted.
+	if view.Status() == models.StatusActive && !s.blockStands(ctx, viewer, id) {
+		// Read receipts exist only once a conversation is accepted, and
+		// never cross a block.
 		s.publishToOthers(ctx, view, models.StatusActive)
 	}
 	return view, nil
+}
+
+// blockStands says whether a block stands, either way, between viewer and
+// the other member of conversation convID; when it can't tell, it says yes,
+// so a read is never announced by mistake. The send facts answer it.
+func (s *Service) blockStands(ctx context.Context, viewer, convID int64) bool {
+	other, err := s.store.OtherMember(ctx, convID, viewer)
+	if err != nil {
+		return true
+	}
+	blocked := true
+	_, err = s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: other},
+		func(in models.PolicyInput) (models.Delivery, error) {
+			blocked = in.Blocked
+			return "", nil
+		})
+	return err != nil || blocked
 }
 
 // MessageRequests pages through the viewer's open requests.

@@ -74,8 +74,13 @@ type Member struct {
 	ReadAt            *time.Time
 	// ClearedThroughID hides messages up to and including this ID from the
 	// member: set when the member deletes a request.
-	ClearedThroughID int64     `gorm:"not null;default:0"`
-	CreatedAt        time.Time `gorm:"not null"`
+	ClearedThroughID int64 `gorm:"not null;default:0"`
+	// Uninvited is set on a blocker's row by the block: what they had
+	// opened toward the other member (their ACTIVE or PENDING status) no
+	// longer invites that member's messages. Their next send, or accepting
+	// a request, clears it.
+	Uninvited bool      `gorm:"not null;default:false"`
+	CreatedAt time.Time `gorm:"not null"`
 	// User is filled when the member is loaded with its user.
 	User *User `gorm:"foreignKey:UserID"`
 }
@@ -103,6 +108,8 @@ const (
 	RequestAccepted RequestStatus = "ACCEPTED"
 	RequestDeleted  RequestStatus = "DELETED"
 	RequestReported RequestStatus = "REPORTED"
+	// RequestBlocked: removed by a block between the two users.
+	RequestBlocked RequestStatus = "BLOCKED"
 )
 
 // MaxRequestMessages is how many messages a sender may send while a request
@@ -113,8 +120,8 @@ const MaxRequestMessages = 3
 // At most one per conversation and recipient is open at a time.
 type MessageRequest struct {
 	ID             int64         `gorm:"primaryKey"`
-	ConversationID int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN'"`
-	RecipientID    int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN';index:idx_requests_inbox,priority:1"`
+	ConversationID int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN';index:idx_requests_conversation,priority:1"`
+	RecipientID    int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN';index:idx_requests_inbox,priority:1;index:idx_requests_conversation,priority:2"`
 	SenderID       int64         `gorm:"not null"`
 	Status         RequestStatus `gorm:"size:16;not null;index:idx_requests_inbox,priority:2"`
 	MessageCount   int           `gorm:"not null;default:0"`

@@ -26,6 +26,7 @@ const (
 	ReasonSelf                    = "SELF"
 	ReasonBlocked                 = "BLOCKED"
 	ReasonRecipientAllowsNoOne    = "RECIPIENT_ALLOWS_NO_ONE"
+	ReasonSenderAllowsNoOne       = "SENDER_ALLOWS_NO_ONE"
 	ReasonFriendsOnly             = "FRIENDS_ONLY"
 	ReasonFriendsAndSuggestedOnly = "FRIENDS_AND_SUGGESTED_ONLY"
 	ReasonRequestLimit            = "REQUEST_LIMIT"
@@ -33,6 +34,9 @@ const (
 	ReasonNotOwner                = "NOT_OWNER"
 	ReasonTooManyAttempts         = "TOO_MANY_ATTEMPTS"
 	ReasonNewRequestLimit         = "NEW_REQUEST_LIMIT"
+	// ReasonClientIDReused: a clientMessageId already used for another
+	// message (another recipient, conversation or content).
+	ReasonClientIDReused = "CLIENT_MESSAGE_ID_REUSED"
 )
 
 // RateLimited says to slow down, and for how long.

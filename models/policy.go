@@ -10,7 +10,10 @@ type PolicyInput struct {
 	SenderID    int64
 	RecipientID int64
 	// Blocked is true when either user has blocked the other.
-	Blocked         bool
+	Blocked bool
+	// SenderPolicy and RecipientPolicy are the users' stored settings; the
+	// age rules narrow them (EffectivePolicy).
+	SenderPolicy    DirectMessagePolicy
 	RecipientPolicy DirectMessagePolicy
 	// RecipientFollowsSender and SenderFollowsRecipient make friends when both hold.
 	RecipientFollowsSender bool
@@ -19,10 +22,12 @@ type PolicyInput struct {
 	// suggested friends (synced contacts, Facebook friends).
 	SuggestedToRecipient bool
 	// RecipientAccepted is true when the recipient has written in or accepted
-	// this conversation: the recipient invited the contact.
+	// this conversation, and has not blocked the sender since: the recipient
+	// invited the contact.
 	RecipientAccepted bool
-	// RequestMessages is how many messages the sender has sent in the
-	// recipient's open request (0 when there is none).
+	// RequestMessages is how many request messages the sender has sent since
+	// the recipient last accepted one of their requests, counting requests the
+	// recipient deleted or reported: the sender must not see the difference.
 	RequestMessages int
 	// HasText is false for a message that only shares a video.
 	HasText bool
@@ -40,14 +45,17 @@ func Decide(in PolicyInput) (Delivery, error) {
 	if in.SenderAge == Teen13 {
 		return "", Refusal(CodeForbidden, ReasonAgeRestricted, "direct messages are off for accounts under 16")
 	}
+	if EffectivePolicy(in.SenderAge, in.SenderPolicy) == PolicyNoOne {
+		// No one could answer: a reply to NO_ONE is refused.
+		return "", Refusal(CodeForbidden, ReasonSenderAllowsNoOne,
+			"you don't accept direct messages, so you can't send them; change your privacy settings to send")
+	}
 	if in.Blocked {
 		// The same words both ways: never reveal who blocked whom.
 		return "", Refusal(CodeForbidden, ReasonBlocked, "you can't message this account")
 	}
-	if in.RecipientAge == Teen13 {
-		// The reason says no more about the recipient's age than this.
-		return "", Refusal(CodeForbidden, ReasonAgeRestricted, "this account can't receive direct messages")
-	}
+	// A recipient aged 13–15 is refused as NO_ONE is, in the same words: to
+	// others, a minor's age is indistinguishable from the setting it forces.
 	in.RecipientPolicy = EffectivePolicy(in.RecipientAge, in.RecipientPolicy)
 	if in.RecipientPolicy == PolicyNoOne {
 		return "", Refusal(CodeForbidden, ReasonRecipientAllowsNoOne, "this account doesn't accept direct messages")

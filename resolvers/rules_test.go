@@ -470,20 +470,22 @@ func TestRulesDeleteMessageRequest(t *testing.T) {
 	e.must(alice.Token, node, map[string]any{"id": first.MessageID}, nil)
 	e.fail(carol.Token, node, map[string]any{"id": again.MessageID}, "NOT_FOUND", "")
 	e.fail(carol.Token, node, map[string]any{"id": again.ConversationID}, "NOT_FOUND", "")
-	// The request limit counts the fresh request only.
-	e.send(alice, bob, "four")
-	e.send(alice, bob, "five")
-	e.sendFails(alice, bob, "six", "RATE_LIMITED", "REQUEST_LIMIT")
+	// The request limit counts every request message since bob last
+	// accepted, the deleted ones too, so alice can't tell (issue 14, item 9).
+	e.sendFails(alice, bob, "four", "RATE_LIMITED", "REQUEST_LIMIT")
 	if p := rulesCanMessage(e, alice, bob); p.Allowed || rulesDeref(p.Reason) != "REQUEST_LIMIT" {
 		t.Fatalf("canMessage at the limit = %s, want REQUEST_LIMIT", p)
 	}
-	if got := rulesOneRequest(e, bob).MessageCount; got != 3 {
-		t.Fatalf("messageCount = %d, want 3", got)
+	if got := rulesOneRequest(e, bob).MessageCount; got != 1 {
+		t.Fatalf("messageCount = %d, want 1", got)
 	}
-	// Accepting now shows bob the fresh part only.
+	// Accepting now shows bob the fresh part only, and lifts the limit.
 	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": fresh.ID}, nil)
-	if got := rulesConversationOf(e, bob, fresh.Conversation.ID).texts(); !slices.Equal(got, []string{"three", "four", "five"}) {
+	if got := rulesConversationOf(e, bob, fresh.Conversation.ID).texts(); !slices.Equal(got, []string{"three"}) {
 		t.Fatalf("after accept bob sees %v", got)
+	}
+	if got := e.send(alice, bob, "four"); got.Delivery != "INBOX" {
+		t.Fatalf("after accept alice's message = %+v, want INBOX", got)
 	}
 }
 
@@ -665,12 +667,14 @@ func TestRulesBlockKeepsActiveConversationReadable(t *testing.T) {
 	}
 
 	e.must(bob.Token, `mutation($id: ID!) { unblock(userId: $id) { id } }`, map[string]any{"id": alice.ID}, nil)
-	// The follows are gone, but the conversation was accepted: it goes on.
-	if got := e.send(alice, bob, "back"); got.Delivery != "INBOX" || got.Status != "ACTIVE" {
-		t.Fatalf("alice after unblock: %+v", got)
-	}
-	if got := e.send(bob, alice, "welcome back"); got.Delivery != "INBOX" {
+	// The follows are gone, and the block ended bob's invitation (issue 14,
+	// item 8): alice is a stranger to bob's SUGGESTED_FRIENDS until he writes.
+	e.sendFails(alice, bob, "back?", "FORBIDDEN", "FRIENDS_AND_SUGGESTED_ONLY")
+	if got := e.send(bob, alice, "welcome back"); got.Delivery != "INBOX" || got.Status != "ACTIVE" {
 		t.Fatalf("bob after unblock: %+v", got)
+	}
+	if got := e.send(alice, bob, "back"); got.Delivery != "INBOX" || got.Status != "ACTIVE" {
+		t.Fatalf("alice after bob wrote: %+v", got)
 	}
 }
 

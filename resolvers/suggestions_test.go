@@ -207,7 +207,8 @@ func TestAgeRules(t *testing.T) {
 	e.setPolicy(teen16, "FRIENDS")
 
 	// 13–15: nobody can message them, they cannot send, even to friends.
-	e.sendFails(adult, teen14, "hi", "FORBIDDEN", "AGE_RESTRICTED")
+	// Others are refused as by NO_ONE, never told an age (issue 14, item 5).
+	e.sendFails(adult, teen14, "hi", "FORBIDDEN", "RECIPIENT_ALLOWS_NO_ONE")
 	e.sendFails(teen14, adult, "hi", "FORBIDDEN", "AGE_RESTRICTED")
 	var perm struct {
 		CanMessage struct {
@@ -216,7 +217,7 @@ func TestAgeRules(t *testing.T) {
 		}
 	}
 	e.must(adult.Token, `query($id: ID!) { canMessage(userId: $id) { allowed reason } }`, map[string]any{"id": teen14.ID}, &perm)
-	if perm.CanMessage.Allowed || perm.CanMessage.Reason == nil || *perm.CanMessage.Reason != "AGE_RESTRICTED" {
+	if perm.CanMessage.Allowed || perm.CanMessage.Reason == nil || *perm.CanMessage.Reason != "RECIPIENT_ALLOWS_NO_ONE" {
 		t.Fatalf("canMessage to 14-year-old = %+v", perm)
 	}
 	// 16–17: friends may write; strangers may not; they may send.

@@ -167,25 +167,36 @@ func (s *Store) MessageByClientID(ctx context.Context, senderID int64, clientID 
 }
 
 // membersSQL reads members with their users (not their password hashes).
+// blocked says that a block stands, either way, between the member and
+// another member.
 const membersSQL = `SELECT m.conversation_id, m.user_id, m.status, m.last_message_id, m.last_read_message_id,
-	m.read_at, m.cleared_through_id, m.created_at,
+	m.read_at, m.cleared_through_id, m.created_at, m.blocked,
 	u.id, u.username, u.display_name, u.birth_date, u.dm_policy, u.follower_count, u.following_count,
 	u.phone_hash, u.created_at
-FROM conversation_members m JOIN users u ON u.id = m.user_id
-WHERE m.conversation_id IN ?
+FROM (SELECT m.*, EXISTS (SELECT 1 FROM conversation_members o JOIN blocks b
+		ON (b.blocker_id = m.user_id AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = m.user_id)
+	WHERE o.conversation_id = m.conversation_id AND o.user_id <> m.user_id) AS blocked
+	FROM conversation_members m WHERE m.conversation_id IN ?) m
+JOIN users u ON u.id = m.user_id
 ORDER BY m.conversation_id, m.created_at, m.user_id`
 
 // MembersByConversations loads every member of each conversation, with its
-// user, in one statement. Every inbox page runs it, so its rows are scanned
+// user, in one statement. While a block stands between two members, either
+// way, their read positions are left out (0 and no time). Every inbox page runs it, so its rows are scanned
 // by hand: GORM's reflection cost more than the query.
 func (s *Store) MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
 	members, err := scanAll(s.db.WithContext(ctx).Raw(membersSQL, ids), func(rows *sql.Rows) (*models.Member, error) {
 		m := &models.Member{User: &models.User{}}
 		u := m.User
+		var blocked bool
 		err := rows.Scan(&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
-			&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt,
+			&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt, &blocked,
 			&u.ID, &u.Username, &u.DisplayName, &u.BirthDate, &u.DMPolicy, &u.FollowerCount, &u.FollowingCount,
 			&u.PhoneHash, &u.CreatedAt)
+		if blocked {
+			// Read receipts never cross a block, either way.
+			m.LastReadMessageID, m.ReadAt = 0, nil
+		}
 		return m, err
 	})
 	if err != nil {
@@ -258,6 +269,17 @@ func directKey(a, b int64) string {
 		a, b = b, a
 	}
 	return fmt.Sprintf("%d:%d", a, b)
+}
+
+// endInvitation ends what blocker had opened toward blocked in their 1:1
+// conversation: the blocker's ACTIVE or PENDING status no longer lets the
+// blocked user's messages in, after an unblock too, until the blocker
+// writes or accepts again.
+func endInvitation(tx *gorm.DB, blocker, blocked int64) error {
+	return tx.Model(&models.Member{}).
+		Where("user_id = ? AND conversation_id IN (SELECT id FROM conversations WHERE direct_key = ?)",
+			blocker, directKey(blocker, blocked)).
+		Update("uninvited", true).Error
 }
 
 // OtherMember returns the member of a 1:1 conversation who is not userID.

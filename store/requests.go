@@ -132,7 +132,7 @@ func closeRequest(tx *gorm.DB, r *models.MessageRequest, status models.RequestSt
 	if status == models.RequestAccepted {
 		return members.Where("user_id IN ? AND status IN ?", []int64{r.RecipientID, r.SenderID},
 			[]models.ConversationStatus{models.StatusRequest, models.StatusPending}).
-			Update("status", models.StatusActive).Error
+			Updates(map[string]any{"status": models.StatusActive, "uninvited": false}).Error
 	}
 	return members.Where("user_id = ?", r.RecipientID).Updates(map[string]any{
 		"status":             models.StatusDeleted,

@@ -15,6 +15,7 @@ import (
 type facts struct {
 	// Duplicate: the sender already sent a message with this ClientMessageID.
 	Duplicate              bool
+	SenderPolicy           models.DirectMessagePolicy
 	RecipientPolicy        models.DirectMessagePolicy
 	Blocked                bool
 	RecipientFollowsSender bool
@@ -35,6 +36,7 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 		SenderID:               p.SenderID,
 		RecipientID:            p.RecipientID,
 		Blocked:                f.Blocked,
+		SenderPolicy:           f.SenderPolicy,
 		RecipientPolicy:        f.RecipientPolicy,
 		RecipientFollowsSender: f.RecipientFollowsSender,
 		SenderFollowsRecipient: f.SenderFollowsRecipient,
@@ -54,13 +56,22 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 const factsSQL = `
 SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_message_id = @cid) AS duplicate,
 	u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su.birth_date AS sender_birth_date,
+	su.dm_policy AS sender_policy,
 	EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = @s AND b.blocked_id = @r)
 		OR (b.blocker_id = @r AND b.blocked_id = @s)) AS blocked,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @r AND f.followee_id = @s) AS recipient_follows_sender,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @s AND f.followee_id = @r) AS sender_follows_recipient,
+	-- '' when a block the recipient made ended their invitation.
 	COALESCE((SELECT m.status FROM conversation_members m
-		WHERE m.conversation_id = c.id AND m.user_id = @r), '') AS recipient_status,
-	COALESCE(q.message_count, 0) AS request_messages,
+		WHERE m.conversation_id = c.id AND m.user_id = @r AND NOT m.uninvited), '') AS recipient_status,
+	-- The sender's request messages since the recipient last accepted one,
+	-- whether the recipient kept, deleted or reported them
+	-- (idx_requests_conversation); a block's removals don't count.
+	CAST(COALESCE((SELECT SUM(rq.message_count) FROM message_requests rq
+		WHERE rq.conversation_id = c.id AND rq.recipient_id = @r AND rq.status IN ('OPEN', 'DELETED', 'REPORTED')
+		AND rq.id > COALESCE((SELECT MAX(aq.id) FROM message_requests aq
+			WHERE aq.conversation_id = c.id AND aq.recipient_id = @r AND aq.status = 'ACCEPTED'), 0)), 0) AS INTEGER)
+		AS request_messages,
 	COALESCE(q.id, 0) AS request_id,
 	(EXISTS (SELECT 1 FROM synced_contacts sc WHERE sc.owner_id = @r AND sc.phone_hash = su.phone_hash)
 	 OR EXISTS (SELECT 1 FROM facebook_links rl JOIN facebook_links sl ON sl.user_id = @s
@@ -225,6 +236,8 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, 
 		DoUpdates: clause.Set{
 			{Column: clause.Column{Name: "status"}, Value: gorm.Expr("excluded.status")},
 			{Column: clause.Column{Name: "last_message_id"}, Value: gorm.Expr("excluded.last_message_id")},
+			// Writing invites again, and so does receiving in the inbox.
+			{Column: clause.Column{Name: "uninvited"}, Value: false},
 			senderOnly("last_read_message_id"),
 			senderOnly("read_at"),
 		},

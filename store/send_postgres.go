@@ -74,7 +74,7 @@ const sendWritesSQL = `WITH p AS (
 		(pm.r, pm.recipient_status, 0::bigint, NULL::timestamptz)) v (user_id, status, read_through, read_at)
 	ORDER BY pm.c, v.user_id
 	ON CONFLICT (conversation_id, user_id) DO UPDATE SET status = excluded.status,
-		last_message_id = excluded.last_message_id,
+		last_message_id = excluded.last_message_id, uninvited = false,
 		last_read_message_id = CASE WHEN excluded.read_at IS NULL THEN cm.last_read_message_id ELSE excluded.last_read_message_id END,
 		read_at = COALESCE(excluded.read_at, cm.read_at)
 	RETURNING cm.conversation_id, cm.user_id, cm.status, cm.last_read_message_id, cm.read_at, cm.cleared_through_id, cm.created_at
@@ -213,7 +213,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 			var ord int
 			f := new(facts)
 			if err := rows.Scan(&ord, &f.Duplicate, &f.RecipientPolicy, &f.RecipientBirthDate, &f.SenderBirthDate,
-				&f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
+				&f.SenderPolicy, &f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
 				&f.RequestMessages, &f.RequestID, &f.Suggested, &f.SenderPrev, &f.RecipientPrev); err != nil {
 				return err
 			}

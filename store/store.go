@@ -211,6 +211,15 @@ var migrations = []*gormigrate.Migration{
 			return nil
 		},
 	},
+	{
+		// A block ends the blocker's invitation (conversation_members.uninvited),
+		// and the request limit counts a conversation's requests
+		// (idx_requests_conversation).
+		ID: "202612020005_invitations",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&models.Member{}, &models.MessageRequest{})
+		},
+	},
 }
 
 func (s *Store) migrate(ctx context.Context) error {

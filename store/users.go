@@ -209,11 +209,11 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 		return err
 	}
 	for _, r := range open {
-		if err := closeRequest(tx, r, models.RequestDeleted); err != nil {
+		if err := closeRequest(tx, r, models.RequestBlocked); err != nil {
 			return err
 		}
 	}
-	return nil
+	return endInvitation(tx, blocker, blocked)
 }
 
 // Unblock lifts a block, if any.
