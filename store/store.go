@@ -210,6 +210,7 @@ var migrations = []*gormigrate.Migration{
 			return nil
 		},
 	},
+	migratePhoneVerification,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

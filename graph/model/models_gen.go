@@ -4,6 +4,7 @@ package model
 
 import (
 	"dmgraph/models"
+	"time"
 )
 
 // A session token and the account it belongs to.
@@ -106,6 +107,12 @@ type SetPhoneNumberInput struct {
 	PhoneNumber string `json:"phoneNumber"`
 	// ISO 3166 country code (e.g. FR) used when the number has no + prefix.
 	Region *string `json:"region,omitempty"`
+}
+
+// A one-time code on its way to a phone number, from setPhoneNumber.
+type SetPhoneNumberPayload struct {
+	// When the code stops working: 10 minutes after it was sent. It also stops after 5 wrong tries.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // Live updates over a websocket at /query (subprotocols graphql-transport-ws and
