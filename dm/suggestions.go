@@ -12,6 +12,7 @@ import (
 
 	"dmgraph/models"
 	"dmgraph/phone"
+	"dmgraph/ratelimit"
 	"dmgraph/relay"
 )
 
@@ -55,12 +56,19 @@ func (s *Service) SetPhoneNumber(ctx context.Context, number, region string) (ex
 	}
 	hash := s.phones.Hash(e164)
 	lim := s.limitsOrZero()
+	// The number is looked at first, so that its refusal does not cost the
+	// user, and charged last, so that a user over their limit cannot use up
+	// someone else's number.
 	const tooMany = "too many codes were sent; try again later"
-	if err := s.take(ctx, userKey("sms", viewer), lim.SMSUser, 1, models.ReasonSMSLimit, tooMany); err != nil {
-		return time.Time{}, err
-	}
-	if err := s.take(ctx, "sms:number:"+hash, lim.SMSNumber, 1, models.ReasonSMSLimit, tooMany); err != nil {
-		return time.Time{}, err
+	numberKey := "sms:number:" + hash
+	for _, t := range []struct {
+		key string
+		l   ratelimit.Limit
+		n   int
+	}{{numberKey, lim.SMSNumber, 0}, {userKey("sms", viewer), lim.SMSUser, 1}, {numberKey, lim.SMSNumber, 1}} {
+		if err := s.take(ctx, t.key, t.l, t.n, models.ReasonSMSLimit, tooMany); err != nil {
+			return time.Time{}, err
+		}
 	}
 	code, err := newPhoneCode()
 	if err != nil {
