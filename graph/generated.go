@@ -1490,7 +1490,7 @@ enum ReportReason {
 Why a user is suggested as a friend.
 """
 enum SuggestionReason {
-  "Their phone number is in the viewer's synced contacts."
+  "Their verified phone number is in the viewer's synced contacts."
   CONTACTS
   "The viewer and they are friends on Facebook (both linked their accounts)."
   FACEBOOK
@@ -1755,7 +1755,7 @@ The outcome of syncContacts.
 type SyncContactsPayload {
   "Distinct valid numbers now stored (as keyed hashes, never in plain text)."
   syncedCount: Int!
-  "How many of them belong to dmgraph users."
+  "How many of them are the verified numbers of dmgraph users."
   matchedCount: Int!
   "Entries skipped because they are not valid phone numbers."
   invalidCount: Int!

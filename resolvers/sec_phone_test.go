@@ -247,3 +247,15 @@ func TestSec02SendLimits(t *testing.T) {
 		t.Fatalf("%d codes texted to one number, want 2", n)
 	}
 }
+
+// A code waiting to be typed back stores neither the number nor the code.
+func TestSec02PendingCodeStoresNoPlainText(t *testing.T) {
+	e := newEnv(t)
+	u := e.register("user")
+	code := e.requestCode(u, "+33 6 12 34 00 21", "")
+	for _, s := range []string{"612340021", code} {
+		if where := e.store.FindText(t.Context(), s); where != "" {
+			t.Errorf("%q is stored in plain text in %s", s, where)
+		}
+	}
+}

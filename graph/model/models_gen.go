@@ -132,7 +132,7 @@ type SyncContactsInput struct {
 type SyncContactsPayload struct {
 	// Distinct valid numbers now stored (as keyed hashes, never in plain text).
 	SyncedCount int `json:"syncedCount"`
-	// How many of them belong to dmgraph users.
+	// How many of them are the verified numbers of dmgraph users.
 	MatchedCount int `json:"matchedCount"`
 	// Entries skipped because they are not valid phone numbers.
 	InvalidCount int `json:"invalidCount"`
