@@ -37,7 +37,8 @@ func Mask(e164 string) string {
 	return e164[:3] + strings.Repeat("*", len(e164)-5) + e164[len(e164)-2:]
 }
 
-// DefaultTimeout bounds one webhook call unless configured.
+// DefaultTimeout bounds one webhook call. The operation's own deadline
+// (OPERATION_TIMEOUT) usually ends it first.
 const DefaultTimeout = 10 * time.Second
 
 // Webhook posts each message as JSON, {"to": "+33612345678", "text": "…"},
