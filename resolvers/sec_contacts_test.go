@@ -13,7 +13,8 @@ import (
 // numbers to accounts. With the default limits, the third is refused, and
 // refused before anything is matched.
 func TestSec06ContactsSyncedPerDayAreLimited(t *testing.T) {
-	e := newEnv(t, withLimits(dm.DefaultLimits(ratelimit.NewMemory())))
+	// 15,000 numbers to normalize take seconds under -race on a busy machine.
+	e := newEnv(t, withLimits(dm.DefaultLimits(ratelimit.NewMemory())), withOperationTimeout(time.Minute))
 	mapper, victim := e.register("mapper"), e.register("victim")
 	book := func(first int) []string {
 		numbers := make([]string, dm.MaxSyncedContacts)
