@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -73,7 +74,6 @@ const DefaultGCHeadroomMB = 64
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Production:       getenv("APP_ENV") == "production",
 		Addr:             ":8080",
 		DatabaseURL:      getenv("DATABASE_URL"),
 		JWTSecret:        getenv("JWT_SECRET"),
@@ -82,6 +82,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
 		RedisURL:         getenv("REDIS_URL"),
 		DebugAddr:        getenv("DEBUG_ADDR"),
+	}
+	switch env := getenv("APP_ENV"); env {
+	case "production":
+		c.Production = true
+	case "", "development":
+	default:
+		return c, fmt.Errorf("APP_ENV must be production or development (or unset for development), got %q", env)
 	}
 	if p := getenv("PORT"); p != "" {
 		c.Addr = ":" + p
@@ -189,11 +196,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 const minSecretBytes = 32
 
 // checkProduction refuses the defaults that are only safe on a laptop:
-// generated keys kept in the database, and websockets open to any site.
+// generated or guessable keys, websockets open to other sites, profiles
+// served beyond the machine, and no abuse limits.
 func (c config) checkProduction() error {
 	var problems []string
 	if len(c.JWTSecret) < minSecretBytes {
 		problems = append(problems, fmt.Sprintf("JWT_SECRET must be set to at least %d bytes", minSecretBytes))
+	} else if bits := auth.SecretBits(c.JWTSecret); bits < auth.MinSecretBits {
+		problems = append(problems, fmt.Sprintf("JWT_SECRET must be random (it shows about %.0f bits, at least %d are needed; try openssl rand -base64 32)", bits, auth.MinSecretBits))
 	}
 	if c.ContactsHashKey == "" {
 		problems = append(problems, "CONTACTS_HASH_KEY must be set (phone hashes must survive restarts and stay out of the database)")
@@ -205,14 +215,30 @@ func (c config) checkProduction() error {
 		problems = append(problems, fmt.Sprintf("PASSWORD_HASH_COST may not be below %d", auth.DefaultCost))
 	}
 	for _, o := range c.AllowedOrigins {
-		if strings.Trim(o, "*.:") == "" {
-			problems = append(problems, fmt.Sprintf("ALLOWED_ORIGINS may not be a wildcard (%q)", o))
+		if err := resolvers.CheckOriginPattern(o); err != nil {
+			problems = append(problems, "ALLOWED_ORIGINS: "+err.Error())
 		}
+	}
+	if c.DebugAddr != "" && !loopback(c.DebugAddr) {
+		problems = append(problems, fmt.Sprintf("DEBUG_ADDR must be a loopback address such as 127.0.0.1:6060, got %q", c.DebugAddr))
+	}
+	if !c.RateLimits {
+		problems = append(problems, "RATE_LIMITS may not be off")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("APP_ENV=production refuses to start: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// loopback reports whether addr (host:port) listens on this machine only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {

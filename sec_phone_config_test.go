@@ -13,7 +13,7 @@ import (
 // Issue 14, item 2: production refuses to start with the sender that only
 // logs phone codes, and with a webhook that is not https.
 func TestSec02ProductionRefusesTheLogSender(t *testing.T) {
-	good := map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32),
+	good := map[string]string{"APP_ENV": "production", "JWT_SECRET": prodSecret,
 		"CONTACTS_HASH_KEY": strings.Repeat("c", 32), "SMS_WEBHOOK_URL": "https://sms.example.com/send"}
 	getenv := func(env map[string]string) func(string) string { return func(k string) string { return env[k] } }
 	if _, err := loadConfig(getenv(good)); err != nil {

@@ -118,13 +118,18 @@ type Hasher struct{ Cost int }
 // DefaultCost is bcrypt's recommended work factor.
 const DefaultCost = bcrypt.DefaultCost
 
+// cost is the work factor Hash uses: bcrypt's own default below its
+// minimum, as bcrypt.GenerateFromPassword does.
+func (h Hasher) cost() int {
+	if h.Cost < bcrypt.MinCost {
+		return DefaultCost
+	}
+	return h.Cost
+}
+
 // Hash returns the bcrypt hash of password.
 func (h Hasher) Hash(password string) (string, error) {
-	cost := h.Cost
-	if cost == 0 {
-		cost = DefaultCost
-	}
-	b, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	b, err := bcrypt.GenerateFromPassword([]byte(password), h.cost())
 	return string(b), err
 }
 
@@ -133,15 +138,30 @@ func (h Hasher) Check(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
-// dummyHash is compared against when a username does not exist, so a login
-// takes as long for an unknown name as for a wrong password.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("dmgraph-timing-equalizer"), DefaultCost)
-	return h
-})
+// dummyHashes are compared against when a username does not exist, one per
+// cost, so a login takes as long for an unknown name as for a wrong password
+// at the cost passwords are hashed at.
+var dummyHashes [bcrypt.MaxCost + 1]func() []byte
+
+func init() {
+	for cost := range dummyHashes {
+		dummyHashes[cost] = sync.OnceValue(func() []byte {
+			h, _ := bcrypt.GenerateFromPassword([]byte("dmgraph-timing-equalizer"), cost)
+			return h
+		})
+	}
+}
+
+func (h Hasher) dummyHash() []byte {
+	c := h.cost()
+	if c > bcrypt.MaxCost {
+		c = DefaultCost // Hash refuses such a cost, so no account has it
+	}
+	return dummyHashes[c]()
+}
 
 // CheckMissing burns the time of a real comparison and always fails.
 func (h Hasher) CheckMissing(password string) bool {
-	_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+	_ = bcrypt.CompareHashAndPassword(h.dummyHash(), []byte(password))
 	return false
 }

@@ -17,6 +17,15 @@ type RegisterParams struct {
 	BirthDate   models.Date
 }
 
+// Passwords hashes and checks passwords; auth.Hasher is the real one.
+type Passwords interface {
+	Hash(password string) (string, error)
+	Check(hash, password string) bool
+	// CheckMissing takes as long as Check and fails: it answers for a
+	// username that does not exist.
+	CheckMissing(password string) bool
+}
+
 // Session is a signed-in user and their token.
 type Session struct {
 	Token string
@@ -59,11 +68,18 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*Session, err
 var errBadCredentials = models.Errorf(models.CodeUnauthenticated, "wrong username or password")
 
 // Login signs in. It never says whether the username or the password was
-// wrong. Failed attempts are limited per username, attempts per address.
+// wrong. Attempts are limited per address, and failures per username: each
+// attempt is charged to its username before its password is checked, so
+// parallel guesses cannot all reach the check, and a right password gives
+// its charge back. A password longer than any account can have is refused
+// as registration refuses it, before any username is looked up.
 func (s *Service) Login(ctx context.Context, username, password string) (*Session, error) {
 	lim := s.limitsOrZero()
 	const slowDown = "too many sign-in attempts; try again later"
 	if err := s.take(ctx, "login:ip:"+models.ClientIP(ctx), lim.LoginIP, 1, models.ReasonTooManyAttempts, slowDown); err != nil {
+		return nil, err
+	}
+	if err := models.CheckPasswordLength(password); err != nil {
 		return nil, err
 	}
 	name, err := models.NormalizeUsername(username)
@@ -72,7 +88,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Sessio
 		return nil, errBadCredentials
 	}
 	failures := "login:fail:" + name
-	if err := s.take(ctx, failures, lim.LoginFailures, 0, models.ReasonTooManyAttempts, slowDown); err != nil {
+	if err := s.take(ctx, failures, lim.LoginFailures, 1, models.ReasonTooManyAttempts, slowDown); err != nil {
 		return nil, err
 	}
 	u, err := s.store.UserByUsername(ctx, name)
@@ -80,11 +96,12 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Sessio
 	case errors.Is(err, models.ErrNotFound):
 		s.hasher.CheckMissing(password)
 	case err != nil:
+		s.refund(ctx, failures, lim.LoginFailures) // no guess was checked
 		return nil, err
 	case s.hasher.Check(u.PasswordHash, password):
+		s.refund(ctx, failures, lim.LoginFailures)
 		return s.session(u)
 	}
-	_ = s.take(ctx, failures, lim.LoginFailures, 1, "", "") // count the failure
 	return nil, errBadCredentials
 }
 

@@ -62,6 +62,17 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit, n int
 	return nil
 }
 
+// refund gives back one action taken under key and l. A failure is logged:
+// the charge then stands until it leaves the window.
+func (s *Service) refund(ctx context.Context, key string, l ratelimit.Limit) {
+	if s.limits == nil || s.limits.Limiter == nil || l.Count == 0 {
+		return
+	}
+	if err := s.limits.Limiter.Refund(ctx, key, l, 1); err != nil {
+		s.log.WarnContext(ctx, "rate limiter unavailable; charge kept", "err", err)
+	}
+}
+
 func userKey(prefix string, id int64) string { return prefix + ":user:" + strconv.FormatInt(id, 10) }
 
 func (s *Service) limitsOrZero() Limits {

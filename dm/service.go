@@ -82,7 +82,7 @@ type Store interface {
 type Service struct {
 	store    Store
 	tokens   *auth.Tokens
-	hasher   auth.Hasher
+	hasher   Passwords
 	phones   PhoneHasher
 	sms      SMSSender
 	facebook FacebookClient
@@ -96,7 +96,7 @@ type Service struct {
 type Deps struct {
 	Store     Store
 	Tokens    *auth.Tokens
-	Passwords auth.Hasher
+	Passwords Passwords
 	Phones    PhoneHasher
 	Facebook  FacebookClient
 	// SMS sends phone verification codes; nil refuses to send any.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -36,15 +37,51 @@ func CheckPassword(p string) error {
 	if !utf8.ValidString(p) || utf8.RuneCountInString(p) < MinPasswordRunes {
 		return Invalid("a password needs at least %d characters", MinPasswordRunes)
 	}
+	return CheckPasswordLength(p)
+}
+
+// CheckPasswordLength refuses passwords longer than bcrypt reads, which no
+// account can have: registration and login answer them alike.
+func CheckPasswordLength(p string) error {
 	if len(p) > MaxPasswordBytes {
 		return Invalid("a password can be at most %d bytes long", MaxPasswordBytes)
 	}
 	return nil
 }
 
-// CleanDisplayName trims and checks a display name.
+// CleanDisplayName trims and checks a display name. Like a username, it
+// may not reorder text around it (bidi controls such as U+202E), hold
+// control characters, or show nothing at all (only zero-width, blank or
+// combining characters).
 func CleanDisplayName(s string) (string, error) {
-	return cleanText(s, "a display name", 1, MaxDisplayNameRunes)
+	s, err := cleanText(s, "a display name", 1, MaxDisplayNameRunes)
+	if err != nil {
+		return "", err
+	}
+	visible := false
+	for _, r := range s {
+		if unicode.Is(unicode.Bidi_Control, r) || unicode.IsControl(r) {
+			return "", Invalid("a display name can't contain control or text-direction characters")
+		}
+		visible = visible || !invisible(r)
+	}
+	if !visible {
+		return "", Invalid("a display name needs at least one visible character")
+	}
+	return s, nil
+}
+
+// invisible reports whether r shows nothing by itself: spaces, format
+// characters (zero-width space and joiners, U+FEFF), combining marks, and
+// the letters and symbols drawn blank (Hangul fillers, the blank Braille
+// pattern).
+func invisible(r rune) bool {
+	switch r {
+	case '\u115F', '\u1160', '\u3164', '\uFFA0', '\u2800':
+		return true
+	}
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me) ||
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
 }
 
 // CheckAge requires the user to be at least MinAge on today's date.

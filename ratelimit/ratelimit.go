@@ -42,6 +42,10 @@ type Limiter interface {
 	// Take uses n of key's allowance (n = 0 only looks). It reports how long
 	// to wait when the allowance is spent: 0 means allowed.
 	Take(ctx context.Context, key string, l Limit, n int) (retryAfter time.Duration, err error)
+	// Refund gives back up to n of the actions most recently taken under
+	// key and l, for an action charged before its outcome was known (a
+	// login attempt that turned out right).
+	Refund(ctx context.Context, key string, l Limit, n int) error
 }
 
 // Memory keeps each key's recent takes in this process.
@@ -103,6 +107,32 @@ func (m *Memory) Take(_ context.Context, key string, l Limit, n int) (time.Durat
 	return 0, nil
 }
 
+// Refund implements Limiter.
+func (m *Memory) Refund(_ context.Context, key string, l Limit, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key + "|" + l.String()
+	log := m.logs[k]
+	for n > 0 && len(log) > 0 {
+		last := &log[len(log)-1]
+		if last.n > n {
+			last.n -= n
+			break
+		}
+		n -= last.n
+		log = log[:len(log)-1]
+	}
+	if len(log) == 0 {
+		delete(m.logs, k)
+	} else {
+		m.logs[k] = log
+	}
+	return nil
+}
+
 // prune forgets keys idle for a day, so memory stays bounded by recent keys.
 func (m *Memory) prune(now time.Time) {
 	if len(m.logs) < 10000 {
@@ -130,16 +160,20 @@ func NewRedis(url string) (*Redis, error) {
 	return &Redis{client: redis.NewClient(opts)}, nil
 }
 
+// luaWeight is how many actions a member of a log holds: "seq:n" holds n;
+// a plain "seq" (written by an earlier version) holds one.
+const luaWeight = `
+local function weight(member) return tonumber(string.match(member, ':(%d+)$') or '1') end
+`
+
 // takeScript: KEYS[1] the log; ARGV now (ms), period (ms), count, n.
-// Returns 0 when allowed, else the milliseconds to wait. A member without
-// ":n" (written by an earlier version) counts one.
-var takeScript = redis.NewScript(`
+// Returns 0 when allowed, else the milliseconds to wait.
+var takeScript = redis.NewScript(luaWeight + `
 local key, now, period, count, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local need = math.max(n, 1)
 if need > count then return period end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
 local log = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-local function weight(member) return tonumber(string.match(member, ':(%d+)$') or '1') end
 local used = 0
 for i = 1, #log, 2 do used = used + weight(log[i]) end
 local excess = used + need - count
@@ -159,7 +193,7 @@ return 0
 
 // Take implements Limiter.
 func (r *Redis) Take(ctx context.Context, key string, l Limit, n int) (time.Duration, error) {
-	k := "dmgraph:limit:" + key + "|" + l.String()
+	k := redisKey(key, l)
 	wait, err := takeScript.Run(ctx, r.client, []string{k},
 		time.Now().UnixMilli(), l.Period.Milliseconds(), l.Count, n).Int64()
 	if err != nil {
@@ -167,3 +201,30 @@ func (r *Redis) Take(ctx context.Context, key string, l Limit, n int) (time.Dura
 	}
 	return time.Duration(wait) * time.Millisecond, nil
 }
+
+// refundScript: KEYS[1] the log; ARGV n. The newest takes leave the sorted
+// set, the last one only in part when it holds more than is left to give.
+var refundScript = redis.NewScript(luaWeight + `
+local key, n = KEYS[1], tonumber(ARGV[1])
+while n > 0 do
+  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #newest == 0 then break end
+  redis.call('ZREM', key, newest[1])
+  local w = weight(newest[1])
+  if w > n then
+    redis.call('ZADD', key, newest[2], redis.call('INCR', key .. ':seq') .. ':' .. (w - n))
+  end
+  n = n - w
+end
+return 0
+`)
+
+// Refund implements Limiter: the newest actions leave the sorted set.
+func (r *Redis) Refund(ctx context.Context, key string, l Limit, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return refundScript.Run(ctx, r.client, []string{redisKey(key, l)}, n).Err()
+}
+
+func redisKey(key string, l Limit) string { return "dmgraph:limit:" + key + "|" + l.String() }

@@ -120,3 +120,32 @@ func TestSec06RedisReadsUnweightedMembers(t *testing.T) {
 }
 
 func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+// A refund gives back actions, not takes: the newest take shrinks when it
+// holds more than the refund.
+func TestSec06RefundIsWeighted(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range limiters(t) {
+		t.Run(name, func(t *testing.T) {
+			key := fmt.Sprintf("test:refundw:%s:%d", name, time.Now().UnixNano())
+			lim := Limit{Count: 10, Period: time.Hour}
+			for _, n := range []int{5, 3} {
+				if wait, err := l.Take(ctx, key, lim, n); err != nil || wait != 0 {
+					t.Fatalf("take %d: %v %v", n, wait, err)
+				}
+			}
+			if err := l.Refund(ctx, key, lim, 4); err != nil { // 8 - 4 = 4 used
+				t.Fatal(err)
+			}
+			if got := entries(t, l, key, lim); got != 1 {
+				t.Fatalf("%d entries after refunding the newest take and part of the other, want 1", got)
+			}
+			if wait, err := l.Take(ctx, key, lim, 6); err != nil || wait != 0 {
+				t.Fatalf("6 more after the refund: %v %v", wait, err)
+			}
+			if wait, err := l.Take(ctx, key, lim, 1); err != nil || wait == 0 {
+				t.Fatalf("an eleventh action: %v %v", wait, err)
+			}
+		})
+	}
+}

@@ -64,6 +64,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		IgnoreRecordNotFoundError: true,
 		ParameterizedQueries:      true, // never log message text or hashes
 	})
+	gl = &quietDuplicates{Interface: gl, log: log}
 	if cfg.OnStatement != nil {
 		gl = &tracingLogger{Interface: gl, onStatement: cfg.OnStatement}
 	}
@@ -265,6 +266,30 @@ func translate(err error, what string) error {
 	default:
 		return fmt.Errorf("%s: %w", what, markUnavailable(err))
 	}
+}
+
+// quietDuplicates logs a unique-key violation at debug level, without the
+// driver's text (which names the constraint): translate answers it as
+// CONFLICT, and it is the client's doing (a taken username, a repeated
+// key), not the server's error.
+type quietDuplicates struct {
+	logger.Interface
+	log *slog.Logger
+}
+
+func (l *quietDuplicates) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if l.log.Enabled(ctx, slog.LevelDebug) {
+			sql, _ := fc()
+			l.log.DebugContext(ctx, "SQL refused a duplicate key", "sql", sql, "duration", time.Since(begin))
+		}
+		return
+	}
+	l.Interface.Trace(ctx, begin, fc, err)
+}
+
+func (l *quietDuplicates) LogMode(level logger.LogLevel) logger.Interface {
+	return &quietDuplicates{Interface: l.Interface.LogMode(level), log: l.log}
 }
 
 type tracingLogger struct {
