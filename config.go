@@ -16,6 +16,7 @@ import (
 	"dmgraph/facebook"
 	"dmgraph/ratelimit"
 	"dmgraph/resolvers"
+	"dmgraph/sms"
 )
 
 // config is everything read from the environment. The README lists it.
@@ -44,6 +45,9 @@ type config struct {
 	Introspection bool
 	// ContactsHashKey keys the HMAC of phone numbers.
 	ContactsHashKey string
+	// SMSWebhookURL, when set, is where phone verification codes are posted
+	// as JSON; unset, they are only logged (development).
+	SMSWebhookURL string
 	// FacebookGraphURL and FacebookTimeout reach the Graph API.
 	FacebookGraphURL string
 	FacebookTimeout  time.Duration
@@ -74,6 +78,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseURL:      getenv("DATABASE_URL"),
 		JWTSecret:        getenv("JWT_SECRET"),
 		ContactsHashKey:  getenv("CONTACTS_HASH_KEY"),
+		SMSWebhookURL:    getenv("SMS_WEBHOOK_URL"),
 		FacebookGraphURL: getenv("FACEBOOK_GRAPH_URL"),
 		RedisURL:         getenv("REDIS_URL"),
 		DebugAddr:        getenv("DEBUG_ADDR"),
@@ -131,12 +136,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"RATE_LIMIT_REGISTER_IP", &c.Limits.RegisterIP},
 		{"RATE_LIMIT_SEND", &c.Limits.Send},
 		{"RATE_LIMIT_NEW_REQUESTS", &c.Limits.NewRequests},
+		{"RATE_LIMIT_SMS_USER", &c.Limits.SMSUser},
+		{"RATE_LIMIT_SMS_NUMBER", &c.Limits.SMSNumber},
+		{"RATE_LIMIT_CONTACTS", &c.Limits.Contacts},
 	}
 	for _, l := range limits {
 		if s := getenv(l.name); s != "" {
 			if *l.dst, err = ratelimit.Parse(s); err != nil {
 				return c, fmt.Errorf("%s: %w", l.name, err)
 			}
+		}
+	}
+	if c.SMSWebhookURL != "" {
+		if _, err := sms.ParseURL(c.SMSWebhookURL); err != nil {
+			return c, err
 		}
 	}
 	if c.TrustedProxies, err = resolvers.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
@@ -194,6 +207,9 @@ func (c config) checkProduction() error {
 	}
 	if c.ContactsHashKey == "" {
 		problems = append(problems, "CONTACTS_HASH_KEY must be set (phone hashes must survive restarts and stay out of the database)")
+	}
+	if !strings.HasPrefix(strings.ToLower(c.SMSWebhookURL), "https://") {
+		problems = append(problems, "SMS_WEBHOOK_URL must be set to an https URL (the development sender only logs phone codes)")
 	}
 	if c.PasswordHashCost < auth.DefaultCost {
 		problems = append(problems, fmt.Sprintf("PASSWORD_HASH_COST may not be below %d", auth.DefaultCost))

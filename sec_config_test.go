@@ -11,7 +11,8 @@ const prodSecret = "yu/hP+DPmy3Uj0wqxps4IWklXcyWIu78aCwSTBnDTUE="
 // prodEnv is a production configuration that starts, changed by kv pairs.
 func prodEnv(kv ...string) func(string) string {
 	env := map[string]string{"APP_ENV": "production", "JWT_SECRET": prodSecret,
-		"CONTACTS_HASH_KEY": strings.Repeat("c", 32), "ALLOWED_ORIGINS": "app.example.com"}
+		"CONTACTS_HASH_KEY": strings.Repeat("c", 32), "ALLOWED_ORIGINS": "app.example.com",
+		"SMS_WEBHOOK_URL": "https://sms.example.com/send"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		env[kv[i]] = kv[i+1]
 	}

@@ -32,6 +32,7 @@ import (
 	"dmgraph/ratelimit"
 	"dmgraph/realtime"
 	"dmgraph/resolvers"
+	"dmgraph/sms"
 	"dmgraph/store"
 )
 
@@ -105,7 +106,12 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 		_ = st.Close()
 		return nil, err
 	}
-	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, Log: log, Events: events, Limits: limits,
+	sender, err := smsSender(cfg, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, SMS: sender, Log: log, Events: events, Limits: limits,
 		Passwords: auth.Hasher{Cost: cfg.PasswordHashCost},
 		Facebook:  facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
 	return &app{store: st, svc: svc}, nil
@@ -283,6 +289,20 @@ func contactsHasher(ctx context.Context, st *store.Store, configured string, log
 		return nil, fmt.Errorf("CONTACTS_HASH_KEY: %w", err)
 	}
 	return h, nil
+}
+
+// smsSender posts phone codes to SMS_WEBHOOK_URL, or only logs them when
+// it is unset (development; production refuses to start without it).
+func smsSender(cfg config, log *slog.Logger) (dm.SMSSender, error) {
+	if cfg.SMSWebhookURL == "" {
+		log.Warn("SMS_WEBHOOK_URL is unset: phone verification codes are logged, not sent")
+		return sms.Log{Logger: log}, nil
+	}
+	w, err := sms.NewWebhook(cfg.SMSWebhookURL, sms.DefaultTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // serveDebug serves pprof on its own listener, apart from the API.

@@ -288,7 +288,8 @@ func TestMigrateCommand(t *testing.T) {
 
 func TestProductionRefusesUnsafeDefaults(t *testing.T) {
 	good := map[string]string{"APP_ENV": "production", "JWT_SECRET": prodSecret,
-		"CONTACTS_HASH_KEY": strings.Repeat("c", 32), "ALLOWED_ORIGINS": "app.example.com"}
+		"CONTACTS_HASH_KEY": strings.Repeat("c", 32), "ALLOWED_ORIGINS": "app.example.com",
+		"SMS_WEBHOOK_URL": "https://sms.example.com/send"}
 	if _, err := loadConfig(func(k string) string { return good[k] }); err != nil {
 		t.Fatalf("a safe production config refused: %v", err)
 	}

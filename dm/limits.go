@@ -21,6 +21,12 @@ type Limits struct {
 	Send ratelimit.Limit
 	// NewRequests bounds the message requests a user opens (per day by default).
 	NewRequests ratelimit.Limit
+	// SMSUser and SMSNumber bound the verification codes sent for one user
+	// and to one number (SMS costs money, and floods a phone).
+	SMSUser, SMSNumber ratelimit.Limit
+	// Contacts bounds the numbers new to a user's synced contacts, so that
+	// numbers cannot be mapped to accounts in bulk.
+	Contacts ratelimit.Limit
 }
 
 // DefaultLimits are the limits unless configured otherwise.
@@ -32,6 +38,9 @@ func DefaultLimits(l ratelimit.Limiter) *Limits {
 		RegisterIP:    ratelimit.Limit{Count: 20, Period: time.Hour},
 		Send:          ratelimit.Limit{Count: 30, Period: 10 * time.Second},
 		NewRequests:   ratelimit.Limit{Count: 50, Period: 24 * time.Hour},
+		SMSUser:       ratelimit.Limit{Count: 10, Period: 24 * time.Hour},
+		SMSNumber:     ratelimit.Limit{Count: 5, Period: 24 * time.Hour},
+		Contacts:      ratelimit.Limit{Count: 10000, Period: 24 * time.Hour},
 	}
 }
 

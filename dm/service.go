@@ -66,7 +66,9 @@ type Store interface {
 	ReportRequest(ctx context.Context, p models.ReportParams) (*models.Report, error)
 	Report(ctx context.Context, reporterID, id int64) (*models.Report, error)
 
-	SetPhoneHash(ctx context.Context, userID int64, hash string) error
+	SavePhoneVerification(ctx context.Context, v *models.PhoneVerification) error
+	VerifyPhone(ctx context.Context, userID int64, codeHash string) error
+	NewContacts(ctx context.Context, ownerID int64, hashes []string) (int, error)
 	ReplaceContacts(ctx context.Context, ownerID int64, hashes []string) (matched int, err error)
 	RemoveContacts(ctx context.Context, ownerID int64) error
 	LinkFacebook(ctx context.Context, userID int64, facebookID string, friendIDs []string) error
@@ -82,6 +84,7 @@ type Service struct {
 	tokens   *auth.Tokens
 	hasher   Passwords
 	phones   PhoneHasher
+	sms      SMSSender
 	facebook FacebookClient
 	events   Publisher
 	limits   *Limits
@@ -96,6 +99,8 @@ type Deps struct {
 	Passwords Passwords
 	Phones    PhoneHasher
 	Facebook  FacebookClient
+	// SMS sends phone verification codes; nil refuses to send any.
+	SMS SMSSender
 	// Events receives committed events; nil publishes nothing.
 	Events Publisher
 	// Limits are the abuse limits; nil means none.
@@ -108,9 +113,12 @@ func New(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.SMS == nil {
+		d.SMS = noSMS{}
+	}
 	if d.Events == nil {
 		d.Events = noEvents{}
 	}
-	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones,
+	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones, sms: d.SMS,
 		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, versions: newTokenVersions()}
 }

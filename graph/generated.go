@@ -149,6 +149,7 @@ type ComplexityRoot struct {
 		UnlinkFacebookAccount func(childComplexity int) int
 		UpdatePrivacySettings func(childComplexity int, input model.UpdatePrivacySettingsInput) int
 		UpdateVideo           func(childComplexity int, input model.UpdateVideoInput) int
+		VerifyPhoneNumber     func(childComplexity int, code string) int
 	}
 
 	PageInfo struct {
@@ -194,6 +195,10 @@ type ComplexityRoot struct {
 		Conversation func(childComplexity int) int
 		Delivery     func(childComplexity int) int
 		Message      func(childComplexity int) int
+	}
+
+	SetPhoneNumberPayload struct {
+		ExpiresAt func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -291,7 +296,8 @@ type MutationResolver interface {
 	DeleteMessageRequest(ctx context.Context, requestID string) (string, error)
 	ReportMessageRequest(ctx context.Context, input model.ReportMessageRequestInput) (*models.Report, error)
 	MarkConversationRead(ctx context.Context, conversationID string) (*models.ConversationView, error)
-	SetPhoneNumber(ctx context.Context, input model.SetPhoneNumberInput) (*models.User, error)
+	SetPhoneNumber(ctx context.Context, input model.SetPhoneNumberInput) (*model.SetPhoneNumberPayload, error)
+	VerifyPhoneNumber(ctx context.Context, code string) (*models.User, error)
 	SyncContacts(ctx context.Context, input model.SyncContactsInput) (*model.SyncContactsPayload, error)
 	RemoveSyncedContacts(ctx context.Context) (bool, error)
 	LinkFacebookAccount(ctx context.Context, accessToken string) (*model.FacebookLink, error)
@@ -859,6 +865,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateVideo(childComplexity, args["input"].(model.UpdateVideoInput)), true
+	case "Mutation.verifyPhoneNumber":
+		if e.ComplexityRoot.Mutation.VerifyPhoneNumber == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyPhoneNumber_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyPhoneNumber(childComplexity, args["code"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1078,6 +1095,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
+
+	case "SetPhoneNumberPayload.expiresAt":
+		if e.ComplexityRoot.SetPhoneNumberPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPhoneNumberPayload.ExpiresAt(childComplexity), true
 
 	case "Subscription.conversationUpdated":
 		if e.ComplexityRoot.Subscription.ConversationUpdated == nil {
@@ -1466,7 +1490,7 @@ enum ReportReason {
 Why a user is suggested as a friend.
 """
 enum SuggestionReason {
-  "Their phone number is in the viewer's synced contacts."
+  "Their verified phone number is in the viewer's synced contacts."
   CONTACTS
   "The viewer and they are friends on Facebook (both linked their accounts)."
   FACEBOOK
@@ -1718,12 +1742,20 @@ type MessageRequestConnection {
 }
 
 """
+A one-time code on its way to a phone number, from setPhoneNumber.
+"""
+type SetPhoneNumberPayload {
+  "When the code stops working: 10 minutes after it was sent. It also stops after 5 wrong tries."
+  expiresAt: Time!
+}
+
+"""
 The outcome of syncContacts.
 """
 type SyncContactsPayload {
   "Distinct valid numbers now stored (as keyed hashes, never in plain text)."
   syncedCount: Int!
-  "How many of them belong to dmgraph users."
+  "How many of them are the verified numbers of dmgraph users."
   matchedCount: Int!
   "Entries skipped because they are not valid phone numbers."
   invalidCount: Int!
@@ -1913,9 +1945,29 @@ type Mutation {
   reportMessageRequest(input: ReportMessageRequestInput!): Report!
   "Mark every message in a conversation as read."
   markConversationRead(conversationId: ID!): Conversation!
-  "Set the viewer's own phone number, so that people who have it in their contacts get the viewer suggested. Only a keyed hash is stored."
-  setPhoneNumber(input: SetPhoneNumberInput!): User!
-  "Replace the viewer's synced contacts. Only keyed hashes of the numbers are stored."
+  """
+  Start setting the viewer's own phone number: a one-time code is sent to it
+  by SMS. The number counts (people who have it in their contacts get the
+  viewer suggested) only once verifyPhoneNumber gets the code back. The
+  answer is the same whether the number is free, someone else's or already
+  the viewer's. Codes sent are limited per user and per number
+  (RATE_LIMITED, reason SMS_LIMIT). Only keyed hashes are stored.
+  """
+  setPhoneNumber(input: SetPhoneNumberInput!): SetPhoneNumberPayload!
+  """
+  Verify the viewer's phone number with the code setPhoneNumber sent, and
+  return the viewer. A number verified by another account leaves that
+  account. Refusals: BAD_USER_INPUT with reason WRONG_CODE, CODE_EXPIRED or
+  NO_CODE; FORBIDDEN with TOO_MANY_ATTEMPTS once 5 wrong codes have killed
+  the code (ask for a new one).
+  """
+  verifyPhoneNumber(code: String!): User!
+  """
+  Replace the viewer's synced contacts. Only keyed hashes of the numbers are
+  stored, and only verified numbers match. Numbers new to the viewer's set
+  are limited per day (RATE_LIMITED, reason CONTACTS_LIMIT); syncing the same
+  numbers again costs nothing.
+  """
   syncContacts(input: SyncContactsInput!): SyncContactsPayload!
   "Delete the viewer's synced contacts."
   removeSyncedContacts: Boolean!
@@ -2170,6 +2222,14 @@ func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, 
 		return ec.fieldContext_SendMessagePayload_delivery(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SendMessagePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetPhoneNumberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "expiresAt":
+		return ec.fieldContext_SetPhoneNumberPayload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetPhoneNumberPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SyncContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2657,6 +2717,20 @@ func (ec *executionContext) field_Mutation_updateVideo_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyPhoneNumber_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
 	return args, nil
 }
 
@@ -4905,6 +4979,50 @@ func (ec *executionContext) _Mutation_setPhoneNumber(ctx context.Context, field 
 			return ec.Resolvers.Mutation().SetPhoneNumber(ctx, fc.Args["input"].(model.SetPhoneNumberInput))
 		},
 		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetPhoneNumberPayload) graphql.Marshaler {
+			return ec.marshalNSetPhoneNumberPayload2ᚖdmgraphᚋgraphᚋmodelᚐSetPhoneNumberPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPhoneNumber(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetPhoneNumberPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPhoneNumber_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyPhoneNumber(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyPhoneNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyPhoneNumber(ctx, fc.Args["code"].(string))
+		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
 			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
 		},
@@ -4912,7 +5030,7 @@ func (ec *executionContext) _Mutation_setPhoneNumber(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_setPhoneNumber(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Mutation_verifyPhoneNumber(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
@@ -4929,7 +5047,7 @@ func (ec *executionContext) fieldContext_Mutation_setPhoneNumber(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setPhoneNumber_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.field_Mutation_verifyPhoneNumber_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6029,6 +6147,29 @@ func (ec *executionContext) _SendMessagePayload_delivery(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_SendMessagePayload_delivery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SendMessagePayload", field, false, false, "Delivery")
+}
+
+func (ec *executionContext) _SetPhoneNumberPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SetPhoneNumberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetPhoneNumberPayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetPhoneNumberPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetPhoneNumberPayload", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -9113,6 +9254,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "verifyPhoneNumber":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyPhoneNumber(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "syncContacts":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_syncContacts(ctx, field)
@@ -9478,6 +9626,39 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 			}
 		case "delivery":
 			out.Values[i] = ec._SendMessagePayload_delivery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setPhoneNumberPayloadImplementors = []string{"SetPhoneNumberPayload"}
+
+func (ec *executionContext) _SetPhoneNumberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetPhoneNumberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setPhoneNumberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetPhoneNumberPayload")
+		case "expiresAt":
+			out.Values[i] = ec._SetPhoneNumberPayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10484,6 +10665,14 @@ func (ec *executionContext) marshalNSendMessagePayload2ᚖdmgraphᚋmodelsᚐSen
 func (ec *executionContext) unmarshalNSetPhoneNumberInput2dmgraphᚋgraphᚋmodelᚐSetPhoneNumberInput(ctx context.Context, v any) (model.SetPhoneNumberInput, error) {
 	res, err := ec.unmarshalInputSetPhoneNumberInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetPhoneNumberPayload2ᚖdmgraphᚋgraphᚋmodelᚐSetPhoneNumberPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetPhoneNumberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetPhoneNumberPayload!")
+		return graphql.Null
+	}
+	return ec._SetPhoneNumberPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

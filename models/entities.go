@@ -188,5 +188,6 @@ type Secret struct {
 func All() []any {
 	return []any{&User{}, &Follow{}, &Block{}, &Video{}, &Conversation{}, &Member{},
 		&Message{}, &MessageRequest{}, &Report{}, &ReportMessage{},
-		&SyncedContact{}, &FacebookAccount{}, &FacebookFriend{}, &Secret{}}
+		&SyncedContact{}, &FacebookAccount{}, &FacebookFriend{}, &Secret{},
+		&PhoneVerification{}}
 }

@@ -48,37 +48,55 @@ type Limiter interface {
 	Refund(ctx context.Context, key string, l Limit, n int) error
 }
 
-// Memory keeps each key's recent action times in this process.
+// Memory keeps each key's recent takes in this process.
 type Memory struct {
 	mu   sync.Mutex
-	logs map[string][]time.Time // per key and limit, oldest first
+	logs map[string][]take // per key and limit, oldest first
 	now  func() time.Time
 }
 
-// NewMemory returns an empty in-memory limiter.
-func NewMemory() *Memory { return &Memory{logs: map[string][]time.Time{}, now: time.Now} }
+// take is one Take of n actions: one entry however large n is, so that
+// charging thousands at once stays cheap.
+type take struct {
+	at time.Time
+	n  int
+}
 
-// Take implements Limiter.
+// NewMemory returns an empty in-memory limiter.
+func NewMemory() *Memory { return &Memory{logs: map[string][]take{}, now: time.Now} }
+
+// Take implements Limiter. An n larger than l.Count never fits: it is told
+// to wait a whole Period.
 func (m *Memory) Take(_ context.Context, key string, l Limit, n int) (time.Duration, error) {
 	now := m.now()
+	need := max(n, 1)
+	if need > l.Count {
+		return l.Period, nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := key + "|" + l.String()
 	log := m.logs[k]
 	cut := 0
-	for cut < len(log) && !log[cut].After(now.Add(-l.Period)) {
+	for cut < len(log) && !log[cut].at.After(now.Add(-l.Period)) {
 		cut++
 	}
 	log = log[cut:]
-	need := max(n, 1)
-	if len(log)+need > l.Count {
-		// Wait until enough of the oldest actions leave the window.
-		oldest := log[min(len(log)+need-l.Count, len(log))-1]
-		m.logs[k] = log
-		return max(oldest.Add(l.Period).Sub(now), time.Millisecond), nil
+	used := 0
+	for _, t := range log {
+		used += t.n
 	}
-	for range n {
-		log = append(log, now)
+	if excess := used + need - l.Count; excess > 0 {
+		// Wait until enough of the oldest actions leave the window.
+		m.logs[k] = log
+		for _, t := range log {
+			if excess -= t.n; excess <= 0 {
+				return max(t.at.Add(l.Period).Sub(now), time.Millisecond), nil
+			}
+		}
+	}
+	if n > 0 {
+		log = append(log, take{at: now, n: n})
 	}
 	if len(log) == 0 {
 		delete(m.logs, k)
@@ -98,7 +116,15 @@ func (m *Memory) Refund(_ context.Context, key string, l Limit, n int) error {
 	defer m.mu.Unlock()
 	k := key + "|" + l.String()
 	log := m.logs[k]
-	log = log[:len(log)-min(n, len(log))]
+	for n > 0 && len(log) > 0 {
+		last := &log[len(log)-1]
+		if last.n > n {
+			last.n -= n
+			break
+		}
+		n -= last.n
+		log = log[:len(log)-1]
+	}
 	if len(log) == 0 {
 		delete(m.logs, k)
 	} else {
@@ -113,14 +139,15 @@ func (m *Memory) prune(now time.Time) {
 		return
 	}
 	for k, log := range m.logs {
-		if len(log) == 0 || now.Sub(log[len(log)-1]) > 24*time.Hour {
+		if len(log) == 0 || now.Sub(log[len(log)-1].at) > 24*time.Hour {
 			delete(m.logs, k)
 		}
 	}
 }
 
-// Redis keeps each key's recent actions in a Redis sorted set, shared by
-// every instance; one Lua script checks and records atomically.
+// Redis keeps each key's recent takes in a Redis sorted set, shared by
+// every instance; one Lua script checks and records atomically. A take of
+// n is one member, "seq:n", scored with its time.
 type Redis struct{ client *redis.Client }
 
 // NewRedis uses the Redis at url (redis://host:port/db).
@@ -133,20 +160,31 @@ func NewRedis(url string) (*Redis, error) {
 	return &Redis{client: redis.NewClient(opts)}, nil
 }
 
+// luaWeight is how many actions a member of a log holds: "seq:n" holds n;
+// a plain "seq" (written by an earlier version) holds one.
+const luaWeight = `
+local function weight(member) return tonumber(string.match(member, ':(%d+)$') or '1') end
+`
+
 // takeScript: KEYS[1] the log; ARGV now (ms), period (ms), count, n.
 // Returns 0 when allowed, else the milliseconds to wait.
-var takeScript = redis.NewScript(`
+var takeScript = redis.NewScript(luaWeight + `
 local key, now, period, count, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
-local used = redis.call('ZCARD', key)
 local need = math.max(n, 1)
-if used + need > count then
-  local idx = math.min(used + need - count, used) - 1
-  local oldest = redis.call('ZRANGE', key, idx, idx, 'WITHSCORES')
-  return math.max(tonumber(oldest[2]) + period - now, 1)
+if need > count then return period end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+local log = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+local used = 0
+for i = 1, #log, 2 do used = used + weight(log[i]) end
+local excess = used + need - count
+if excess > 0 then
+  for i = 1, #log, 2 do
+    excess = excess - weight(log[i])
+    if excess <= 0 then return math.max(tonumber(log[i + 1]) + period - now, 1) end
+  end
 end
-for i = 1, n do
-  redis.call('ZADD', key, now, redis.call('INCR', key .. ':seq'))
+if n > 0 then
+  redis.call('ZADD', key, now, redis.call('INCR', key .. ':seq') .. ':' .. n)
 end
 redis.call('PEXPIRE', key, period)
 redis.call('PEXPIRE', key .. ':seq', period)
@@ -164,12 +202,29 @@ func (r *Redis) Take(ctx context.Context, key string, l Limit, n int) (time.Dura
 	return time.Duration(wait) * time.Millisecond, nil
 }
 
+// refundScript: KEYS[1] the log; ARGV n. The newest takes leave the sorted
+// set, the last one only in part when it holds more than is left to give.
+var refundScript = redis.NewScript(luaWeight + `
+local key, n = KEYS[1], tonumber(ARGV[1])
+while n > 0 do
+  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #newest == 0 then break end
+  redis.call('ZREM', key, newest[1])
+  local w = weight(newest[1])
+  if w > n then
+    redis.call('ZADD', key, newest[2], redis.call('INCR', key .. ':seq') .. ':' .. (w - n))
+  end
+  n = n - w
+end
+return 0
+`)
+
 // Refund implements Limiter: the newest actions leave the sorted set.
 func (r *Redis) Refund(ctx context.Context, key string, l Limit, n int) error {
 	if n <= 0 {
 		return nil
 	}
-	return r.client.ZPopMax(ctx, redisKey(key, l), int64(n)).Err()
+	return refundScript.Run(ctx, r.client, []string{redisKey(key, l)}, n).Err()
 }
 
 func redisKey(key string, l Limit) string { return "dmgraph:limit:" + key + "|" + l.String() }

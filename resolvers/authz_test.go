@@ -66,6 +66,10 @@ const (
 	azOwner   = "anonymous=UNAUTHENTICATED owner=OK participant=NOT_FOUND stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"
 )
 
+// azNoCode is verifyPhoneNumber's row: nobody in the world asked for a code.
+const azNoCode = "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/NO_CODE participant=BAD_USER_INPUT/NO_CODE " +
+	"stranger=BAD_USER_INPUT/NO_CODE blocked=BAD_USER_INPUT/NO_CODE minor=BAD_USER_INPUT/NO_CODE"
+
 var azMatrix = map[string][]azCase{
 	// Queries.
 	"me":              {{op: `{ me { id username } }`, rows: "anonymous=NULL owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
@@ -117,7 +121,8 @@ var azMatrix = map[string][]azCase{
 	"deleteMessageRequest":  {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) }`, kind: "req", rows: azOwner}},
 	"reportMessageRequest":  {{op: `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { id } }`, kind: "req", rows: azOwner}},
 	"markConversationRead":  {{op: `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`, rows: azMembers}},
-	"setPhoneNumber":        {{op: `mutation($phone: String!) { setPhoneNumber(input: {phoneNumber: $phone}) { id } }`, rows: azSelf}},
+	"setPhoneNumber":        {{op: `mutation($phone: String!) { setPhoneNumber(input: {phoneNumber: $phone}) { expiresAt } }`, rows: azSelf}},
+	"verifyPhoneNumber":     {{op: `mutation { verifyPhoneNumber(code: "123456") { id } }`, rows: azNoCode}},
 	"syncContacts":          {{op: `mutation { syncContacts(input: {phoneNumbers: ["+33612345678"]}) { syncedCount } }`, rows: azSelf}},
 	"removeSyncedContacts":  {{op: `mutation { removeSyncedContacts }`, rows: azSelf}},
 	"linkFacebookAccount":   {{op: `mutation($fb: String!) { linkFacebookAccount(accessToken: $fb) { facebookUserId } }`, rows: azSelf}},

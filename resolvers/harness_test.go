@@ -39,6 +39,30 @@ type env struct {
 	hub        *realtime.Hub
 	handler    *resolvers.Handler
 	logs       lockedBuffer // everything the server logged, as JSON lines
+	sms        *fakeSMS     // every text message the server sent
+}
+
+// fakeSMS records the text messages it is given, by number.
+type fakeSMS struct {
+	mu   sync.Mutex
+	sent map[string][]string
+}
+
+func (f *fakeSMS) Send(_ context.Context, to, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent[to] = append(f.sent[to], text)
+	return nil
+}
+
+// last is the latest text sent to the E.164 number to, or "".
+func (f *fakeSMS) last(to string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if texts := f.sent[to]; len(texts) > 0 {
+		return texts[len(texts)-1]
+	}
+	return ""
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
@@ -130,7 +154,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if cfg.dbURL == "" {
 		cfg.dbURL = testdb.URL(t)
 	}
-	e := &env{t: t}
+	e := &env{t: t, sms: &fakeSMS{sent: map[string][]string{}}}
 	st, err := store.Open(context.Background(), store.Config{URL: cfg.dbURL, OnStatement: func(_ context.Context, sql string) {
 		e.statements.Add(1)
 		e.mu.Lock()
@@ -170,7 +194,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		ds = cfg.wrapStore(ds)
 	}
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
-		Phones: phones, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
+		Phones: phones, SMS: e.sms, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
 		Limits: cfg.limits, Log: log})
 	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout, TokenRecheckInterval: cfg.recheck,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})

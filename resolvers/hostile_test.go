@@ -33,7 +33,7 @@ func TestHostileStringInputs(t *testing.T) {
 			func(s string) map[string]any { return map[string]any{"s": "https://v.example/" + s} }},
 		{"report details", bob.Token, `mutation($s: String!, $r: ID!) { reportMessageRequest(input: {requestId: $r, reason: OTHER, details: $s}) { id } }`,
 			func(s string) map[string]any { return map[string]any{"s": s, "r": reqID} }},
-		{"phone number", alice.Token, `mutation($s: String!) { setPhoneNumber(input: {phoneNumber: $s, region: "FR"}) { id } }`,
+		{"phone number", alice.Token, `mutation($s: String!) { setPhoneNumber(input: {phoneNumber: $s, region: "FR"}) { expiresAt } }`,
 			func(s string) map[string]any { return map[string]any{"s": "+336123" + s} }},
 		{"username lookup", alice.Token, `query($s: String!) { user(username: $s) { id } }`,
 			func(s string) map[string]any { return map[string]any{"s": s} }},

@@ -153,8 +153,16 @@ func (r *mutationResolver) MarkConversationRead(ctx context.Context, conversatio
 	return r.svc.MarkConversationRead(ctx, id)
 }
 
-func (r *mutationResolver) SetPhoneNumber(ctx context.Context, in model.SetPhoneNumberInput) (*models.User, error) {
-	return r.svc.SetPhoneNumber(ctx, in.PhoneNumber, deref(in.Region))
+func (r *mutationResolver) SetPhoneNumber(ctx context.Context, in model.SetPhoneNumberInput) (*model.SetPhoneNumberPayload, error) {
+	expiresAt, err := r.svc.SetPhoneNumber(ctx, in.PhoneNumber, deref(in.Region))
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetPhoneNumberPayload{ExpiresAt: expiresAt}, nil
+}
+
+func (r *mutationResolver) VerifyPhoneNumber(ctx context.Context, code string) (*models.User, error) {
+	return r.svc.VerifyPhoneNumber(ctx, code)
 }
 
 func (r *mutationResolver) SyncContacts(ctx context.Context, in model.SyncContactsInput) (*model.SyncContactsPayload, error) {

@@ -220,6 +220,7 @@ var migrations = []*gormigrate.Migration{
 			return tx.AutoMigrate(&models.Member{}, &models.MessageRequest{})
 		},
 	},
+	migratePhoneVerification,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -11,14 +11,16 @@ import (
 	"dmgraph/relay"
 )
 
-// SetPhoneHash records the keyed hash of a user's own number. A number
-// already on another account is a CONFLICT.
-func (s *Store) SetPhoneHash(ctx context.Context, userID int64, hash string) error {
-	err := s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).Update("phone_hash", hash).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return models.Errorf(models.CodeConflict, "this phone number belongs to another account")
+// NewContacts counts the hashes that are not yet in ownerID's synced
+// contacts.
+func (s *Store) NewContacts(ctx context.Context, ownerID int64, hashes []string) (int, error) {
+	if len(hashes) == 0 {
+		return 0, nil
 	}
-	return translate(err, "user")
+	var known int64
+	err := s.db.WithContext(ctx).Model(&models.SyncedContact{}).
+		Where("owner_id = ? AND phone_hash IN ?", ownerID, hashes).Count(&known).Error
+	return len(hashes) - int(known), translate(err, "contacts")
 }
 
 // ReplaceContacts replaces ownerID's synced contacts with hashes and says how

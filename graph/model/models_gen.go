@@ -4,6 +4,7 @@ package model
 
 import (
 	"dmgraph/models"
+	"time"
 )
 
 // A session token and the account it belongs to.
@@ -108,6 +109,12 @@ type SetPhoneNumberInput struct {
 	Region *string `json:"region,omitempty"`
 }
 
+// A one-time code on its way to a phone number, from setPhoneNumber.
+type SetPhoneNumberPayload struct {
+	// When the code stops working: 10 minutes after it was sent. It also stops after 5 wrong tries.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 // Live updates over a websocket at /query (subprotocols graphql-transport-ws and
 // graphql-ws). Authenticate in connection_init: {"Authorization": "Bearer <token>"}.
 type Subscription struct {
@@ -125,7 +132,7 @@ type SyncContactsInput struct {
 type SyncContactsPayload struct {
 	// Distinct valid numbers now stored (as keyed hashes, never in plain text).
 	SyncedCount int `json:"syncedCount"`
-	// How many of them belong to dmgraph users.
+	// How many of them are the verified numbers of dmgraph users.
 	MatchedCount int `json:"matchedCount"`
 	// Entries skipped because they are not valid phone numbers.
 	InvalidCount int `json:"invalidCount"`
