@@ -10,13 +10,13 @@ import (
 // The sessions index signed-in sockets by user, for sign-outs, and forget
 // them when they close.
 func TestSessionsIndexSocketsByUser(t *testing.T) {
-	ss := &sessions{maxPending: 10, stop: make(chan struct{})}
+	ss := newSessions(nil, 10, SocketLimits{})
 	claims := func(user int64) auth.Claims {
 		return auth.Claims{UserID: user, Version: 1, Expires: time.Now().Add(time.Hour)}
 	}
 	a1, a2, b := &session{}, &session{}, &session{}
 	for _, s := range []*session{a1, a2, b} {
-		if !ss.admit(s) {
+		if _, ok := ss.admit(s, "192.0.2.1"); !ok {
 			t.Fatal("not admitted")
 		}
 	}
@@ -35,7 +35,7 @@ func TestSessionsIndexSocketsByUser(t *testing.T) {
 	}
 	// A socket that closed before it signed in is not indexed.
 	late := &session{}
-	ss.admit(late)
+	ss.admit(late, "192.0.2.1")
 	ss.remove(late)
 	late.signedIn(claims(3))
 	late.end()
