@@ -124,6 +124,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{})
+	srv.Use(websocketOnlySubscriptions{})
 	// Loaders live for one response: a query's, or one event of a
 	// subscription, so a long subscription never serves stale cached data.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -132,7 +133,6 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.AroundResponses(observe(log, opts.Metrics))
 	srv.AroundResponses(endFailedEvents)
 	srv.AroundRootFields(requireViewer)
-	srv.AroundOperations(websocketOnlySubscriptions)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
 	srv.AroundOperations(refuseRevokedSockets(svc))
 	srv.SetErrorPresenter(presentError(log))
@@ -278,13 +278,16 @@ func readBody(timeout time.Duration, next http.Handler) http.Handler {
 			bodyTooLarge(w)
 			return
 		}
-		buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
+		buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Now().Add(timeout))
 		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		_ = rc.SetReadDeadline(time.Time{})
 		var tooLarge *http.MaxBytesError
 		switch {
+		case err == nil:
+			_ = rc.SetReadDeadline(time.Time{})
+		// After a failed read the deadline stays: net/http discards the
+		// rest of the body before it closes, and must not wait for it.
 		case errors.As(err, &tooLarge):
 			bodyTooLarge(w)
 			return
@@ -309,16 +312,19 @@ func bodyTooLarge(w http.ResponseWriter) {
 		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
 }
 
-// websocketOnlySubscriptions refuses subscriptions over HTTP: one would hold
-// its request open until an event came, outside every socket limit.
-func websocketOnlySubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription && sessionFrom(ctx) == nil {
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-			Message:    "subscriptions are served over websockets only: connect to /query with the graphql-transport-ws (or graphql-ws) protocol",
-			Extensions: map[string]any{"code": string(models.CodeBadUserInput)},
-		}}})
+// websocketOnlySubscriptions refuses subscriptions over HTTP, POST or GET:
+// one would hold its request open until an event came, outside every socket
+// limit.
+type websocketOnlySubscriptions struct{}
+
+func (websocketOnlySubscriptions) ExtensionName() string                   { return "WebsocketOnlySubscriptions" }
+func (websocketOnlySubscriptions) Validate(graphql.ExecutableSchema) error { return nil }
+func (websocketOnlySubscriptions) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription || sessionFrom(ctx) != nil {
+		return nil
 	}
-	return next(ctx)
+	err := models.Invalid("subscriptions are served over websockets only: connect to /query with graphql-transport-ws (or graphql-ws)")
+	return &gqlerror.Error{Err: err, Message: err.Message}
 }
 
 // deadline bounds every query and mutation; subscriptions live on. The
