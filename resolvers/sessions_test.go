@@ -43,3 +43,41 @@ func TestSessionsIndexSocketsByUser(t *testing.T) {
 		t.Fatalf("a closed socket was indexed: %v", ss.byUser)
 	}
 }
+
+// The pending queues: a full address queue gives up its oldest, a full
+// global queue its oldest overall; signing in leaves them; removal forgets
+// the address.
+func TestSessionsPendingQueues(t *testing.T) {
+	ss := newSessions(nil, 3, SocketLimits{PendingPerAddress: 1, PerAddress: 10, PerUser: 10})
+	admit := func(addr string) (*session, []*session) {
+		s := &session{}
+		evicted, ok := ss.admit(s, addr)
+		if !ok {
+			t.Fatalf("%s refused", addr)
+		}
+		return s, evicted
+	}
+	a1, _ := admit("a")
+	a2, evicted := admit("a") // the address's queue of one empties, and is made again
+	if len(evicted) != 1 || evicted[0] != a1 || !a1.evicted {
+		t.Fatalf("evicted %v, want a1", evicted)
+	}
+	b, _ := admit("b")
+	c, _ := admit("c")
+	if _, evicted = admit("d"); len(evicted) != 1 || evicted[0] != a2 {
+		t.Fatalf("evicted %v, want a2, the oldest overall", evicted)
+	}
+	if code, _ := a2.signedIn(auth.Claims{UserID: 1, Expires: time.Now().Add(time.Hour)}); code != CloseInitTimeout {
+		t.Fatalf("an evicted socket signed in: %d", code)
+	}
+	if code, _ := b.signedIn(auth.Claims{UserID: 1, Expires: time.Now().Add(time.Hour)}); code != 0 || ss.pending.Len() != 2 {
+		t.Fatalf("signing in: %d, %d pending", code, ss.pending.Len())
+	}
+	for _, s := range []*session{a1, a2, b, c} {
+		ss.remove(s)
+		s.end()
+	}
+	if ss.pending.Len() != 1 || len(ss.pendingAt) != 1 || len(ss.byAddr) != 1 || ss.byAddr["d"] != 1 {
+		t.Fatalf("after removal: %d pending, queues %v, addresses %v", ss.pending.Len(), ss.pendingAt, ss.byAddr)
+	}
+}

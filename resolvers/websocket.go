@@ -606,16 +606,16 @@ func (ss *sessions) admit(s *session, addr string) (evicted []*session, ok bool)
 	if ss.byAddr[addr] >= ss.limits.PerAddress {
 		return nil, false
 	}
-	q := ss.pendingAt[addr]
-	if q == nil {
-		q = list.New()
-		ss.pendingAt[addr] = q
-	}
-	if q.Len() >= ss.limits.PendingPerAddress {
+	if q := ss.pendingAt[addr]; q != nil && q.Len() >= ss.limits.PendingPerAddress {
 		evicted = append(evicted, ss.evict(q.Front().Value.(*session)))
 	}
 	if ss.pending.Len() >= ss.maxPending {
 		evicted = append(evicted, ss.evict(ss.pending.Front().Value.(*session)))
+	}
+	q := ss.pendingAt[addr] // after the evictions, which drop emptied queues
+	if q == nil {
+		q = list.New()
+		ss.pendingAt[addr] = q
 	}
 	s.owner, s.addr = ss, addr
 	s.queued, s.queuedAddr = ss.pending.PushBack(s), q.PushBack(s)
