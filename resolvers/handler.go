@@ -52,7 +52,7 @@ type Options struct {
 	// (DefaultMaxPendingSockets when 0).
 	MaxPendingSockets int
 	// SocketLimits bound websockets per address and per user (zero fields
-	// take DefaultSocketLimits').
+	// take DefaultSocketLimits).
 	SocketLimits SocketLimits
 	// BodyTimeout bounds the reading of a request's body (DefaultBodyTimeout
 	// when 0).
