@@ -253,7 +253,9 @@ func TestSec07SlowBodyIsCut(t *testing.T) {
 	if res.StatusCode != http.StatusRequestTimeout || out.code() != "BAD_USER_INPUT" {
 		t.Fatalf("trickled body: HTTP %d %+v, want 408", res.StatusCode, out)
 	}
-	if _, err := io.ReadAll(c); err != nil {
+	// The server closes: EOF, or a reset when the trickle was still coming.
+	var ne net.Error
+	if _, err := io.ReadAll(c); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("connection not closed: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -327,21 +329,12 @@ func TestSec15RepeatedSubscriptionIDCloses4409(t *testing.T) {
 			ws.subscribe("s", subMessages, nil)
 			waitFor(t, "the subscription", 5*time.Second, func() bool { return e.hub.Subscriptions() == 1 })
 			ws.write(wsMsg{ID: "s", Type: stop})
+			ws.expect("complete") // gqlgen's, for the stopped one: it has left the hub
 			ws.subscribe("s", subMessages, nil)
-			waitFor(t, "the second subscription alone", 5*time.Second, func() bool { return e.hub.Subscriptions() == 1 })
+			waitFor(t, "the second subscription", 5*time.Second, func() bool { return e.hub.Subscriptions() == 1 })
 			sent := e.send(alice, bob, "still one")
 			var got liveMessage
-			for {
-				m := ws.next()
-				if m.Type == "complete" { // gqlgen's for the stopped one
-					continue
-				}
-				if m.ID != "s" || (m.Type != "next" && m.Type != "data") {
-					t.Fatalf("got %s %s %s", m.ID, m.Type, m.Payload)
-				}
-				_ = json.Unmarshal(m.Payload, &struct{ Data any }{&got})
-				break
-			}
+			ws.data("s", &got)
 			if got.MessageAdded.ID != sent.MessageID {
 				t.Fatalf("got %+v, want %s", got, sent.MessageID)
 			}
