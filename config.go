@@ -63,6 +63,14 @@ type config struct {
 	RateLimits bool
 	// Limits are the limits' sizes, from RATE_LIMIT_* as COUNT/PERIOD.
 	Limits dm.Limits
+	// MaxPendingSockets and SocketLimits bound websockets overall, per
+	// address and per user (WS_MAX_*).
+	MaxPendingSockets int
+	SocketLimits      resolvers.SocketLimits
+	// HeaderTimeout, BodyTimeout and IdleTimeout bound reading a request's
+	// headers, reading its body, and a kept-alive connection's wait for the
+	// next request (HTTP_*_TIMEOUT).
+	HeaderTimeout, BodyTimeout, IdleTimeout time.Duration
 	// GCHeadroom is the least the heap may grow between two garbage
 	// collections, in bytes (GC_HEADROOM_MB; 0, or GOGC set, leaves Go's
 	// own pacing).
@@ -71,6 +79,12 @@ type config struct {
 
 // DefaultGCHeadroomMB is GC_HEADROOM_MB's default.
 const DefaultGCHeadroomMB = 64
+
+// Defaults of HTTP_HEADER_TIMEOUT and HTTP_IDLE_TIMEOUT.
+const (
+	DefaultHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout   = 2 * time.Minute
+)
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
@@ -111,6 +125,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"FACEBOOK_TIMEOUT", &c.FacebookTimeout, facebook.DefaultTimeout},
 		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 15 * time.Second},
 		{"OPERATION_TIMEOUT", &c.OperationTimeout, resolvers.DefaultOperationTimeout},
+		{"HTTP_HEADER_TIMEOUT", &c.HeaderTimeout, DefaultHeaderTimeout},
+		{"HTTP_BODY_TIMEOUT", &c.BodyTimeout, resolvers.DefaultBodyTimeout},
+		{"HTTP_IDLE_TIMEOUT", &c.IdleTimeout, DefaultIdleTimeout},
 	}
 	for _, d := range durations {
 		if *d.dst, err = duration(getenv, d.name, d.def); err != nil {
@@ -154,6 +171,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.TrustedProxies, err = resolvers.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	sockets := []struct {
+		name string
+		dst  *int
+		def  int
+	}{
+		{"WS_MAX_PENDING_SOCKETS", &c.MaxPendingSockets, resolvers.DefaultMaxPendingSockets},
+		{"WS_MAX_PENDING_PER_ADDRESS", &c.SocketLimits.PendingPerAddress, resolvers.DefaultSocketLimits.PendingPerAddress},
+		{"WS_MAX_SOCKETS_PER_ADDRESS", &c.SocketLimits.PerAddress, resolvers.DefaultSocketLimits.PerAddress},
+		{"WS_MAX_SOCKETS_PER_USER", &c.SocketLimits.PerUser, resolvers.DefaultSocketLimits.PerUser},
+	}
+	for _, n := range sockets {
+		if *n.dst, err = positive(getenv, n.name, n.def); err != nil {
+			return c, err
+		}
 	}
 	c.GCHeadroom = DefaultGCHeadroomMB << 20
 	if s := getenv("GC_HEADROOM_MB"); s != "" {
@@ -251,6 +283,19 @@ func duration(getenv func(string) string, name string, def time.Duration) (time.
 		return 0, fmt.Errorf("%s must be a positive Go duration such as %v, got %q", name, def, s)
 	}
 	return d, nil
+}
+
+// positive reads a count that must be above zero.
+func positive(getenv func(string) string, name string, def int) (int, error) {
+	s := getenv(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s must be a positive number such as %d, got %q", name, def, s)
+	}
+	return n, nil
 }
 
 // flag reads a switch that is on unless set to false.

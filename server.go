@@ -149,8 +149,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	handler := resolvers.NewHandler(a.svc, resolvers.Options{
 		Log: log, Playground: cfg.Playground, NoIntrospection: !cfg.Introspection, Hub: hub,
 		AllowedOrigins: cfg.AllowedOrigins, Metrics: m, TrustedProxies: cfg.TrustedProxies,
-		OperationTimeout: cfg.OperationTimeout,
-		Checks:           map[string]func(context.Context) error{"database": a.store.Ping, "broker": broker.Ready},
+		OperationTimeout: cfg.OperationTimeout, BodyTimeout: cfg.BodyTimeout,
+		MaxPendingSockets: cfg.MaxPendingSockets, SocketLimits: cfg.SocketLimits,
+		Checks: map[string]func(context.Context) error{"database": a.store.Ping, "broker": broker.Ready},
 	})
 	if cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(cfg.DebugAddr, log)
@@ -163,7 +164,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// No ReadTimeout: it would end a handler's context once the body is
+	// read; the handler bounds the body's reading itself (HTTP_BODY_TIMEOUT).
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
 	log.Info("serving", "addr", ln.Addr().String(), "database", a.store.Dialect(), "broker", brokerName(cfg.RedisURL),
 		"graphiql", cfg.Playground, "graphql", "/query")
 	if ready != nil {

@@ -1,13 +1,16 @@
 package resolvers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -48,6 +51,12 @@ type Options struct {
 	// MaxPendingSockets bounds websockets not yet authenticated
 	// (DefaultMaxPendingSockets when 0).
 	MaxPendingSockets int
+	// SocketLimits bound websockets per address and per user (zero fields
+	// take DefaultSocketLimits).
+	SocketLimits SocketLimits
+	// BodyTimeout bounds the reading of a request's body (DefaultBodyTimeout
+	// when 0).
+	BodyTimeout time.Duration
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// TokenRecheckInterval is how often open websockets' tokens are checked
@@ -62,6 +71,9 @@ type Options struct {
 
 // DefaultOperationTimeout is how long a query or mutation may take.
 const DefaultOperationTimeout = 5 * time.Second
+
+// DefaultBodyTimeout is how long a client may take to send a request's body.
+const DefaultBodyTimeout = 10 * time.Second
 
 // Handler serves the API. CloseWebsockets closes every open websocket.
 type Handler struct {
@@ -95,6 +107,9 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	if opts.OperationTimeout <= 0 {
 		opts.OperationTimeout = DefaultOperationTimeout
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
 	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics, timeout: opts.OperationTimeout}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
 	srv.AddTransport(newWebsocketTransport(svc, opts.OperationTimeout, log))
@@ -109,6 +124,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{})
+	srv.Use(websocketOnlySubscriptions{})
 	// Loaders live for one response: a query's, or one event of a
 	// subscription, so a long subscription never serves stale cached data.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -125,10 +141,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		return errors.New("panic")
 	})
 
-	if opts.MaxPendingSockets <= 0 {
-		opts.MaxPendingSockets = DefaultMaxPendingSockets
-	}
-	ss := &sessions{metrics: opts.Metrics, maxPending: int64(opts.MaxPendingSockets), stop: make(chan struct{})}
+	ss := newSessions(opts.Metrics, opts.MaxPendingSockets, opts.SocketLimits)
 	opts.Hub.Observe(func(ev models.Event) {
 		switch ev.Kind {
 		case models.EventSignedOut:
@@ -151,7 +164,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	}
 	go ss.recheckEvery(opts.TokenRecheckInterval, svc, log)
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, http.MaxBytesHandler(srv, maxBodyBytes))))
+	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, readBody(opts.BodyTimeout, srv))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -247,6 +260,71 @@ func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, tim
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
 	})
+}
+
+// readBody reads a request's body before gqlgen does, within timeout and
+// maxBodyBytes, so that a body too large is answered with 413 and one too
+// slow with 408, each with a coded error (gqlgen answers a failed read with
+// 200). http.Server's ReadTimeout would also cut a handler's context short
+// once the body is read; this deadline is lifted then. Websocket upgrades
+// have no body, and gorilla sets their deadlines.
+func readBody(timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > maxBodyBytes {
+			bodyTooLarge(w)
+			return
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(timeout))
+		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case err == nil:
+			_ = rc.SetReadDeadline(time.Time{})
+		// After a failed read the deadline stays: net/http discards the
+		// rest of the body before it closes, and must not wait for it.
+		case errors.As(err, &tooLarge):
+			bodyTooLarge(w)
+			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, models.CodeBadUserInput,
+				fmt.Sprintf("the request body did not arrive within %v", timeout))
+			return
+		case err != nil:
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusBadRequest, models.CodeBadUserInput, "the request body could not be read")
+			return
+		}
+		r.Body = io.NopCloser(buf)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bodyTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusRequestEntityTooLarge, models.CodeBadUserInput,
+		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
+}
+
+// websocketOnlySubscriptions refuses subscriptions over HTTP, POST or GET:
+// one would hold its request open until an event came, outside every socket
+// limit.
+type websocketOnlySubscriptions struct{}
+
+func (websocketOnlySubscriptions) ExtensionName() string                   { return "WebsocketOnlySubscriptions" }
+func (websocketOnlySubscriptions) Validate(graphql.ExecutableSchema) error { return nil }
+func (websocketOnlySubscriptions) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription || sessionFrom(ctx) != nil {
+		return nil
+	}
+	err := models.Invalid("subscriptions are served over websockets only: connect to /query with graphql-transport-ws (or graphql-ws)")
+	return &gqlerror.Error{Err: err, Message: err.Message}
 }
 
 // deadline bounds every query and mutation; subscriptions live on. The

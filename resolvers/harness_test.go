@@ -96,6 +96,7 @@ type envConfig struct {
 	redisChannel string
 	opTimeout    time.Duration
 	recheck      time.Duration
+	handlerOpts  func(*resolvers.Options)
 }
 
 type envOption func(*envConfig)
@@ -107,6 +108,11 @@ func withoutIntrospection() envOption { return func(c *envConfig) { c.noIntrospe
 func withLimits(l *dm.Limits) envOption { return func(c *envConfig) { c.limits = l } }
 
 func withMaxPendingSockets(n int) envOption { return func(c *envConfig) { c.maxPending = n } }
+
+// withHandlerOptions changes the handler's options last.
+func withHandlerOptions(f func(*resolvers.Options)) envOption {
+	return func(c *envConfig) { c.handlerOpts = f }
+}
 
 // withStore puts a test double in front of the store.
 func withStore(wrap func(dm.Store) dm.Store) envOption {
@@ -196,8 +202,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, SMS: e.sms, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
 		Limits: cfg.limits, Log: log})
-	e.handler = resolvers.NewHandler(svc, resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout, TokenRecheckInterval: cfg.recheck,
-		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}})
+	hopts := resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout, TokenRecheckInterval: cfg.recheck,
+		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}}
+	if cfg.handlerOpts != nil {
+		cfg.handlerOpts(&hopts)
+	}
+	e.handler = resolvers.NewHandler(svc, hopts)
 	e.srv = httptest.NewUnstartedServer(e.handler)
 	if cfg.tinySockets {
 		e.srv.Listener = tinyBufferListener{e.srv.Listener}

@@ -2,6 +2,7 @@ package resolvers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -348,14 +349,16 @@ func TestLiveSubscriptionFloodIsCut(t *testing.T) {
 	}
 }
 
-// Sockets that never authenticate are capped; authenticating frees a place.
+// Sockets that never authenticate are capped: a new one takes the place of
+// the one that waited longest, which is closed with 4408; one that
+// authenticated no longer counts.
 func TestLivePendingSocketsAreCapped(t *testing.T) {
 	e := newEnv(t, withMaxPendingSockets(2))
 	u := e.register("patient")
 	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/query"
 	d := websocket.Dialer{Subprotocols: []string{protoTransportWS}, HandshakeTimeout: 5 * time.Second}
 	var open []*websocket.Conn
-	for range 2 {
+	for range 3 {
 		c, _, err := d.Dial(url, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -363,20 +366,26 @@ func TestLivePendingSocketsAreCapped(t *testing.T) {
 		defer c.Close()
 		open = append(open, c)
 	}
-	if _, res, err := d.Dial(url, nil); err == nil || res == nil || res.StatusCode != 429 {
-		t.Fatalf("third unauthenticated socket: %v", err)
+	_ = open[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ce *websocket.CloseError
+	if _, _, err := open[0].ReadMessage(); !errors.As(err, &ce) || ce.Code != 4408 {
+		t.Fatalf("the oldest unauthenticated socket: %v, want close 4408", err)
 	}
-	// One of them authenticates: there is room again.
-	_ = open[0].WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": "Bearer " + u.Token}})
+	// The second authenticates; a new one then takes no one's place.
+	_ = open[1].WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": "Bearer " + u.Token}})
 	var ack map[string]any
-	if err := open[0].ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
+	if err := open[1].ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
 		t.Fatalf("ack: %v %v", ack, err)
 	}
 	c, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("after one authenticated: %v", err)
 	}
-	c.Close()
+	defer c.Close()
+	_ = open[2].WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]string{"Authorization": "Bearer " + u.Token}})
+	if err := open[2].ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("the third socket lost its place: %v %v", ack, err)
+	}
 }
 
 // brokenViews breaks the conversation loader's reads while mode says so:

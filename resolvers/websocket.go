@@ -2,7 +2,10 @@ package resolvers
 
 import (
 	"bufio"
+	"bytes"
+	"container/list"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -33,9 +37,18 @@ const (
 	CloseForbidden     = 4403 // connection_init had no valid token
 	CloseTryAgainLater = 1013 // the server could not check the token just now
 	CloseSlowConsumer  = 4429 // fell behind: reconnect and resume with after
-	writeWait          = 10 * time.Second
-	wsPayloadReadLimit = 64 << 10
-	wsInitTimeout      = 10 * time.Second
+	// CloseTooManySockets refuses connection_init when the user already
+	// holds WS_MAX_SOCKETS_PER_USER signed-in sockets.
+	CloseTooManySockets = 4429
+	// CloseInitTimeout ends a socket that had not sent a valid
+	// connection_init when newer ones needed its place.
+	CloseInitTimeout = 4408
+	// CloseSubscriberExists ends a socket that reused the ID of an
+	// operation still running on it.
+	CloseSubscriberExists = 4409
+	writeWait             = 10 * time.Second
+	wsPayloadReadLimit    = 64 << 10
+	wsInitTimeout         = 10 * time.Second
 )
 
 // writeBuffers is shared by every socket's writes.
@@ -85,8 +98,10 @@ func initFunc(svc *dm.Service, timeout time.Duration, log *slog.Logger) transpor
 			return transport.AppendCloseReason(ctx, "internal error"), nil, errors.New("internal error")
 		}
 		if s := sessionFrom(ctx); s != nil {
-			s.signedIn(claims)
-			s.settle()
+			if code, reason := s.signedIn(claims); code != 0 {
+				ctx = transport.WithWebsocketCloseCode(ctx, code)
+				return transport.AppendCloseReason(ctx, reason), nil, errors.New(reason)
+			}
 			// A sign-out that landed between the check and signedIn found
 			// no user on this socket to close; it raised the version first,
 			// so it is seen here.
@@ -230,20 +245,129 @@ type wsConn struct {
 	pinger   *time.Timer // runs ping; a timer, not a goroutine per socket
 	// The keep-alive, as it was when the socket opened (tests change it).
 	pingEvery, pongWithin time.Duration
+	ops                   operations
 }
 
+// operations are the IDs of the operations running on one socket, as the
+// messages both ways tell: a client's subscribe (graphql-ws: start) begins
+// one; the client's complete (stop), or the server's complete or error,
+// ends it.
+type operations struct {
+	mu     sync.Mutex
+	active map[string]struct{}
+	// stopping counts, per ID, the client's completes whose operation the
+	// server has yet to end with a message of its own: gqlgen sends
+	// complete even then, and that late message must not end a new
+	// operation that reuses the ID.
+	stopping map[string]int
+}
+
+// received notes a client message; false, with the ID, when it starts an
+// operation under an ID already running.
+func (o *operations) received(b []byte) (string, bool) {
+	var m struct{ ID, Type string }
+	if json.Unmarshal(b, &m) != nil {
+		return "", true // gqlgen answers malformed messages itself
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch m.Type {
+	case "subscribe", "start":
+		if _, running := o.active[m.ID]; running {
+			return m.ID, false
+		}
+		if o.active == nil {
+			o.active = map[string]struct{}{}
+		}
+		o.active[m.ID] = struct{}{}
+	case "complete", "stop":
+		if _, running := o.active[m.ID]; running {
+			delete(o.active, m.ID)
+			if o.stopping == nil {
+				o.stopping = map[string]int{}
+			}
+			o.stopping[m.ID]++
+		}
+	}
+	return "", true
+}
+
+// sent notes a server message: gqlgen's, a struct with ID and Type fields.
+func (o *operations) sent(v any) {
+	rv := reflect.Indirect(reflect.ValueOf(v))
+	if rv.Kind() != reflect.Struct {
+		return
+	}
+	f := messageFields(rv.Type())
+	if f.id == nil || f.typ == nil {
+		return
+	}
+	if typ := rv.FieldByIndex(f.typ).String(); typ != "complete" && typ != "error" {
+		return
+	}
+	id := rv.FieldByIndex(f.id).String()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopping[id] > 0 {
+		if o.stopping[id]--; o.stopping[id] == 0 {
+			delete(o.stopping, id)
+		}
+		return
+	}
+	delete(o.active, id)
+}
+
+// fieldIndexes locate a message struct's ID and Type fields.
+type fieldIndexes struct{ id, typ []int }
+
+var messageFieldCache sync.Map // reflect.Type → fieldIndexes
+
+func messageFields(t reflect.Type) fieldIndexes {
+	if f, ok := messageFieldCache.Load(t); ok {
+		return f.(fieldIndexes)
+	}
+	var f fieldIndexes
+	if sf, ok := t.FieldByName("ID"); ok && sf.Type.Kind() == reflect.String {
+		f.id = sf.Index
+	}
+	if sf, ok := t.FieldByName("Type"); ok && sf.Type.Kind() == reflect.String {
+		f.typ = sf.Index
+	}
+	messageFieldCache.Store(t, f)
+	return f
+}
+
+// NextReader reads the next message whole, to see which operation it
+// starts or stops: a client that starts one under the ID of one still
+// running is disconnected with 4409, as graphql-transport-ws requires (and
+// gqlgen would lose track of the first).
 func (c *wsConn) NextReader() (int, io.Reader, error) {
 	t, r, err := c.c.NextReader()
 	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
 		return t, r, transport.ErrWebsocketClosed
 	}
-	if err == nil {
-		_ = c.c.SetReadDeadline(time.Now().Add(c.pongWithin))
+	if err != nil {
+		return t, r, err
 	}
-	return t, r, err
+	_ = c.c.SetReadDeadline(time.Now().Add(c.pongWithin))
+	b, err := io.ReadAll(r)
+	if err != nil {
+		// Over the read limit: gqlgen reports it as it did.
+		return t, io.MultiReader(bytes.NewReader(b), errReader{err}), nil
+	}
+	if id, ok := c.ops.received(b); !ok {
+		c.closeWith(CloseSubscriberExists, "Subscriber for "+truncate(id, 64)+" already exists")
+		return t, nil, transport.ErrWebsocketClosed
+	}
+	return t, bytes.NewReader(b), nil
 }
 
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 func (c *wsConn) WriteJSON(v any) error {
+	c.ops.sent(v)
 	_ = c.c.SetWriteDeadline(time.Now().Add(writeWait))
 	return c.c.WriteJSON(v)
 }
@@ -306,32 +430,62 @@ type session struct {
 	expiry *time.Timer
 	owner  *sessions
 	user   auth.Claims // once signed in
-	// indexedAs is the user the owner indexes the socket under; guarded by
-	// the owner's mu.
-	indexedAs int64
-	// settled is set once the socket stops counting as pending: it
-	// authenticated, or it ended.
-	settled       atomic.Bool
-	subscriptions atomic.Int32
+	// A close asked for before the connection was attached, done on attach.
+	closeCode   int
+	closeReason string
+	// addr is the client's address, as the owner counts it.
+	addr string
+	// Guarded by the owner's mu: the user the owner indexes the socket
+	// under, its places in the pending queues while it has not signed in,
+	// and whether it lost its place to newer sockets.
+	indexedAs          int64
+	queued, queuedAddr *list.Element
+	evicted            bool
+	subscriptions      atomic.Int32
 }
 
-// settle stops counting the socket as pending, once.
-func (s *session) settle() {
-	if s.settled.CompareAndSwap(false, true) && s.owner != nil {
-		s.owner.pending.Add(-1)
-	}
-}
-
-// Per-socket limits against floods.
+// Socket limits against floods. The defaults of the configurable ones are
+// in DefaultSocketLimits.
 const (
 	// MaxSubscriptionsPerSocket bounds the subscriptions one socket may hold;
 	// the next one closes it with 4429.
 	MaxSubscriptionsPerSocket = 64
 	// DefaultMaxPendingSockets bounds sockets that have not yet sent a valid
-	// connection_init; more are refused with 429 until some authenticate or
-	// time out (wsInitTimeout).
+	// connection_init. When they are that many, a new socket takes the
+	// place of the one that has waited longest, which is closed with 4408.
 	DefaultMaxPendingSockets = 1000
 )
+
+// SocketLimits bound the websockets of one client; 0 takes the default.
+type SocketLimits struct {
+	// PendingPerAddress bounds one address's sockets waiting for
+	// connection_init; a new one takes the place of the address's oldest.
+	PendingPerAddress int
+	// PerAddress bounds one address's open sockets, signed in or not; more
+	// are refused with HTTP 429.
+	PerAddress int
+	// PerUser bounds one user's signed-in sockets; connection_init on one
+	// more is refused with close code 4429.
+	PerUser int
+}
+
+// DefaultSocketLimits are the limits used for the zero fields of
+// Options.SocketLimits.
+var DefaultSocketLimits = SocketLimits{PendingPerAddress: 100, PerAddress: 1000, PerUser: 32}
+
+func (l SocketLimits) orDefaults() SocketLimits {
+	d := DefaultSocketLimits
+	if l.PendingPerAddress > 0 {
+		d.PendingPerAddress = l.PendingPerAddress
+	}
+	if l.PerAddress > 0 {
+		d.PerAddress = l.PerAddress
+	}
+	if l.PerUser > 0 {
+		d.PerUser = l.PerUser
+	}
+	return d
+}
 
 // addSubscription counts a new subscription on the socket, and closes the
 // socket when there are too many.
@@ -350,17 +504,27 @@ func sessionFrom(ctx context.Context) *session {
 	return s
 }
 
+// attach gives the session its connection, and closes it at once when the
+// session was closed before (evicted or shut down during the upgrade).
 func (s *session) attach(c *wsConn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.conn = c
+	code, reason := s.closeCode, s.closeReason
+	s.mu.Unlock()
+	if code != 0 {
+		c.closeWith(code, reason)
+	}
 }
 
 // signedIn records the socket's user and closes it with 4401 when the
-// token expires.
-func (s *session) signedIn(c auth.Claims) {
+// token expires. It returns a close code and reason instead when the socket
+// may not sign in: it lost its place while the token was checked, or the
+// user holds too many sockets already.
+func (s *session) signedIn(c auth.Claims) (int, string) {
 	if s.owner != nil {
-		s.owner.signedIn(s, c.UserID)
+		if code, reason := s.owner.signedIn(s, c.UserID); code != 0 {
+			return code, reason
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -369,6 +533,7 @@ func (s *session) signedIn(c auth.Claims) {
 		s.expiry.Stop()
 	}
 	s.expiry = time.AfterFunc(time.Until(c.Expires), func() { s.close(CloseUnauthorized, "token expired") })
+	return 0, ""
 }
 
 // claims are the socket's token's, once signed in.
@@ -378,10 +543,14 @@ func (s *session) claims() auth.Claims {
 	return s.user
 }
 
-// close closes the socket with a code and reason.
+// close closes the socket with a code and reason, at once or, before the
+// upgrade is done, as soon as it is.
 func (s *session) close(code int, reason string) {
 	s.mu.Lock()
 	c := s.conn
+	if c == nil && s.closeCode == 0 {
+		s.closeCode, s.closeReason = code, reason
+	}
 	s.mu.Unlock()
 	if c != nil {
 		c.closeWith(code, reason)
@@ -397,46 +566,101 @@ func (s *session) end() {
 	}
 }
 
-// sessions tracks open websockets, so shutdown can close them with 1001.
+// sessions tracks open websockets: to close them at shutdown with 1001, a
+// user's at sign-out, and to bound them per address and per user.
+//
+// Sockets waiting for connection_init queue, oldest first, overall and per
+// address. A full queue makes room for a new socket by closing its oldest
+// (4408), so a client that signs in within a round trip always gets in,
+// however many sockets others hold open without signing in.
 type sessions struct {
 	draining   atomic.Bool   // set at shutdown: no new sockets
 	rechecking atomic.Bool   // a recheck is running
 	stop       chan struct{} // closed by closeAll: no more rechecks
 	metrics    *metrics.Metrics
-	maxPending int64
-	pending    atomic.Int64 // sockets not yet authenticated
+	maxPending int
+	limits     SocketLimits
 	mu         sync.Mutex
 	set        map[*session]struct{}
 	byUser     map[int64]map[*session]struct{} // the signed-in sockets of each user
+	byAddr     map[string]int                  // open sockets per address
+	pending    list.List                       // of *session, not yet signed in, oldest first
+	pendingAt  map[string]*list.List           // the same, per address
 }
 
-// admit registers a new socket unless too many are still unauthenticated.
-func (ss *sessions) admit(s *session) bool {
-	if ss.pending.Add(1) > ss.maxPending {
-		ss.pending.Add(-1)
-		return false
+func newSessions(m *metrics.Metrics, maxPending int, limits SocketLimits) *sessions {
+	if maxPending <= 0 {
+		maxPending = DefaultMaxPendingSockets
 	}
-	s.owner = ss
+	return &sessions{metrics: m, maxPending: maxPending, limits: limits.orDefaults(), stop: make(chan struct{}),
+		set: map[*session]struct{}{}, byUser: map[int64]map[*session]struct{}{}, byAddr: map[string]int{},
+		pendingAt: map[string]*list.List{}}
+}
+
+// admit registers a new socket from addr, unless the address has too many
+// open. Sockets that lost their place in the pending queues to it are
+// returned, for the caller to close.
+func (ss *sessions) admit(s *session, addr string) (evicted []*session, ok bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.set == nil {
-		ss.set = map[*session]struct{}{}
+	if ss.byAddr[addr] >= ss.limits.PerAddress {
+		return nil, false
 	}
+	if q := ss.pendingAt[addr]; q != nil && q.Len() >= ss.limits.PendingPerAddress {
+		evicted = append(evicted, ss.evict(q.Front().Value.(*session)))
+	}
+	if ss.pending.Len() >= ss.maxPending {
+		evicted = append(evicted, ss.evict(ss.pending.Front().Value.(*session)))
+	}
+	q := ss.pendingAt[addr] // after the evictions, which drop emptied queues
+	if q == nil {
+		q = list.New()
+		ss.pendingAt[addr] = q
+	}
+	s.owner, s.addr = ss, addr
+	s.queued, s.queuedAddr = ss.pending.PushBack(s), q.PushBack(s)
 	ss.set[s] = struct{}{}
+	ss.byAddr[addr]++
 	ss.metrics.WebsocketOpened()
-	return true
+	return evicted, true
+}
+
+// evict takes s out of the pending queues for good; ss.mu is held.
+func (ss *sessions) evict(s *session) *session {
+	ss.unqueue(s)
+	s.evicted = true
+	return s
+}
+
+// unqueue takes s out of the pending queues; ss.mu is held.
+func (ss *sessions) unqueue(s *session) {
+	if s.queued == nil {
+		return
+	}
+	ss.pending.Remove(s.queued)
+	q := ss.pendingAt[s.addr]
+	q.Remove(s.queuedAddr)
+	if q.Len() == 0 {
+		delete(ss.pendingAt, s.addr)
+	}
+	s.queued, s.queuedAddr = nil, nil
 }
 
 // signedIn indexes s under its user, so a sign-out finds the user's sockets
-// without a scan of all of them.
-func (ss *sessions) signedIn(s *session, userID int64) {
+// without a scan of all of them. It returns a close code and reason instead
+// when s lost its place meanwhile, or the user has too many sockets.
+func (ss *sessions) signedIn(s *session, userID int64) (int, string) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if _, ok := ss.set[s]; !ok {
-		return // already removed
+	if s.evicted {
+		return CloseInitTimeout, "connection_init came too late"
 	}
-	if ss.byUser == nil {
-		ss.byUser = map[int64]map[*session]struct{}{}
+	if _, ok := ss.set[s]; !ok {
+		return CloseGoingAway, "connection closed" // already removed
+	}
+	ss.unqueue(s)
+	if s.indexedAs != userID && len(ss.byUser[userID]) >= ss.limits.PerUser {
+		return CloseTooManySockets, "too many connections for this user"
 	}
 	ss.unindex(s)
 	if ss.byUser[userID] == nil {
@@ -444,6 +668,7 @@ func (ss *sessions) signedIn(s *session, userID int64) {
 	}
 	ss.byUser[userID][s] = struct{}{}
 	s.indexedAs = userID
+	return 0, ""
 }
 
 // unindex drops s from the index; ss.mu is held.
@@ -458,11 +683,14 @@ func (ss *sessions) unindex(s *session) {
 }
 
 func (ss *sessions) remove(s *session) {
-	s.settle()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	ss.unqueue(s)
 	if _, ok := ss.set[s]; ok {
 		delete(ss.set, s)
+		if ss.byAddr[s.addr]--; ss.byAddr[s.addr] <= 0 {
+			delete(ss.byAddr, s.addr)
+		}
 		ss.metrics.WebsocketClosed()
 	}
 	ss.unindex(s)
@@ -563,9 +791,13 @@ func withSessions(ss *sessions, allowedOrigins []string, next http.Handler) http
 			return
 		}
 		s := &session{}
-		if !ss.admit(s) {
-			writeError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many unauthenticated connections; try again shortly")
+		evicted, ok := ss.admit(s, addressKey(models.ClientIP(r.Context())))
+		if !ok {
+			writeError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many connections from this address")
 			return
+		}
+		for _, old := range evicted {
+			old.close(CloseInitTimeout, "connection_init took too long")
 		}
 		defer func() {
 			// The transport returns when the socket is done.
