@@ -90,6 +90,13 @@ func startServer(ctx context.Context, bin, databaseURL, redisURL, logPath string
 		"JWT_SECRET="+benchSecret,
 		"LOG_LEVEL=warn",
 		"PLAYGROUND=false",
+		// Every bench client connects from 127.0.0.1, and idle opens
+		// thousands of sockets at once: the per-address and per-user socket
+		// caps would refuse the load they are meant to stop.
+		"WS_MAX_SOCKETS_PER_ADDRESS=1000000",
+		"WS_MAX_SOCKETS_PER_USER=1000000",
+		"WS_MAX_PENDING_SOCKETS=1000000",
+		"WS_MAX_PENDING_PER_ADDRESS=1000000",
 	)
 	cmd.Env = append(cmd.Env, env...)
 	logFile, err := os.Create(logPath)
