@@ -146,12 +146,29 @@ func originChecker(patterns []string) func(*http.Request) bool {
 			return true
 		}
 		for _, p := range patterns {
-			if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok {
+			if originMatches(strings.ToLower(p), strings.ToLower(u.Host)) {
 				return true
 			}
 		}
 		return false
 	}
+}
+
+// originMatches matches host[:port] against a pattern. An IPv6 literal's
+// brackets ("[::1]:*") are taken literally, not as path.Match's character
+// class, which would match "1:3000" and never "[::1]:3000".
+func originMatches(pattern, host string) bool {
+	if rest, ok := strings.CutPrefix(pattern, "["); ok {
+		addr, port, _ := strings.Cut(rest, "]")
+		hostAddr, hostPort, found := strings.Cut(strings.TrimPrefix(host, "["), "]")
+		if !found || !strings.HasPrefix(host, "[") || addr != hostAddr {
+			return false
+		}
+		ok, _ := path.Match(port, hostPort)
+		return ok
+	}
+	ok, _ := path.Match(pattern, host)
+	return ok
 }
 
 // DefaultAllowedOrigins are the origin patterns allowed besides the server's own host.
