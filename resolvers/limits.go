@@ -100,8 +100,8 @@ func (l documentLimits) MutateOperationParameters(ctx context.Context, p *graphq
 }
 
 // checkDocument refuses a document over the limits. work, when not nil,
-// counts the steps taken, for tests: at most a few per selection and
-// fragment in the document, plus MaxSelections.
+// counts the steps taken, for tests: one per selection in the document,
+// then, for an expansion within MaxSelections, one per expanded selection.
 func checkDocument(doc *ast.QueryDocument, work *int) *models.Error {
 	c := &docCheck{
 		frags: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
