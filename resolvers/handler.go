@@ -117,13 +117,16 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(unsupported{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
+	srv.SetParserTokenLimit(MaxTokens)
 	if !opts.NoIntrospection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	// After APQ, which may supply the query; before parsing and validation.
+	srv.Use(documentLimits{cache: queries})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.Use(depthLimit{})
 	srv.Use(websocketOnlySubscriptions{})
 	// Loaders live for one response: a query's, or one event of a
 	// subscription, so a long subscription never serves stale cached data.
