@@ -3,6 +3,7 @@ package relay
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"dmgraph/models"
@@ -29,6 +30,11 @@ func TestCursorRoundTrip(t *testing.T) {
 		if key, err := ParseCursor(bad); models.CodeOf(err) != models.CodeBadUserInput || key != 0 {
 			t.Errorf("cursor %q: %d %v, want BAD_USER_INPUT", bad, key, err)
 		}
+	}
+	// A long bad cursor is quoted cut short.
+	long := strings.Repeat("A", 60)
+	if _, err := ParseCursor(long); err == nil || !strings.Contains(err.Error(), `"`+long[:40]+"…\"") {
+		t.Errorf("a 60-character cursor: %v, want it quoted to 40 characters", err)
 	}
 }
 
