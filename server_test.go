@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,7 +170,7 @@ func TestGracefulShutdownClosesWebsockets(t *testing.T) {
 	if err := c.ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
 		t.Fatalf("ack: %v %v", ack, err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitMetric(t, base, "dmgraph_subscriptions_active 1")
 
 	cancel()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -190,6 +191,26 @@ func TestGracefulShutdownClosesWebsockets(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return")
+	}
+}
+
+// waitMetric polls /metrics until it has the line want.
+func waitMetric(t *testing.T, base, want string) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; {
+		res, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if slices.Contains(strings.Split(string(b), "\n"), want) {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no %q in /metrics after 10s", want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -26,7 +26,7 @@ func TestIDRoundTrip(t *testing.T) {
 
 // FuzzParse: no input panics, and what decodes encodes back the same.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{ID(KindUser, 1), ID(KindMessageRequest, 99), Cursor(5), "", "garbage", "Og", "VXNlcjo5OTk5OTk5OTk5OTk5OTk5OTk5OQ"} {
+	for _, s := range []string{ID(KindUser, 1), ID(KindMessageRequest, 99), Cursor(5), Cursor(10), Cursor(1 << 40), "", "garbage", "Og", "VXNlcjo5OTk5OTk5OTk5OTk5OTk5OTk5OQ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -34,8 +34,12 @@ func FuzzParse(f *testing.F) {
 		if ok && ID(kind, id) != s {
 			t.Fatalf("%q parsed as %s:%d, which encodes as %q", s, kind, id, ID(kind, id))
 		}
-		if _, err := ParseCursor(s); err != nil && models.CodeOf(err) != models.CodeBadUserInput {
+		key, err := ParseCursor(s)
+		if err != nil && models.CodeOf(err) != models.CodeBadUserInput {
 			t.Fatalf("cursor %q: %v", s, err)
+		}
+		if err == nil && (key <= 0 || Cursor(key) != s) {
+			t.Fatalf("cursor %q parsed as %d, which encodes as %q", s, key, Cursor(key))
 		}
 		if _, err := Decode(KindUser, s); err != nil && models.CodeOf(err) != models.CodeNotFound {
 			t.Fatalf("ID %q: %v", s, err)

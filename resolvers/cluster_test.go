@@ -24,8 +24,9 @@ func TestClusterDeliversAcrossInstances(t *testing.T) {
 	alice, bob := a.register("alice"), a.register("bob")
 	a.friends(alice, bob)
 	ws := b.connectWS(bob, "")
+	mark := b.statements.Load()
 	ws.subscribe("1", subMessages, nil)
-	time.Sleep(200 * time.Millisecond)
+	b.waitLive(mark, 1, 1)
 
 	for i := range 5 {
 		s := a.send(alice, bob, fmt.Sprint("via A ", i))

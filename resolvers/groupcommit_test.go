@@ -175,7 +175,10 @@ func TestConcurrentSendsOfEveryKind(t *testing.T) {
 		t.Errorf("%d conversations without a message", empty)
 	}
 
-	if testdb.Postgres() {
+	t.Run("group commit", func(t *testing.T) {
+		if !testdb.Postgres() {
+			t.Skip("group commit is PostgreSQL's (store/sendqueue.go); set TEST_DATABASE_URL to test it")
+		}
 		writes := 0
 		for _, sql := range e.statementsSince(start) {
 			if strings.HasPrefix(sql, "WITH p AS (") {
@@ -184,10 +187,10 @@ func TestConcurrentSendsOfEveryKind(t *testing.T) {
 		}
 		stored := 3*(4*7+4*1) + 4*3 // friends and replies each round, requests once
 		t.Logf("group commit: %d messages stored in %d write statements", stored, writes)
-		if writes >= stored {
-			t.Errorf("no two sends shared a transaction: %d write statements for %d messages", writes, stored)
+		if writes == 0 || writes >= stored {
+			t.Errorf("%d write statements for %d messages: want some, and fewer than one a message", writes, stored)
 		}
-	}
+	})
 }
 
 // messageCount is how many messages u sees in the conversation.

@@ -51,12 +51,13 @@ func TestSignOutEverywhere(t *testing.T) {
 
 	wsPhone := e.dialWS(phone, wsOptions{})
 	wsPhone.expect("connection_ack")
+	mark := e.statements.Load()
 	wsPhone.subscribe("1", subMessages, nil)
 	wsLaptop := e.dialWS(laptop, wsOptions{proto: protoLegacyWS})
 	wsLaptop.expect("connection_ack")
 	wsBob := e.connectWS(bob, "")
 	wsBob.subscribe("1", subMessages, nil)
-	time.Sleep(100 * time.Millisecond)
+	e.waitLive(mark, 2, 2)
 
 	var out struct{ SignOutEverywhere bool }
 	start := time.Now()
@@ -112,8 +113,9 @@ func TestSignOutEverywhereAcrossInstances(t *testing.T) {
 	// B has checked (and remembers) the token before the sign-out.
 	b.must(alice.Token, `{ me { id } }`, nil, nil)
 	ws := b.connectWS(alice, "")
+	mark := b.statements.Load()
 	ws.subscribe("1", subMessages, nil)
-	time.Sleep(100 * time.Millisecond)
+	b.waitLive(mark, 1, 1)
 
 	start := time.Now()
 	a.must(alice.Token, signOutEverywhere, nil, nil)
