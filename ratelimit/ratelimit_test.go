@@ -118,8 +118,9 @@ func TestMemoryWaitForSeveral(t *testing.T) {
 		}
 		now = now.Add(time.Minute)
 	}
-	// Actions at 0, 1 and 2 minutes; it is now 3 minutes.
-	for n, want := range map[int]time.Duration{0: 7 * time.Minute, 1: 7 * time.Minute, 2: 8 * time.Minute, 3: 9 * time.Minute, 4: 9 * time.Minute} {
+	// Actions at 0, 1 and 2 minutes; it is now 3 minutes. More than the
+	// whole allowance can never fit: it is told to wait a whole period.
+	for n, want := range map[int]time.Duration{0: 7 * time.Minute, 1: 7 * time.Minute, 2: 8 * time.Minute, 3: 9 * time.Minute, 4: lim.Period} {
 		if wait, err := m.Take(ctx, "k", lim, n); wait != want || err != nil {
 			t.Errorf("n=%d: wait %v %v, want %v", n, wait, err, want)
 		}
@@ -152,9 +153,9 @@ func TestMemoryForgetsIdleKeys(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m.now = func() time.Time { return now }
 	lim := Limit{Count: 1, Period: time.Hour}
-	m.logs["day-old"] = []time.Time{now.Add(-24 * time.Hour)}
+	m.logs["day-old"] = []take{{at: now.Add(-24 * time.Hour), n: 1}}
 	for i := range 9997 {
-		m.logs[fmt.Sprint("idle", i)] = []time.Time{now.Add(-25 * time.Hour)}
+		m.logs[fmt.Sprint("idle", i)] = []take{{at: now.Add(-25 * time.Hour), n: 1}}
 	}
 	if _, err := m.Take(context.Background(), "a", lim, 1); err != nil {
 		t.Fatal(err)
