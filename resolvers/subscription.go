@@ -36,7 +36,7 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	if _, err := bounded(ctx, r.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.svc.CheckMessageScope(ctx, convID)
 	}); err != nil {
-		return nil, err
+		return stopped[*models.Message](ctx, err)
 	}
 	var scope int64
 	if convID != nil {
@@ -56,7 +56,7 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 		return r.svc.LatestMessageID(ctx, scope)
 	}); err != nil {
 		sub.Close()
-		return nil, err
+		return stopped[*models.Message](ctx, err)
 	}
 	out := make(chan *models.Message)
 	// catchUp sends every message after the watermark.
@@ -109,6 +109,18 @@ func (r *subscriptionResolver) ConversationUpdated(ctx context.Context) (<-chan 
 	return stream(ctx, r, models.EventConversationUpdated, func(ctx context.Context, ev models.Event) (*models.ConversationView, error) {
 		return r.svc.Conversation(ctx, ev.ConversationID)
 	})
+}
+
+// stopped is what a subscription whose start read failed returns: when the
+// client stopped it (or left) during the read, a stream that ends at once,
+// so the client gets its complete and no error; otherwise the error.
+func stopped[T any](ctx context.Context, err error) (<-chan T, error) {
+	if ctx.Err() == nil {
+		return nil, err
+	}
+	done := make(chan T)
+	close(done)
+	return done, nil
 }
 
 // stream delivers, for each of the viewer's events of the given kind, what
