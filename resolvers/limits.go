@@ -34,6 +34,9 @@ const (
 	// place (fragments and same-named parents merged), because checking that
 	// they can be merged compares every pair of them.
 	MaxRepeatedField = 20
+	// MaxSpreadsPerSet bounds the fragment spreads in one selection set,
+	// because checking that fragments can be merged compares every pair.
+	MaxSpreadsPerSet = 100
 	// MaxTokens bounds what the parser reads of a query.
 	MaxTokens = 20000
 )
@@ -210,6 +213,7 @@ func (c *docCheck) fragment(f *ast.FragmentDefinition) (*shape, *models.Error) {
 
 func (c *docCheck) set(set ast.SelectionSet) (*shape, *models.Error) {
 	out := &shape{}
+	spreads := 0
 	for _, sel := range set {
 		c.work++
 		var (
@@ -233,9 +237,15 @@ func (c *docCheck) set(set ast.SelectionSet) (*shape, *models.Error) {
 		case *ast.InlineFragment:
 			in, err = c.set(s.SelectionSet)
 		case *ast.FragmentSpread:
+			// Validation would refuse an unknown fragment too, but only after
+			// comparing every pair of spreads: nothing it cannot measure
+			// reaches it.
 			f := c.frags[s.Name]
 			if f == nil {
-				continue // validation reports the unknown fragment
+				return nil, models.Invalid("unknown fragment %q", s.Name)
+			}
+			if spreads++; spreads > MaxSpreadsPerSet {
+				return nil, models.Invalid("a selection spreads more than %d fragments", MaxSpreadsPerSet)
 			}
 			in, err = c.fragment(f)
 		}

@@ -237,3 +237,34 @@ func BenchmarkNestedSpreads(b *testing.B) {
 		}
 	}
 }
+
+// Spreads the check cannot measure never reach validation, which compares
+// every pair of spreads in a selection set: 4,000 spreads of undefined
+// fragments cost it 8 s, and 499 distinct one-field fragments 130 ms.
+func TestSec01SpreadsValidationWouldCompareInPairs(t *testing.T) {
+	e := newEnv(t)
+	const within = 5 * time.Second
+	spreads := func(n int, defined bool) string {
+		var b strings.Builder
+		b.WriteString("query {")
+		for i := range n {
+			fmt.Fprintf(&b, " ...M%d", i)
+		}
+		b.WriteString(" }")
+		for i := 0; defined && i < n; i++ {
+			fmt.Fprintf(&b, " fragment M%d on Query { a%d: __typename }", i, i)
+		}
+		return b.String()
+	}
+	res := postWithin(t, e, within, map[string]any{"query": spreads(4000, false)})
+	if res.code() != "BAD_USER_INPUT" || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, `unknown fragment "M0"`) {
+		t.Fatalf("4000 undefined spreads: %d errors, %+v", len(res.Errors), res.Errors[:min(1, len(res.Errors))])
+	}
+	res = postWithin(t, e, within, map[string]any{"query": spreads(resolvers.MaxSpreadsPerSet+1, true)})
+	if res.code() != "BAD_USER_INPUT" || !strings.Contains(res.Errors[0].Message, "spreads more than") {
+		t.Fatalf("%d spreads in one place: %+v", resolvers.MaxSpreadsPerSet+1, res.Errors)
+	}
+	if res := postWithin(t, e, within, map[string]any{"query": spreads(resolvers.MaxSpreadsPerSet, true)}); len(res.Errors) != 0 {
+		t.Fatalf("%d spreads in one place refused: %+v", resolvers.MaxSpreadsPerSet, res.Errors)
+	}
+}
