@@ -108,8 +108,14 @@ const (
 	RequestAccepted RequestStatus = "ACCEPTED"
 	RequestDeleted  RequestStatus = "DELETED"
 	RequestReported RequestStatus = "REPORTED"
-	// RequestBlocked: removed by a block between the two users.
+	// RequestBlocked: removed by its recipient's block, or by a block of its
+	// sender's by the recipient.
 	RequestBlocked RequestStatus = "BLOCKED"
+	// RequestWithdrawn: removed by its own sender's block. It still counts
+	// toward the sender's request limit, as a deleted or reported one does:
+	// blocking and unblocking must neither reset the limit nor reveal
+	// whether the recipient had deleted or reported the request.
+	RequestWithdrawn RequestStatus = "WITHDRAWN"
 )
 
 // MaxRequestMessages is how many messages a sender may send while a request

@@ -391,3 +391,34 @@ func TestSec09RequestLimitHidesDeleteAndReport(t *testing.T) {
 		t.Errorf("after a report that blocks: %s, want BLOCKED", p)
 	}
 }
+
+// The sender's own block and unblock neither resets the request limit nor
+// reveals what the recipient did: with the request open, deleted or
+// reported, the sender hears REQUEST_LIMIT after unblocking, every time.
+func TestSec09SendersOwnBlockRevealsNothing(t *testing.T) {
+	e := newEnv(t)
+	for _, mode := range []string{"open", "deleted", "reported"} {
+		s, r := e.register("s"), e.register("r")
+		e.setPolicy(r, "EVERYONE")
+		for _, text := range []string{"one", "two", "three"} {
+			e.send(s, r, text)
+		}
+		switch reqs := e.requests(r); mode {
+		case "deleted":
+			e.must(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, map[string]any{"id": reqs[0]}, nil)
+		case "reported":
+			e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+				map[string]any{"id": reqs[0]}, nil)
+		}
+		for round := range 2 {
+			e.block(s, r)
+			e.must(s.Token, `mutation($id: ID!) { unblock(userId: $id) { id } }`, map[string]any{"id": r.ID}, nil)
+			if p := rulesCanMessage(e, s, r); p.Allowed || rulesDeref(p.Reason) != "REQUEST_LIMIT" {
+				t.Errorf("%s, after block and unblock %d: canMessage %s, want REQUEST_LIMIT", mode, round+1, p)
+			}
+			if got := secSendRefusal(e, s, r); got.Code != "RATE_LIMITED" || got.Reason != "REQUEST_LIMIT" {
+				t.Errorf("%s, after block and unblock %d: send %+v, want REQUEST_LIMIT", mode, round+1, got)
+			}
+		}
+	}
+}

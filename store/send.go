@@ -65,10 +65,11 @@ SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_m
 	COALESCE((SELECT m.status FROM conversation_members m
 		WHERE m.conversation_id = c.id AND m.user_id = @r AND NOT m.uninvited), '') AS recipient_status,
 	-- The sender's request messages since the recipient last accepted one,
-	-- whether the recipient kept, deleted or reported them
-	-- (idx_requests_conversation); a block's removals don't count.
+	-- whether the recipient kept, deleted or reported them, or the sender's
+	-- own block withdrew them (idx_requests_conversation); the removals of a
+	-- block by the recipient don't count.
 	CAST(COALESCE((SELECT SUM(rq.message_count) FROM message_requests rq
-		WHERE rq.conversation_id = c.id AND rq.recipient_id = @r AND rq.status IN ('OPEN', 'DELETED', 'REPORTED')
+		WHERE rq.conversation_id = c.id AND rq.recipient_id = @r AND rq.status IN ('OPEN', 'DELETED', 'REPORTED', 'WITHDRAWN')
 		AND rq.id > COALESCE((SELECT MAX(aq.id) FROM message_requests aq
 			WHERE aq.conversation_id = c.id AND aq.recipient_id = @r AND aq.status = 'ACCEPTED'), 0)), 0) AS INTEGER)
 		AS request_messages,

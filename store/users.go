@@ -209,7 +209,11 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 		return err
 	}
 	for _, r := range open {
-		if err := closeRequest(tx, r, models.RequestBlocked); err != nil {
+		status := models.RequestBlocked
+		if r.SenderID == blocker {
+			status = models.RequestWithdrawn
+		}
+		if err := closeRequest(tx, r, status); err != nil {
 			return err
 		}
 	}
