@@ -34,7 +34,7 @@ type Session struct {
 
 // Register creates an account and signs it in.
 func (s *Service) Register(ctx context.Context, p RegisterParams) (*Session, error) {
-	if err := s.take(ctx, "register:ip:"+models.ClientIP(ctx), s.limitsOrZero().RegisterIP, 1,
+	if err := s.take(ctx, "register:ip:"+models.AddressKey(models.ClientIP(ctx)), s.limitsOrZero().RegisterIP, 1,
 		models.ReasonTooManyAttempts, "too many sign-ups from this address; try again later"); err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ var errBadCredentials = models.Errorf(models.CodeUnauthenticated, "wrong usernam
 func (s *Service) Login(ctx context.Context, username, password string) (*Session, error) {
 	lim := s.limitsOrZero()
 	const slowDown = "too many sign-in attempts; try again later"
-	if err := s.take(ctx, "login:ip:"+models.ClientIP(ctx), lim.LoginIP, 1, models.ReasonTooManyAttempts, slowDown); err != nil {
+	if err := s.take(ctx, "login:ip:"+models.AddressKey(models.ClientIP(ctx)), lim.LoginIP, 1, models.ReasonTooManyAttempts, slowDown); err != nil {
 		return nil, err
 	}
 	if err := models.CheckPasswordLength(password); err != nil {

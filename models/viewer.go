@@ -1,6 +1,9 @@
 package models
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 type viewerKey struct{}
 
@@ -29,4 +32,19 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 func ClientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey{}).(string)
 	return ip
+}
+
+// AddressKey is what per-address limits count: the address, or for IPv6 its
+// /64, the block one subscriber is usually given, so that one subscriber
+// cannot multiply a limit by changing addresses.
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }

@@ -68,17 +68,3 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
-
-// addressKey is what per-address limits count: the address, or for IPv6 its
-// /64, the block one subscriber is usually given.
-func addressKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}

@@ -808,7 +808,7 @@ func withSessions(ss *sessions, allowedOrigins []string, next http.Handler) http
 			return
 		}
 		s := &session{}
-		evicted, ok := ss.admit(s, addressKey(models.ClientIP(r.Context())))
+		evicted, ok := ss.admit(s, models.AddressKey(models.ClientIP(r.Context())))
 		if !ok {
 			writeError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many connections from this address")
 			return
