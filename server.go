@@ -111,8 +111,12 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 		_ = st.Close()
 		return nil, err
 	}
+	passwords := auth.Hasher{Cost: cfg.PasswordHashCost}
+	// Build the dummy hash now: built on first use, it would make the first
+	// login with an unknown username take twice as long as the rest.
+	passwords.CheckMissing("")
 	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, SMS: sender, Log: log, Events: events, Limits: limits,
-		Passwords: auth.Hasher{Cost: cfg.PasswordHashCost},
+		Passwords: passwords,
 		Facebook:  facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
 	return &app{store: st, svc: svc}, nil
 }
