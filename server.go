@@ -226,6 +226,9 @@ func newLimits(cfg config, log *slog.Logger) (*dm.Limits, error) {
 		log.Warn("RATE_LIMITS=off: no abuse limits")
 		return nil, nil
 	}
+	if cfg.Production && len(cfg.TrustedProxies) == 0 {
+		log.Warn("TRUSTED_PROXIES is unset: per-address limits count the peer address; behind a load balancer every client shares its address, so set TRUSTED_PROXIES to it")
+	}
 	limits := cfg.Limits
 	limits.Limiter = ratelimit.NewMemory()
 	if cfg.RedisURL != "" {
