@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"dmgraph/ratelimit"
 	"dmgraph/resolvers"
 )
 
@@ -346,5 +347,41 @@ func TestSec15RepeatedSubscriptionIDCloses4409(t *testing.T) {
 			}
 			waitFor(t, "the socket's subscriptions ended", 5*time.Second, func() bool { return e.hub.Subscriptions() == 0 })
 		})
+	}
+}
+
+// Sign-ups from addresses of one IPv6 /64 share one per-address limit, as
+// sockets do: a subscriber cannot multiply it by changing addresses.
+func TestSec07RegistrationsPerIPv6Subnet(t *testing.T) {
+	limits := small(100)
+	limits.RegisterIP = ratelimit.Limit{Count: 2, Period: time.Hour}
+	e := newEnv(t, withLimits(limits), behindProxy(nil))
+	registerFrom := func(addr, name string) response {
+		body, _ := json.Marshal(map[string]any{"query": `mutation($u: String!) { register(input: {username: $u, password: "correct horse", displayName: "N", birthDate: "1990-01-01"}) { token } }`,
+			"variables": map[string]any{"u": name}})
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/query", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", addr)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out response
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for i, addr := range []string{"2001:db8:7:7::1", "2001:db8:7:7::2"} {
+		if res := registerFrom(addr, fmt.Sprintf("v6user%d", i)); len(res.Errors) != 0 {
+			t.Fatalf("sign-up %d refused: %+v", i+1, res.Errors)
+		}
+	}
+	if res := registerFrom("2001:db8:7:7:ffff::3", "v6user2"); res.code() != "RATE_LIMITED" {
+		t.Fatalf("a third sign-up from the same /64: %+v, want RATE_LIMITED", res.Errors)
+	}
+	if res := registerFrom("2001:db8:7:8::1", "v6user3"); len(res.Errors) != 0 {
+		t.Fatalf("a sign-up from another /64 refused: %+v", res.Errors)
 	}
 }
