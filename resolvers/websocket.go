@@ -372,11 +372,23 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		// Over the read limit: gqlgen reports it as it did.
 		return t, io.MultiReader(bytes.NewReader(b), errReader{err}), nil
 	}
-	if id, ok := c.ops.received(b); !ok {
+	// Decoded apart: the read loop's goroutine lives as long as the socket,
+	// and keeps the stack its deepest call grew (see apart).
+	v, _ := apart(func() (opCheck, error) {
+		id, ok := c.ops.received(b)
+		return opCheck{id, ok}, nil
+	})
+	if id, ok := v.id, v.ok; !ok {
 		c.closeWith(CloseSubscriberExists, "Subscriber for "+truncate(id, 64)+" already exists")
 		return t, nil, transport.ErrWebsocketClosed
 	}
 	return t, bytes.NewReader(b), nil
+}
+
+// opCheck is what operations.received says of a client message.
+type opCheck struct {
+	id string
+	ok bool
 }
 
 type errReader struct{ err error }
