@@ -13,18 +13,23 @@ import (
 // names a Redis (as in CI), on the Redis one; otherwise it says it skipped it.
 func eachLimiter(t *testing.T, test func(t *testing.T, l Limiter)) {
 	t.Run("memory", func(t *testing.T) { test(t, NewMemory()) })
-	t.Run("redis", func(t *testing.T) {
-		url := os.Getenv("TEST_REDIS_URL")
-		if url == "" {
-			t.Skip("TEST_REDIS_URL is not set: the Redis limiter is not tested")
-		}
-		r, err := NewRedis(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.client.Close() })
-		test(t, r)
-	})
+	t.Run("redis", func(t *testing.T) { test(t, testRedis(t)) })
+}
+
+// testRedis is the Redis limiter on TEST_REDIS_URL (as in CI); without it
+// the test says it skipped.
+func testRedis(t *testing.T) *Redis {
+	t.Helper()
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("TEST_REDIS_URL is not set: the Redis limiter is not tested")
+	}
+	r, err := NewRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.client.Close() })
+	return r
 }
 
 func TestTakeUpToTheLimit(t *testing.T) {

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -97,15 +96,7 @@ func TestSec06WeightedWindow(t *testing.T) {
 // A Redis log written before takes had weights (plain members) still counts
 // one per member.
 func TestSec06RedisReadsUnweightedMembers(t *testing.T) {
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("TEST_REDIS_URL is not set: the Redis limiter is not tested")
-	}
-	r, err := NewRedis(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.client.Close() })
+	r := testRedis(t)
 	ctx := context.Background()
 	lim := Limit{Count: 3, Period: time.Hour}
 	key := fmt.Sprintf("test:old:%d", time.Now().UnixNano())
