@@ -9,3 +9,6 @@ func SetKeepalive(ping, pong time.Duration) (restore func()) {
 	pingInterval, pongWait = ping, pong
 	return func() { pingInterval, pongWait = oldPing, oldPong }
 }
+
+// NestedSpreads is the validation attack of n levels (spreadsTwice).
+func NestedSpreads(n int) string { return spreadsTwice(n) }

@@ -14,6 +14,8 @@ import (
 // expansions within MaxSelections.
 func workBound(query string) int { return len(query) + MaxSelections }
 
+// spreadsTwice is the attack: each of n fragments spreads the next twice,
+// so the document is linear in n and its expansion is 2^n.
 func spreadsTwice(n int) string {
 	var b strings.Builder
 	b.WriteString("query { ...F0 }")

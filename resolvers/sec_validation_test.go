@@ -12,18 +12,6 @@ import (
 	"dmgraph/resolvers"
 )
 
-// nestedSpreads is the attack: each of n fragments spreads the next twice,
-// so the document is linear in n and its expansion is 2^n.
-func nestedSpreads(n int) string {
-	var b strings.Builder
-	b.WriteString("query { ...F0 }")
-	for i := range n {
-		fmt.Fprintf(&b, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
-	}
-	fmt.Fprintf(&b, " fragment F%d on Query { __typename }", n)
-	return b.String()
-}
-
 // postWithin posts body anonymously and fails the test unless the answer
 // arrives within d. Before the fix, 26 levels took minutes of CPU (the cost
 // and depth walks double per level) and 64 levels would never finish.
@@ -50,7 +38,7 @@ func TestSec01NestedFragmentSpreadsRefusedQuickly(t *testing.T) {
 	// well under a millisecond (BenchmarkNestedSpreads).
 	const within = 5 * time.Second
 	for _, n := range []int{26, 64} {
-		q := nestedSpreads(n)
+		q := resolvers.NestedSpreads(n)
 		res := postWithin(t, e, within, map[string]any{"query": q})
 		if res.code() != "BAD_USER_INPUT" || !strings.Contains(res.Errors[0].Message, "more than") {
 			t.Fatalf("%d levels: %+v", n, res.Errors)
@@ -76,7 +64,7 @@ func TestSec01NestedFragmentSpreadsRefusedQuickly(t *testing.T) {
 	// Over a websocket the same check applies.
 	u := e.register("sockets")
 	ws := e.connectWS(u, protoTransportWS)
-	ws.subscribe("1", nestedSpreads(64), nil)
+	ws.subscribe("1", resolvers.NestedSpreads(64), nil)
 	if m := ws.next(); m.ID != "1" || !strings.Contains(string(m.Payload), "BAD_USER_INPUT") {
 		t.Fatalf("over a websocket: %s", m.Payload)
 	}
@@ -88,11 +76,11 @@ func TestSec01QueryShapeLimits(t *testing.T) {
 	const within = 5 * time.Second
 
 	// Fewer levels expand within the limits and run.
-	if res := e.do("", nestedSpreads(4), nil); len(res.Errors) != 0 || !strings.Contains(string(res.Data), "Query") {
+	if res := e.do("", resolvers.NestedSpreads(4), nil); len(res.Errors) != 0 || !strings.Contains(string(res.Data), "Query") {
 		t.Fatalf("4 levels (16 fields): %+v %s", res.Errors, res.Data)
 	}
 	// 2^9 = 512 fields are too many.
-	e.fail("", nestedSpreads(9), nil, "BAD_USER_INPUT", "")
+	e.fail("", resolvers.NestedSpreads(9), nil, "BAD_USER_INPUT", "")
 
 	// Ordinary fragments, spread several times, still work.
 	var out struct {
@@ -214,7 +202,7 @@ func TestSec01IntrospectionStillPasses(t *testing.T) {
 func BenchmarkNestedSpreads(b *testing.B) {
 	e := newEnv(b)
 	for _, n := range []int{8, 16, 32, 64} {
-		attack := nestedSpreads(n)
+		attack := resolvers.NestedSpreads(n)
 		var flat strings.Builder
 		flat.WriteString("{")
 		for i := 0; flat.Len() < len(attack)-2; i++ {
