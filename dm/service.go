@@ -13,19 +13,32 @@ import (
 	"dmgraph/relay"
 )
 
-// Store is the persistence the use cases need. store.Store implements it.
+// Store is everything the use cases persist, one interface per aggregate;
+// store.Store implements them all.
 type Store interface {
 	Now() time.Time
 
+	Users
+	Follows
+	Videos
+	Conversations
+	Requests
+	Suggestions
+	Sessions
+}
+
+// Users are the accounts.
+type Users interface {
 	CreateUser(ctx context.Context, u *models.User) error
 	UserByUsername(ctx context.Context, username string) (*models.User, error)
 	UserByID(ctx context.Context, id int64) (*models.User, error)
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.User, error)
 	SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error
-	TokenVersions(ctx context.Context, ids []int64) (map[int64]int64, error)
-	RevokeTokens(ctx context.Context, userID int64) (int64, error)
-	Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error)
+}
 
+// Follows are the social graph: who follows and who blocks whom.
+type Follows interface {
+	Relations(ctx context.Context, viewerID int64, ids []int64) (map[int64]models.Relation, error)
 	Follow(ctx context.Context, follower, followee int64) error
 	Unfollow(ctx context.Context, follower, followee int64) error
 	Block(ctx context.Context, blocker, blocked int64) error
@@ -33,13 +46,20 @@ type Store interface {
 	Followers(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error)
 	Following(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error)
 	Blocked(ctx context.Context, userID int64, args relay.Args) (*models.UserConnection, error)
+}
 
+// Videos are the published videos.
+type Videos interface {
 	CreateVideo(ctx context.Context, v *models.Video) error
 	VideoByID(ctx context.Context, id int64) (*models.Video, error)
 	VideosByIDs(ctx context.Context, ids []int64) (map[int64]*models.Video, error)
 	SetVideoVisibility(ctx context.Context, ownerID, id int64, vis models.VideoVisibility) error
 	DeleteVideo(ctx context.Context, ownerID, id int64) error
+}
 
+// Conversations are the 1:1 conversations, their members and their
+// messages, and the send rules' facts.
+type Conversations interface {
 	Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error)
 	Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error)
 	MessageByClientID(ctx context.Context, senderID int64, clientID string) (*models.Message, error)
@@ -58,14 +78,21 @@ type Store interface {
 	MessagesAfter(ctx context.Context, viewerID, convID, after int64, limit int) ([]*models.Message, error)
 	LatestDeliverableID(ctx context.Context, viewerID, convID int64) (int64, error)
 	DirectConversationID(ctx context.Context, a, b int64) (int64, error)
+}
 
+// Requests are the message requests and their reports.
+type Requests interface {
 	Requests(ctx context.Context, viewerID int64, args relay.Args) (*models.MessageRequestConnection, error)
 	Request(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
 	AcceptRequest(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
 	DeleteRequest(ctx context.Context, viewerID, id int64) error
 	ReportRequest(ctx context.Context, p models.ReportParams) (*models.Report, error)
 	Report(ctx context.Context, reporterID, id int64) (*models.Report, error)
+}
 
+// Suggestions are what friend suggestions come from: verified phone
+// numbers, synced contacts and linked Facebook accounts.
+type Suggestions interface {
 	SavePhoneVerification(ctx context.Context, v *models.PhoneVerification) error
 	VerifyPhone(ctx context.Context, userID int64, codeHash string) error
 	NewContacts(ctx context.Context, ownerID int64, hashes []string) (int, error)
@@ -75,6 +102,12 @@ type Store interface {
 	UnlinkFacebook(ctx context.Context, userID int64) error
 	Suggestions(ctx context.Context, viewerID int64, ids []int64) (map[int64][]models.SuggestionReason, error)
 	SuggestedFriends(ctx context.Context, viewerID int64, args relay.Args) (*models.UserConnection, error)
+}
+
+// Sessions are the users' token versions: signing out everywhere raises one.
+type Sessions interface {
+	TokenVersions(ctx context.Context, ids []int64) (map[int64]int64, error)
+	RevokeTokens(ctx context.Context, userID int64) (int64, error)
 }
 
 // Service runs the use cases. Every method but Register, Login and Me needs
