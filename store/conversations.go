@@ -243,7 +243,7 @@ func (s *Store) MarkRead(ctx context.Context, viewerID, convID int64) error {
 		Where("conversation_id = ? AND user_id = ? AND status <> ?", convID, viewerID, models.StatusDeleted).
 		Updates(map[string]any{
 			"last_read_message_id": gorm.Expr("(SELECT last_message_id FROM conversations WHERE id = ?)", convID),
-			"read_at":              now(),
+			"read_at":              s.now(),
 		})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return models.NotFound("conversation")

@@ -65,7 +65,7 @@ func TestMigrateUpgradesAnEarlierDatabase(t *testing.T) {
 			return err
 		}
 		return tx.Create(&usersV1{Username: "early", DisplayName: "Early", PasswordHash: "x",
-			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: "EVERYONE", CreatedAt: now()}).Error
+			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: "EVERYONE", CreatedAt: old.now()}).Error
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestMigrateUpgradesAnEarlierDatabase(t *testing.T) {
 		t.Fatalf("the early message: %q %v", cid, err)
 	}
 	dup := st.db.Exec(`INSERT INTO messages (conversation_id, sender_id, client_message_id, delivery, created_at)
-		VALUES (1, 1, 'k1', 'INBOX', ?)`, now()).Error
+		VALUES (1, 1, 'k1', 'INBOX', ?)`, st.now()).Error
 	if dup == nil {
 		t.Fatal("migration 202611260004 dropped the uniqueness of clientMessageId")
 	}

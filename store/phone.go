@@ -51,7 +51,7 @@ func (s *Store) VerifyPhone(ctx context.Context, userID int64, codeHash string) 
 		if err != nil {
 			return err
 		}
-		counted, err := models.CheckPhoneCode(&v, codeHash, now())
+		counted, err := models.CheckPhoneCode(&v, codeHash, s.now())
 		if err != nil {
 			refusal = err
 			if !counted {

@@ -20,7 +20,7 @@ func TestSec02MigrationClearsUnverifiedNumbers(t *testing.T) {
 	}
 	hash := "a1b2"
 	u := &models.User{Username: "early", DisplayName: "Early", PasswordHash: "x", BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC),
-		DMPolicy: models.PolicyEveryone, PhoneHash: &hash, CreatedAt: now()}
+		DMPolicy: models.PolicyEveryone, PhoneHash: &hash, CreatedAt: st.now()}
 	if err := st.db.Create(u).Error; err != nil {
 		t.Fatal(err)
 	}

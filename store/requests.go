@@ -90,7 +90,7 @@ func (s *Store) ReportRequest(ctx context.Context, p models.ReportParams) (*mode
 	var rep *models.Report
 	err := s.withOpenRequest(ctx, p.ViewerID, p.RequestID, func(tx *gorm.DB, r *models.MessageRequest) error {
 		rep = &models.Report{ReporterID: p.ViewerID, ReportedUserID: r.SenderID, RequestID: r.ID,
-			ConversationID: r.ConversationID, Reason: p.Reason, Details: p.Details, CreatedAt: now()}
+			ConversationID: r.ConversationID, Reason: p.Reason, Details: p.Details, CreatedAt: s.now()}
 		if err := tx.Create(rep).Error; err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (s *Store) ReportMessages(ctx context.Context, reportID int64) ([]*models.R
 // recipient, so a later request starts clean.
 func closeRequest(tx *gorm.DB, r *models.MessageRequest, status models.RequestStatus) error {
 	if err := tx.Model(&models.MessageRequest{}).Where("id = ?", r.ID).
-		Updates(map[string]any{"status": status, "resolved_at": now()}).Error; err != nil {
+		Updates(map[string]any{"status": status, "resolved_at": tx.NowFunc()}).Error; err != nil {
 		return err
 	}
 	r.Status = status

@@ -31,7 +31,7 @@ type facts struct {
 	SenderPrev, RecipientPrev int64
 }
 
-func (f facts) input(p models.SendParams) models.PolicyInput {
+func (f facts) input(p models.SendParams, now time.Time) models.PolicyInput {
 	return models.PolicyInput{
 		SenderID:               p.SenderID,
 		RecipientID:            p.RecipientID,
@@ -44,8 +44,8 @@ func (f facts) input(p models.SendParams) models.PolicyInput {
 		RequestMessages:        f.RequestMessages,
 		HasText:                p.Text != nil,
 		SuggestedToRecipient:   f.Suggested,
-		SenderAge:              models.AgeBandOf(f.SenderBirthDate, now()),
-		RecipientAge:           models.AgeBandOf(f.RecipientBirthDate, now()),
+		SenderAge:              models.AgeBandOf(f.SenderBirthDate, now),
+		RecipientAge:           models.AgeBandOf(f.RecipientBirthDate, now),
 	}
 }
 
@@ -121,7 +121,7 @@ func (s *Store) Permission(ctx context.Context, p models.SendParams, decide mode
 	if err != nil {
 		return "", translate(err, "user")
 	}
-	return decide(f.input(p))
+	return decide(f.input(p, s.now()))
 }
 
 // Send stores a message in the 1:1 conversation of sender and recipient,
@@ -134,7 +134,7 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 	}
 	var res *models.SendResult
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		t := now()
+		t := s.now()
 		var conv models.Conversation
 		err := tx.Raw(upsertConversationSQL, map[string]any{"k": directKey(p.SenderID, p.RecipientID), "t": t}).
 			Scan(&conv).Error
@@ -153,7 +153,7 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 			// seen here, before the rules could refuse this one.
 			return models.ErrDuplicate
 		}
-		delivery, err := decide(f.input(p))
+		delivery, err := decide(f.input(p, t))
 		if err != nil {
 			return err
 		}

@@ -172,7 +172,7 @@ func sendError(err error) error {
 // failure the transaction is rolled back, or the connection closed (which
 // the pool then discards) when even that fails.
 func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCall) ([]sendOutcome, error) {
-	t := now()
+	t := s.now()
 	n := len(batch)
 	senders, recipients, keys, cids := make([]int64, n), make([]int64, n), make([]string, n), make([]*string, n)
 	var users []int64
@@ -240,7 +240,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 			// seen here, before the rules could refuse this one.
 			out[i].err = models.ErrDuplicate
 		default:
-			delivery, err := decideAlone(call.decide, f.input(call.p))
+			delivery, err := decideAlone(call.decide, f.input(call.p, t))
 			if err != nil {
 				out[i].err = err
 				break

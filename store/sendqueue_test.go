@@ -86,7 +86,7 @@ func storeWithUsers(t *testing.T, n int) (*Store, []int64) {
 	ids := make([]int64, n)
 	for i := range ids {
 		u := &models.User{Username: fmt.Sprintf("u%d", i), DisplayName: "U", PasswordHash: "x",
-			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: now()}
+			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: s.now()}
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}

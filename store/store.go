@@ -37,6 +37,8 @@ type Config struct {
 	// MaxConns bounds the PostgreSQL pool (DefaultMaxConns when 0), so load
 	// queues in the pool instead of exhausting the server's connections.
 	MaxConns int
+	// Clock stamps rows and judges ages and code expiry; nil is the real time.
+	Clock models.Clock
 }
 
 // DefaultMaxConns is the PostgreSQL pool size unless configured.
@@ -45,6 +47,7 @@ const DefaultMaxConns = 20
 // Store runs queries. It is safe for concurrent use.
 type Store struct {
 	db    *gorm.DB
+	clock models.Clock
 	sends sendQueue // PostgreSQL's group commit (sendqueue.go)
 }
 
@@ -68,11 +71,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.OnStatement != nil {
 		gl = &tracingLogger{Interface: gl, onStatement: cfg.OnStatement}
 	}
+	s := &Store{clock: cfg.Clock}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger:                 gl,
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
-		NowFunc:                now,
+		NowFunc:                s.now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -80,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := registerUnavailable(db); err != nil {
 		return nil, err
 	}
-	s := &Store{db: db}
+	s.db = db
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -132,11 +136,11 @@ func dialectorFor(url string) (gorm.Dialector, error) {
 	}
 }
 
-// now is the database clock: UTC, to the microsecond both engines keep.
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// now is the store's clock: UTC, to the microsecond both engines keep.
+func (s *Store) now() time.Time { return s.clock.Now() }
 
 // Now is the clock the store stamps rows with.
-func (s *Store) Now() time.Time { return now() }
+func (s *Store) Now() time.Time { return s.now() }
 
 // Dialect is "postgres" or "sqlite".
 func (s *Store) Dialect() string { return s.db.Name() }

@@ -65,7 +65,7 @@ func (s *Store) LinkFacebook(ctx context.Context, userID int64, facebookID strin
 		if len(owners) > 0 {
 			return models.Errorf(models.CodeConflict, "this Facebook account is linked to another account")
 		}
-		link := &models.FacebookAccount{UserID: userID, FacebookUserID: facebookID, LinkedAt: now()}
+		link := &models.FacebookAccount{UserID: userID, FacebookUserID: facebookID, LinkedAt: s.now()}
 		if err := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "user_id"}},
 			DoUpdates: clause.AssignmentColumns([]string{"facebook_user_id", "linked_at"}),
