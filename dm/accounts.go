@@ -49,14 +49,15 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	if err := models.CheckAge(p.BirthDate.Time, s.store.Now()); err != nil {
+	today := s.clock.Now()
+	if err := models.CheckAge(p.BirthDate.Time, today); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(p.Password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	band := models.AgeBandOf(p.BirthDate.Time, s.store.Now())
+	band := models.AgeBandOf(p.BirthDate.Time, today)
 	u := &models.User{Username: username, DisplayName: name, PasswordHash: hash,
 		BirthDate: p.BirthDate.Time, DMPolicy: models.DefaultPolicy(band)}
 	if err := s.store.CreateUser(ctx, u); err != nil {
@@ -163,7 +164,7 @@ func (s *Service) PrivacySettings(ctx context.Context) (models.DirectMessagePoli
 	if err != nil {
 		return "", err
 	}
-	return models.EffectivePolicy(models.AgeBandOf(u.BirthDate, s.store.Now()), u.DMPolicy), nil
+	return models.EffectivePolicy(models.AgeBandOf(u.BirthDate, s.clock.Now()), u.DMPolicy), nil
 }
 
 // UpdatePrivacySettings changes the viewer's direct-message policy.
@@ -176,7 +177,7 @@ func (s *Service) UpdatePrivacySettings(ctx context.Context, p models.DirectMess
 	if err != nil {
 		return "", err
 	}
-	if err := models.CheckPolicyChoice(models.AgeBandOf(u.BirthDate, s.store.Now()), p); err != nil {
+	if err := models.CheckPolicyChoice(models.AgeBandOf(u.BirthDate, s.clock.Now()), p); err != nil {
 		return "", err
 	}
 	if err := s.store.SetDMPolicy(ctx, viewer, p); err != nil {

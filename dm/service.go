@@ -6,7 +6,6 @@ package dm
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"dmgraph/auth"
 	"dmgraph/models"
@@ -16,8 +15,6 @@ import (
 // Store is everything the use cases persist, one interface per aggregate;
 // store.Store implements them all.
 type Store interface {
-	Now() time.Time
-
 	Users
 	Follows
 	Videos
@@ -122,6 +119,7 @@ type Service struct {
 	events   Publisher
 	limits   *Limits
 	log      *slog.Logger
+	clock    models.Clock
 	versions *tokenVersions
 }
 
@@ -139,6 +137,9 @@ type Deps struct {
 	// Limits are the abuse limits; nil means none.
 	Limits *Limits
 	Log    *slog.Logger
+	// Clock judges ages and stamps what the service creates; nil is the
+	// real time. The store is given the same one.
+	Clock models.Clock
 }
 
 // New returns a Service.
@@ -153,5 +154,5 @@ func New(d Deps) *Service {
 		d.Events = noEvents{}
 	}
 	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones, sms: d.SMS,
-		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, versions: newTokenVersions()}
+		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, clock: d.Clock, versions: newTokenVersions()}
 }

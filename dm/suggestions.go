@@ -74,7 +74,7 @@ func (s *Service) SetPhoneNumber(ctx context.Context, number, region string) (ex
 	if err != nil {
 		return time.Time{}, fmt.Errorf("phone code: %w", err)
 	}
-	now := s.store.Now()
+	now := s.clock.Now()
 	v := &models.PhoneVerification{UserID: viewer, PhoneHash: hash, CodeHash: s.phoneCodeHash(viewer, code),
 		ExpiresAt: now.Add(models.PhoneCodeTTL), CreatedAt: now}
 	if err := s.store.SavePhoneVerification(ctx, v); err != nil {

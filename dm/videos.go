@@ -18,7 +18,7 @@ func (s *Service) PublishVideo(ctx context.Context, caption, url string, vis mod
 	if url, err = models.CheckVideoURL(url); err != nil {
 		return nil, err
 	}
-	v := &models.Video{OwnerID: viewer, Caption: caption, URL: url, Visibility: vis, CreatedAt: s.store.Now()}
+	v := &models.Video{OwnerID: viewer, Caption: caption, URL: url, Visibility: vis, CreatedAt: s.clock.Now()}
 	if err := s.store.CreateVideo(ctx, v); err != nil {
 		return nil, err
 	}

@@ -139,9 +139,6 @@ func dialectorFor(url string) (gorm.Dialector, error) {
 // now is the store's clock: UTC, to the microsecond both engines keep.
 func (s *Store) now() time.Time { return s.clock.Now() }
 
-// Now is the clock the store stamps rows with.
-func (s *Store) Now() time.Time { return s.now() }
-
 // Dialect is "postgres" or "sqlite".
 func (s *Store) Dialect() string { return s.db.Name() }
 
