@@ -40,7 +40,17 @@ type env struct {
 	handler    *resolvers.Handler
 	logs       lockedBuffer // everything the server logged, as JSON lines
 	sms        *fakeSMS     // every text message the server sent
+	clock      testClock    // the store's and the service's
 }
+
+// testClock is the real time, moved on by however much a test advanced it:
+// ages and expiry change at once, without waiting.
+type testClock struct{ ahead atomic.Int64 }
+
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
+
+// advance moves the clock d on, as if d had passed.
+func (c *testClock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // fakeSMS records the text messages it is given, by number.
 type fakeSMS struct {
@@ -161,7 +171,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		cfg.dbURL = testdb.URL(t)
 	}
 	e := &env{t: t, sms: &fakeSMS{sent: map[string][]string{}}}
-	st, err := store.Open(context.Background(), store.Config{URL: cfg.dbURL, OnStatement: func(_ context.Context, sql string) {
+	st, err := store.Open(context.Background(), store.Config{URL: cfg.dbURL, Clock: e.clock.now, OnStatement: func(_ context.Context, sql string) {
 		e.statements.Add(1)
 		e.mu.Lock()
 		e.log = append(e.log, sql)
@@ -201,7 +211,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	svc := dm.New(dm.Deps{Store: ds, Tokens: tokens, Passwords: auth.Hasher{Cost: bcrypt.MinCost},
 		Phones: phones, SMS: e.sms, Facebook: facebook.New(e.graph.srv.URL+"/v19.0", 500*time.Millisecond), Events: broker,
-		Limits: cfg.limits, Log: log})
+		Limits: cfg.limits, Log: log, Clock: e.clock.now})
 	hopts := resolvers.Options{Log: log, Playground: true, Hub: e.hub, NoIntrospection: cfg.noIntrospect, MaxPendingSockets: cfg.maxPending, OperationTimeout: cfg.opTimeout, TokenRecheckInterval: cfg.recheck,
 		Checks: map[string]func(context.Context) error{"database": e.store.Ping, "broker": broker.Ready}}
 	if cfg.handlerOpts != nil {

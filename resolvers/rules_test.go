@@ -301,6 +301,31 @@ func TestRulesPrivacySettingsAndRefusals(t *testing.T) {
 	}
 }
 
+// Age is judged at every check, never stored: a 15-year-old's direct
+// messages open when they turn 16, and EVERYONE becomes a choice at 18.
+func TestRulesAgeBandsFollowTheClock(t *testing.T) {
+	e := newEnv(t)
+	teen, adult := e.registerAged("teen", 15), e.registerAged("adult", 30)
+	e.friends(teen, adult)
+	const update = `mutation($p: DirectMessagePolicy!) { updatePrivacySettings(input: {directMessagePolicy: $p}) { directMessagePolicy } }`
+	year := 365 * 24 * time.Hour
+
+	e.fail(teen.Token, update, map[string]any{"p": "FRIENDS"}, "FORBIDDEN", "AGE_RESTRICTED")
+	if p := rulesCanMessage(e, adult, teen); p.Allowed {
+		t.Fatalf("canMessage to a 15-year-old friend = %s, want refused", p)
+	}
+
+	e.clock.advance(year) // 16
+	e.setPolicy(teen, "FRIENDS")
+	if p := rulesCanMessage(e, adult, teen); !p.Allowed {
+		t.Fatalf("canMessage to a 16-year-old friend on FRIENDS = %s, want allowed", p)
+	}
+	e.fail(teen.Token, update, map[string]any{"p": "EVERYONE"}, "FORBIDDEN", "AGE_RESTRICTED")
+
+	e.clock.advance(2 * year) // 18
+	e.setPolicy(teen, "EVERYONE")
+}
+
 // 2. Rules 4 and 5 don't apply once the recipient wrote or accepted; NO_ONE
 // still stops everything.
 func TestRulesReplyBypassesFriendsOnly(t *testing.T) {
@@ -988,7 +1013,7 @@ func TestRulesInputLimits(t *testing.T) {
 	badInput("25-character username", reg(strings.Repeat("a", 25), pw, adult))
 	badInput("7-character password", reg("shortpw", "1234567", adult))
 	badInput("empty display name", e.do("", register, map[string]any{"u": "noname", "p": pw, "d": "  ", "b": adult}))
-	today := time.Now().UTC()
+	today := e.clock.now().UTC()
 	badInput("12 years old", reg("young", pw, today.AddDate(-13, 0, 1).Format(time.DateOnly)))
 	badInput("born tomorrow", reg("unborn", pw, today.AddDate(0, 0, 1).Format(time.DateOnly)))
 	badInput("not a date", reg("nodate", pw, "2000-13-45"))

@@ -5,15 +5,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"dmgraph/phone"
 )
 
-// registerAged registers a user who turned years old a month ago.
+// registerAged registers a user who turned years old a month ago, by the
+// server's clock.
 func (e *env) registerAged(name string, years int) user {
 	e.t.Helper()
-	birth := time.Now().UTC().AddDate(-years, -1, 0).Format("2006-01-02")
+	birth := e.clock.now().UTC().AddDate(-years, -1, 0).Format("2006-01-02")
 	name = fmt.Sprintf("%s%d", name, userSeq.Add(1))
 	var out struct {
 		Register struct {
