@@ -14,6 +14,7 @@ import (
 	"dmgraph/auth"
 	"dmgraph/dm"
 	"dmgraph/facebook"
+	"dmgraph/httpx"
 	"dmgraph/ratelimit"
 	"dmgraph/resolvers"
 	"dmgraph/sms"
@@ -169,7 +170,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, err
 		}
 	}
-	if c.TrustedProxies, err = resolvers.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+	if c.TrustedProxies, err = httpx.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	sockets := []struct {

@@ -1,16 +1,12 @@
 package resolvers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -26,6 +22,7 @@ import (
 
 	"dmgraph/dm"
 	"dmgraph/graph"
+	"dmgraph/httpx"
 	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/playground"
@@ -87,10 +84,6 @@ type Handler struct {
 // touch hijacked connections.
 func (h *Handler) CloseWebsockets() { h.sessions.closeAll(CloseGoingAway, "server shutting down") }
 
-// maxBodyBytes bounds a GraphQL request body: a 4000-character message and
-// its query fit many times over.
-const maxBodyBytes = 1 << 20
-
 // NewHandler returns the HTTP handler: GraphQL at /query (HTTP and
 // websockets), GraphiQL at /.
 func NewHandler(svc *dm.Service, opts Options) *Handler {
@@ -133,7 +126,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(withLoaders(ctx, svc, opts.OperationTimeout))
 	})
-	srv.AroundResponses(observe(log, opts.Metrics))
+	srv.AroundResponses(httpx.Observe(log, opts.Metrics))
 	srv.AroundResponses(endFailedEvents)
 	srv.AroundRootFields(requireViewer)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
@@ -167,20 +160,20 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	}
 	go ss.recheckEvery(opts.TokenRecheckInterval, svc, log)
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, readBody(opts.BodyTimeout, srv))))
+	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, httpx.ReadBody(opts.BodyTimeout, srv))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET /playground/", pg)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", readiness(opts.Checks, ss.draining.Load))
+	mux.Handle("GET /readyz", httpx.Readiness(opts.Checks, ss.draining.Load))
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics.Handler())
 	}
-	return &Handler{Handler: withRequestID(opts.Metrics.HTTP(mux)), sessions: ss}
+	return &Handler{Handler: httpx.WithRequestID(opts.Metrics.HTTP(mux)), sessions: ss}
 }
 
 // presentError gives every error a code. Domain errors keep their message,
@@ -212,7 +205,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &g) && g.Err == nil && len(g.Path) == 0 {
 			// gqlgen's own complaint about the request itself, such as a body
 			// that is not JSON: the client's fault, told briefly.
-			return &gqlerror.Error{Message: truncate(g.Message, 120),
+			return &gqlerror.Error{Message: httpx.Truncate(g.Message, 120),
 				Extensions: map[string]any{"code": string(models.CodeBadUserInput)}}
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -232,7 +225,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 // client learns to sign in again instead of silently seeing less.
 func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(models.WithClientIP(r.Context(), clientIP(r, trusted)))
+		r = r.WithContext(models.WithClientIP(r.Context(), httpx.ClientIP(r, trusted)))
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)
@@ -240,7 +233,7 @@ func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, tim
 		}
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			writeError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
+			httpx.WriteError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -250,69 +243,19 @@ func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, tim
 		switch {
 		case err == nil:
 		case errors.As(err, &e) && e.Code == models.CodeUnauthenticated:
-			writeError(w, http.StatusUnauthorized, e.Code, e.Message)
+			httpx.WriteError(w, http.StatusUnauthorized, e.Code, e.Message)
 			return
 		case errors.Is(err, models.ErrUnavailable):
 			log.WarnContext(r.Context(), "token not checked: dependency unavailable", "err", err)
-			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, models.ErrUnavailable.Message)
+			httpx.WriteError(w, http.StatusServiceUnavailable, models.CodeUnavailable, models.ErrUnavailable.Message)
 			return
 		default:
 			log.ErrorContext(r.Context(), "token not checked", "err", err)
-			writeError(w, http.StatusInternalServerError, models.CodeInternal, "internal error")
+			httpx.WriteError(w, http.StatusInternalServerError, models.CodeInternal, "internal error")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
 	})
-}
-
-// readBody reads a request's body before gqlgen does, within timeout and
-// maxBodyBytes, so that a body too large is answered with 413 and one too
-// slow with 408, each with a coded error (gqlgen answers a failed read with
-// 200). http.Server's ReadTimeout would also cut a handler's context short
-// once the body is read; this deadline is lifted then. Websocket upgrades
-// have no body, and gorilla sets their deadlines.
-func readBody(timeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.ContentLength > maxBodyBytes {
-			bodyTooLarge(w)
-			return
-		}
-		buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(timeout))
-		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		var tooLarge *http.MaxBytesError
-		switch {
-		case err == nil:
-			_ = rc.SetReadDeadline(time.Time{})
-		// After a failed read the deadline stays: net/http discards the
-		// rest of the body before it closes, and must not wait for it.
-		case errors.As(err, &tooLarge):
-			bodyTooLarge(w)
-			return
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusRequestTimeout, models.CodeBadUserInput,
-				fmt.Sprintf("the request body did not arrive within %v", timeout))
-			return
-		case err != nil:
-			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusBadRequest, models.CodeBadUserInput, "the request body could not be read")
-			return
-		}
-		r.Body = io.NopCloser(buf)
-		next.ServeHTTP(w, r)
-	})
-}
-
-func bodyTooLarge(w http.ResponseWriter) {
-	w.Header().Set("Connection", "close")
-	writeError(w, http.StatusRequestEntityTooLarge, models.CodeBadUserInput,
-		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
 }
 
 // websocketOnlySubscriptions refuses subscriptions over HTTP, POST or GET:
@@ -421,25 +364,6 @@ type unsupported struct{}
 func (unsupported) Supports(*http.Request) bool { return true }
 
 func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
-	writeError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
+	httpx.WriteError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
 		"send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-func writeError(w http.ResponseWriter, status int, code models.Code, msg string) {
-	writeJSON(w, status, map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": code},
-	}}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -26,6 +26,7 @@ import (
 
 	"dmgraph/auth"
 	"dmgraph/dm"
+	"dmgraph/httpx"
 	"dmgraph/metrics"
 	"dmgraph/models"
 )
@@ -379,7 +380,7 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		return opCheck{id, ok}, nil
 	})
 	if id, ok := v.id, v.ok; !ok {
-		c.closeWith(CloseSubscriberExists, "Subscriber for "+truncate(id, 64)+" already exists")
+		c.closeWith(CloseSubscriberExists, "Subscriber for "+httpx.Truncate(id, 64)+" already exists")
 		return t, nil, transport.ErrWebsocketClosed
 	}
 	return t, bytes.NewReader(b), nil
@@ -812,17 +813,17 @@ func withSessions(ss *sessions, allowedOrigins []string, next http.Handler) http
 			return
 		}
 		if !allowed(r) {
-			writeError(w, http.StatusForbidden, models.CodeForbidden, "websocket origin not allowed")
+			httpx.WriteError(w, http.StatusForbidden, models.CodeForbidden, "websocket origin not allowed")
 			return
 		}
 		if ss.draining.Load() {
-			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, "the server is shutting down; connect again")
+			httpx.WriteError(w, http.StatusServiceUnavailable, models.CodeUnavailable, "the server is shutting down; connect again")
 			return
 		}
 		s := &session{}
 		evicted, ok := ss.admit(s, models.AddressKey(models.ClientIP(r.Context())))
 		if !ok {
-			writeError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many connections from this address")
+			httpx.WriteError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many connections from this address")
 			return
 		}
 		for _, old := range evicted {

@@ -1,4 +1,4 @@
-package resolvers
+package httpx
 
 import (
 	"net"
@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// clientIP is the address per-IP limits count: the peer, or, when the peer
+// ClientIP is the address per-IP limits count: the peer, or, when the peer
 // is a trusted proxy (a load balancer), the right-most address in
 // X-Forwarded-For that is not itself a trusted proxy. Clients can prepend
 // anything to that header, so only what trusted proxies appended counts.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
