@@ -27,6 +27,7 @@ import (
 	"dmgraph/models"
 	"dmgraph/playground"
 	"dmgraph/realtime"
+	"dmgraph/realtime/socket"
 )
 
 // Options configure the HTTP handler.
@@ -37,7 +38,8 @@ type Options struct {
 	// Hub delivers events to this instance's subscriptions.
 	Hub *realtime.Hub
 	// AllowedOrigins are origin host patterns ("localhost:*") accepted for
-	// websockets besides the server's own host; nil means DefaultAllowedOrigins.
+	// websockets besides the server's own host; nil means
+	// socket.DefaultAllowedOrigins.
 	AllowedOrigins []string
 	// NoIntrospection turns schema introspection off.
 	NoIntrospection bool
@@ -46,11 +48,14 @@ type Options struct {
 	// Checks are what /readyz asks, by name ("database", "broker").
 	Checks map[string]func(context.Context) error
 	// MaxPendingSockets bounds websockets not yet authenticated
-	// (DefaultMaxPendingSockets when 0).
+	// (socket.DefaultMaxPending when 0).
 	MaxPendingSockets int
 	// SocketLimits bound websockets per address and per user (zero fields
-	// take DefaultSocketLimits).
-	SocketLimits SocketLimits
+	// take socket.DefaultLimits).
+	SocketLimits socket.Limits
+	// Keepalive is the websockets' ping interval and pong deadline (zero
+	// fields take socket.DefaultKeepalive).
+	Keepalive socket.Keepalive
 	// BodyTimeout bounds the reading of a request's body (DefaultBodyTimeout
 	// when 0).
 	BodyTimeout time.Duration
@@ -75,14 +80,13 @@ const DefaultBodyTimeout = 10 * time.Second
 // Handler serves the API. CloseWebsockets closes every open websocket.
 type Handler struct {
 	http.Handler
-	sessions *sessions
+	sockets *socket.Server
 }
 
 // CloseWebsockets starts draining: /readyz fails, new websockets are
 // refused, and every open one is closed with 1001 (going away), so clients
-// reconnect elsewhere and resume with after. http.Server.Shutdown does not
-// touch hijacked connections.
-func (h *Handler) CloseWebsockets() { h.sessions.closeAll(CloseGoingAway, "server shutting down") }
+// reconnect elsewhere and resume with after (socket.Server.CloseAll).
+func (h *Handler) CloseWebsockets() { h.sockets.CloseAll() }
 
 // NewHandler returns the HTTP handler: GraphQL at /query (HTTP and
 // websockets), GraphiQL at /.
@@ -94,18 +98,24 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	if opts.Hub == nil {
 		opts.Hub = realtime.NewHub(0)
 	}
-	if opts.AllowedOrigins == nil {
-		opts.AllowedOrigins = DefaultAllowedOrigins
-	}
 	if opts.OperationTimeout <= 0 {
 		opts.OperationTimeout = DefaultOperationTimeout
 	}
 	if opts.BodyTimeout <= 0 {
 		opts.BodyTimeout = DefaultBodyTimeout
 	}
-	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics, timeout: opts.OperationTimeout}
+	// Sign-out events can be lost (a broker outage, a crash between commit
+	// and publish): open sockets are also checked against the database as
+	// often as a remembered token version expires.
+	if opts.TokenRecheckInterval <= 0 {
+		opts.TokenRecheckInterval = dm.TokenVersionTTL
+	}
+	sockets := socket.New(svc, socket.Options{Log: log, Metrics: opts.Metrics, Hub: opts.Hub, AllowedOrigins: opts.AllowedOrigins,
+		MaxPendingSockets: opts.MaxPendingSockets, Limits: opts.SocketLimits, Keepalive: opts.Keepalive,
+		ReadTimeout: opts.OperationTimeout, TokenRecheckInterval: opts.TokenRecheckInterval})
+	resolver := &Resolver{svc: svc, sockets: sockets, metrics: opts.Metrics}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
-	srv.AddTransport(newWebsocketTransport(svc, opts.OperationTimeout, log))
+	srv.AddTransport(sockets.Transport())
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -127,40 +137,18 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		return next(withLoaders(ctx, svc, opts.OperationTimeout))
 	})
 	srv.AroundResponses(httpx.Observe(log, opts.Metrics))
-	srv.AroundResponses(endFailedEvents)
+	srv.AroundResponses(socket.EndFailedEvents)
 	srv.AroundRootFields(requireViewer)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
-	srv.AroundOperations(refuseRevokedSockets(svc))
+	srv.AroundOperations(sockets.RefuseRevoked)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return errors.New("panic")
 	})
 
-	ss := newSessions(opts.Metrics, opts.MaxPendingSockets, opts.SocketLimits)
-	opts.Hub.Observe(func(ev models.Event) {
-		switch ev.Kind {
-		case models.EventSignedOut:
-			for _, userID := range ev.Audience {
-				svc.TokensRevoked(userID, ev.TokenVersion)
-				ss.signOut(userID, ev.TokenVersion)
-			}
-		case realtime.EventResync:
-			// Sign-outs on other instances may have been lost: check every
-			// token afresh, and the open sockets' too.
-			svc.ForgetTokenVersions()
-			go ss.recheck(svc, log)
-		}
-	})
-	// Sign-out events can be lost (a broker outage, a crash between commit
-	// and publish): open sockets are also checked against the database as
-	// often as a remembered token version expires.
-	if opts.TokenRecheckInterval <= 0 {
-		opts.TokenRecheckInterval = dm.TokenVersionTTL
-	}
-	go ss.recheckEvery(opts.TokenRecheckInterval, svc, log)
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, httpx.ReadBody(opts.BodyTimeout, srv))))
+	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, srv))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -169,11 +157,11 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", httpx.Readiness(opts.Checks, ss.draining.Load))
+	mux.Handle("GET /readyz", httpx.Readiness(opts.Checks, sockets.Draining))
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics.Handler())
 	}
-	return &Handler{Handler: httpx.WithRequestID(opts.Metrics.HTTP(mux)), sessions: ss}
+	return &Handler{Handler: httpx.WithRequestID(opts.Metrics.HTTP(mux)), sockets: sockets}
 }
 
 // presentError gives every error a code. Domain errors keep their message,
@@ -266,7 +254,7 @@ type websocketOnlySubscriptions struct{}
 func (websocketOnlySubscriptions) ExtensionName() string                   { return "WebsocketOnlySubscriptions" }
 func (websocketOnlySubscriptions) Validate(graphql.ExecutableSchema) error { return nil }
 func (websocketOnlySubscriptions) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription || sessionFrom(ctx) != nil {
+	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription || socket.OnSocket(ctx) {
 		return nil
 	}
 	err := models.Invalid("subscriptions are served over websockets only: connect to /query with graphql-transport-ws (or graphql-ws)")
@@ -286,59 +274,6 @@ func deadline(d time.Duration) graphql.OperationMiddleware {
 			defer cancel()
 			return respond(ctx)
 		}
-	}
-}
-
-// endFailedEvents ends the socket, as a failed read of the subscription's
-// own does (abort), when an event's fields could not be read for a reason
-// other than the data itself (UNAVAILABLE or INTERNAL): instead of an event
-// with an error, whose message the client would never see again, the client
-// reconnects and resumes with `after`. A field error such as NOT_FOUND
-// leaves the event as it is.
-func endFailedEvents(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if resp == nil || len(resp.Errors) == 0 || ctx.Err() != nil {
-		return resp // no error, or the subscription is ending anyway
-	}
-	if !graphql.HasOperationContext(ctx) {
-		return resp // a request that never became an operation
-	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
-		return resp
-	}
-	s := sessionFrom(ctx)
-	if s == nil {
-		return resp
-	}
-	failed, unavailable := false, false
-	for _, e := range resp.Errors {
-		switch e.Extensions["code"] {
-		case string(models.CodeUnavailable):
-			failed, unavailable = true, true
-		case string(models.CodeInternal):
-			failed = true
-		}
-	}
-	if !failed {
-		return resp
-	}
-	s.close(resumeClose(unavailable))
-	return nil
-}
-
-// refuseRevokedSockets refuses operations on a websocket whose user this
-// instance knows signed out everywhere since the socket signed in, and
-// closes it: a socket's viewer is fixed at connection_init.
-func refuseRevokedSockets(svc *dm.Service) graphql.OperationMiddleware {
-	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if s := sessionFrom(ctx); s != nil && svc.Revoked(s.claims()) {
-			go s.close(CloseUnauthorized, "signed out")
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-				Message:    "this session was signed out; sign in again",
-				Extensions: map[string]any{"code": string(models.CodeUnauthenticated)},
-			}}})
-		}
-		return next(ctx)
 	}
 }
 

@@ -6,24 +6,20 @@ package resolvers
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"time"
 
 	"dmgraph/dm"
 	"dmgraph/graph"
 	"dmgraph/metrics"
 	"dmgraph/models"
-	"dmgraph/realtime"
+	"dmgraph/realtime/socket"
 	"dmgraph/relay"
 )
 
 // Resolver is the root of all resolvers.
 type Resolver struct {
 	svc     *dm.Service
-	hub     *realtime.Hub
-	log     *slog.Logger
+	sockets *socket.Server // streams subscriptions' events
 	metrics *metrics.Metrics
-	timeout time.Duration // bounds each database read of a subscription
 }
 
 var _ graph.ResolverRoot = &Resolver{}
