@@ -139,6 +139,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.AroundResponses(httpx.Observe(log, opts.Metrics))
 	srv.AroundResponses(socket.EndFailedEvents)
 	srv.AroundRootFields(requireViewer)
+	srv.AroundRootFields(refuseIntrospection)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
 	srv.AroundOperations(sockets.RefuseRevoked)
 	srv.SetErrorPresenter(presentError(log))
@@ -290,6 +291,23 @@ func requireViewer(ctx context.Context, next graphql.RootResolver) graphql.Marsh
 		return graphql.Null
 	}
 	return next(ctx)
+}
+
+// ReasonIntrospectionDisabled refuses __schema and __type on a server
+// with introspection turned off.
+const ReasonIntrospectionDisabled = "INTROSPECTION_DISABLED"
+
+// refuseIntrospection answers __schema and __type, when introspection is
+// off, with a refusal that says so. gqlgen's own answer is an uncoded
+// error, which the error presenter would log and mask as internal.
+func refuseIntrospection(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc == nil || (fc.Field.Name != "__schema" && fc.Field.Name != "__type") || !graphql.GetOperationContext(ctx).DisableIntrospection {
+		return next(ctx)
+	}
+	err := models.Refusal(models.CodeForbidden, ReasonIntrospectionDisabled, "introspection is turned off on this server")
+	graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Message, Path: ast.Path{ast.PathName(fc.Field.Alias)}})
+	return graphql.Null
 }
 
 // unsupported answers requests that no other transport takes (a wrong
