@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"dmgraph/models"
 )
 
 // ClientIP is the address per-IP limits count: the peer, or, when the peer
@@ -67,4 +69,12 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// WithClientIP puts the client's address (ClientIP) in the request context,
+// for per-address limits.
+func WithClientIP(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(models.WithClientIP(r.Context(), ClientIP(r, trusted))))
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -149,7 +148,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, srv))))
+	mux.Handle("/query", httpx.WithClientIP(opts.TrustedProxies, httpx.Authenticate(svc, log, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, srv)))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -207,44 +206,6 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		return &gqlerror.Error{Message: "internal error", Path: out.Path,
 			Extensions: map[string]any{"code": string(models.CodeInternal)}}
 	}
-}
-
-// authenticate puts the bearer token's user in the request context. No
-// header means anonymous; a bad or expired token is refused outright, so a
-// client learns to sign in again instead of silently seeing less.
-func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, timeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(models.WithClientIP(r.Context(), httpx.ClientIP(r, trusted)))
-		h := r.Header.Get("Authorization")
-		if h == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		scheme, token, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			httpx.WriteError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		claims, err := svc.Authenticate(ctx, strings.TrimSpace(token))
-		cancel()
-		var e *models.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &e) && e.Code == models.CodeUnauthenticated:
-			httpx.WriteError(w, http.StatusUnauthorized, e.Code, e.Message)
-			return
-		case errors.Is(err, models.ErrUnavailable):
-			log.WarnContext(r.Context(), "token not checked: dependency unavailable", "err", err)
-			httpx.WriteError(w, http.StatusServiceUnavailable, models.CodeUnavailable, models.ErrUnavailable.Message)
-			return
-		default:
-			log.ErrorContext(r.Context(), "token not checked", "err", err)
-			httpx.WriteError(w, http.StatusInternalServerError, models.CodeInternal, "internal error")
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
-	})
 }
 
 // websocketOnlySubscriptions refuses subscriptions over HTTP, POST or GET:

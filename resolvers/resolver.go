@@ -1,6 +1,7 @@
 // Package resolvers maps the GraphQL schema onto the dm service: thin
-// resolvers, one file per type, plus the HTTP wiring (authentication, error
-// presentation, dataloaders).
+// resolvers, one file per type, the dataloaders, the query limits, the
+// error presenter, and the handler that wires them to httpx's plumbing and
+// realtime/socket's websockets.
 package resolvers
 
 import (

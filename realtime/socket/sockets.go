@@ -49,7 +49,7 @@ const (
 // Tokens is what the sockets need of the accounts service: to sign a
 // socket in at connection_init, and to learn of tokens revoked since.
 type Tokens interface {
-	Authenticate(ctx context.Context, token string) (auth.Claims, error)
+	httpx.Authenticator
 	// Revoked reports whether the claims' user signed out everywhere since
 	// the token was issued, as far as this instance knows.
 	Revoked(auth.Claims) bool
