@@ -14,7 +14,9 @@ import (
 	"dmgraph/auth"
 	"dmgraph/dm"
 	"dmgraph/facebook"
+	"dmgraph/httpx"
 	"dmgraph/ratelimit"
+	"dmgraph/realtime/socket"
 	"dmgraph/resolvers"
 	"dmgraph/sms"
 )
@@ -66,7 +68,7 @@ type config struct {
 	// MaxPendingSockets and SocketLimits bound websockets overall, per
 	// address and per user (WS_MAX_*).
 	MaxPendingSockets int
-	SocketLimits      resolvers.SocketLimits
+	SocketLimits      socket.Limits
 	// HeaderTimeout, BodyTimeout and IdleTimeout bound reading a request's
 	// headers, reading its body, and a kept-alive connection's wait for the
 	// next request (HTTP_*_TIMEOUT).
@@ -169,7 +171,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, err
 		}
 	}
-	if c.TrustedProxies, err = resolvers.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
+	if c.TrustedProxies, err = httpx.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
 		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	sockets := []struct {
@@ -177,10 +179,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		dst  *int
 		def  int
 	}{
-		{"WS_MAX_PENDING_SOCKETS", &c.MaxPendingSockets, resolvers.DefaultMaxPendingSockets},
-		{"WS_MAX_PENDING_PER_ADDRESS", &c.SocketLimits.PendingPerAddress, resolvers.DefaultSocketLimits.PendingPerAddress},
-		{"WS_MAX_SOCKETS_PER_ADDRESS", &c.SocketLimits.PerAddress, resolvers.DefaultSocketLimits.PerAddress},
-		{"WS_MAX_SOCKETS_PER_USER", &c.SocketLimits.PerUser, resolvers.DefaultSocketLimits.PerUser},
+		{"WS_MAX_PENDING_SOCKETS", &c.MaxPendingSockets, socket.DefaultMaxPending},
+		{"WS_MAX_PENDING_PER_ADDRESS", &c.SocketLimits.PendingPerAddress, socket.DefaultLimits.PendingPerAddress},
+		{"WS_MAX_SOCKETS_PER_ADDRESS", &c.SocketLimits.PerAddress, socket.DefaultLimits.PerAddress},
+		{"WS_MAX_SOCKETS_PER_USER", &c.SocketLimits.PerUser, socket.DefaultLimits.PerUser},
 	}
 	for _, n := range sockets {
 		if *n.dst, err = positive(getenv, n.name, n.def); err != nil {
@@ -247,7 +249,7 @@ func (c config) checkProduction() error {
 		problems = append(problems, fmt.Sprintf("PASSWORD_HASH_COST may not be below %d", auth.DefaultCost))
 	}
 	for _, o := range c.AllowedOrigins {
-		if err := resolvers.CheckOriginPattern(o); err != nil {
+		if err := socket.CheckOriginPattern(o); err != nil {
 			problems = append(problems, "ALLOWED_ORIGINS: "+err.Error())
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"dmgraph/realtime/socket"
 	"dmgraph/resolvers"
 	"dmgraph/testdb"
 )
@@ -88,13 +89,13 @@ func TestSec07ServerTimeouts(t *testing.T) {
 func TestSec07ConnectionSettings(t *testing.T) {
 	c, err := loadConfig(func(string) string { return "" })
 	if err != nil || c.HeaderTimeout != 10*time.Second || c.BodyTimeout != resolvers.DefaultBodyTimeout || c.IdleTimeout != 2*time.Minute ||
-		c.MaxPendingSockets != resolvers.DefaultMaxPendingSockets || c.SocketLimits != resolvers.DefaultSocketLimits {
+		c.MaxPendingSockets != socket.DefaultMaxPending || c.SocketLimits != socket.DefaultLimits {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
 	env := map[string]string{"WS_MAX_PENDING_SOCKETS": "7", "WS_MAX_PENDING_PER_ADDRESS": "3", "WS_MAX_SOCKETS_PER_ADDRESS": "50",
 		"WS_MAX_SOCKETS_PER_USER": "4", "HTTP_BODY_TIMEOUT": "3s"}
 	c, err = loadConfig(func(k string) string { return env[k] })
-	want := resolvers.SocketLimits{PendingPerAddress: 3, PerAddress: 50, PerUser: 4}
+	want := socket.Limits{PendingPerAddress: 3, PerAddress: 50, PerUser: 4}
 	if err != nil || c.MaxPendingSockets != 7 || c.SocketLimits != want || c.BodyTimeout != 3*time.Second {
 		t.Fatalf("set: %+v %v", c, err)
 	}

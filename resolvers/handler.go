@@ -1,18 +1,13 @@
 package resolvers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,10 +21,12 @@ import (
 
 	"dmgraph/dm"
 	"dmgraph/graph"
+	"dmgraph/httpx"
 	"dmgraph/metrics"
 	"dmgraph/models"
 	"dmgraph/playground"
 	"dmgraph/realtime"
+	"dmgraph/realtime/socket"
 )
 
 // Options configure the HTTP handler.
@@ -40,7 +37,8 @@ type Options struct {
 	// Hub delivers events to this instance's subscriptions.
 	Hub *realtime.Hub
 	// AllowedOrigins are origin host patterns ("localhost:*") accepted for
-	// websockets besides the server's own host; nil means DefaultAllowedOrigins.
+	// websockets besides the server's own host; nil means
+	// socket.DefaultAllowedOrigins.
 	AllowedOrigins []string
 	// NoIntrospection turns schema introspection off.
 	NoIntrospection bool
@@ -49,11 +47,14 @@ type Options struct {
 	// Checks are what /readyz asks, by name ("database", "broker").
 	Checks map[string]func(context.Context) error
 	// MaxPendingSockets bounds websockets not yet authenticated
-	// (DefaultMaxPendingSockets when 0).
+	// (socket.DefaultMaxPending when 0).
 	MaxPendingSockets int
 	// SocketLimits bound websockets per address and per user (zero fields
-	// take DefaultSocketLimits).
-	SocketLimits SocketLimits
+	// take socket.DefaultLimits).
+	SocketLimits socket.Limits
+	// Keepalive is the websockets' ping interval and pong deadline (zero
+	// fields take socket.DefaultKeepalive).
+	Keepalive socket.Keepalive
 	// BodyTimeout bounds the reading of a request's body (DefaultBodyTimeout
 	// when 0).
 	BodyTimeout time.Duration
@@ -78,18 +79,13 @@ const DefaultBodyTimeout = 10 * time.Second
 // Handler serves the API. CloseWebsockets closes every open websocket.
 type Handler struct {
 	http.Handler
-	sessions *sessions
+	sockets *socket.Server
 }
 
 // CloseWebsockets starts draining: /readyz fails, new websockets are
 // refused, and every open one is closed with 1001 (going away), so clients
-// reconnect elsewhere and resume with after. http.Server.Shutdown does not
-// touch hijacked connections.
-func (h *Handler) CloseWebsockets() { h.sessions.closeAll(CloseGoingAway, "server shutting down") }
-
-// maxBodyBytes bounds a GraphQL request body: a 4000-character message and
-// its query fit many times over.
-const maxBodyBytes = 1 << 20
+// reconnect elsewhere and resume with after (socket.Server.CloseAll).
+func (h *Handler) CloseWebsockets() { h.sockets.CloseAll() }
 
 // NewHandler returns the HTTP handler: GraphQL at /query (HTTP and
 // websockets), GraphiQL at /.
@@ -101,18 +97,24 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	if opts.Hub == nil {
 		opts.Hub = realtime.NewHub(0)
 	}
-	if opts.AllowedOrigins == nil {
-		opts.AllowedOrigins = DefaultAllowedOrigins
-	}
 	if opts.OperationTimeout <= 0 {
 		opts.OperationTimeout = DefaultOperationTimeout
 	}
 	if opts.BodyTimeout <= 0 {
 		opts.BodyTimeout = DefaultBodyTimeout
 	}
-	resolver := &Resolver{svc: svc, hub: opts.Hub, log: log, metrics: opts.Metrics, timeout: opts.OperationTimeout}
+	// Sign-out events can be lost (a broker outage, a crash between commit
+	// and publish): open sockets are also checked against the database as
+	// often as a remembered token version expires.
+	if opts.TokenRecheckInterval <= 0 {
+		opts.TokenRecheckInterval = dm.TokenVersionTTL
+	}
+	sockets := socket.New(svc, socket.Options{Log: log, Metrics: opts.Metrics, Hub: opts.Hub, AllowedOrigins: opts.AllowedOrigins,
+		MaxPendingSockets: opts.MaxPendingSockets, Limits: opts.SocketLimits, Keepalive: opts.Keepalive,
+		ReadTimeout: opts.OperationTimeout, TokenRecheckInterval: opts.TokenRecheckInterval})
+	resolver := &Resolver{svc: svc, sockets: sockets, metrics: opts.Metrics}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
-	srv.AddTransport(newWebsocketTransport(svc, opts.OperationTimeout, log))
+	srv.AddTransport(sockets.Transport())
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -133,54 +135,33 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(withLoaders(ctx, svc, opts.OperationTimeout))
 	})
-	srv.AroundResponses(observe(log, opts.Metrics))
-	srv.AroundResponses(endFailedEvents)
+	srv.AroundResponses(httpx.Observe(log, opts.Metrics))
+	srv.AroundResponses(socket.EndFailedEvents)
 	srv.AroundRootFields(requireViewer)
+	srv.AroundRootFields(refuseIntrospection)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
-	srv.AroundOperations(refuseRevokedSockets(svc))
+	srv.AroundOperations(sockets.RefuseRevoked)
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return errors.New("panic")
 	})
 
-	ss := newSessions(opts.Metrics, opts.MaxPendingSockets, opts.SocketLimits)
-	opts.Hub.Observe(func(ev models.Event) {
-		switch ev.Kind {
-		case models.EventSignedOut:
-			for _, userID := range ev.Audience {
-				svc.TokensRevoked(userID, ev.TokenVersion)
-				ss.signOut(userID, ev.TokenVersion)
-			}
-		case realtime.EventResync:
-			// Sign-outs on other instances may have been lost: check every
-			// token afresh, and the open sockets' too.
-			svc.ForgetTokenVersions()
-			go ss.recheck(svc, log)
-		}
-	})
-	// Sign-out events can be lost (a broker outage, a crash between commit
-	// and publish): open sockets are also checked against the database as
-	// often as a remembered token version expires.
-	if opts.TokenRecheckInterval <= 0 {
-		opts.TokenRecheckInterval = dm.TokenVersionTTL
-	}
-	go ss.recheckEvery(opts.TokenRecheckInterval, svc, log)
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(svc, log, opts.TrustedProxies, opts.OperationTimeout, withSessions(ss, opts.AllowedOrigins, readBody(opts.BodyTimeout, srv))))
+	mux.Handle("/query", httpx.WithClientIP(opts.TrustedProxies, httpx.Authenticate(svc, log, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, srv)))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET /playground/", pg)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", readiness(opts.Checks, ss.draining.Load))
+	mux.Handle("GET /readyz", httpx.Readiness(opts.Checks, sockets.Draining))
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics.Handler())
 	}
-	return &Handler{Handler: withRequestID(opts.Metrics.HTTP(mux)), sessions: ss}
+	return &Handler{Handler: httpx.WithRequestID(opts.Metrics.HTTP(mux)), sockets: sockets}
 }
 
 // presentError gives every error a code. Domain errors keep their message,
@@ -212,7 +193,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &g) && g.Err == nil && len(g.Path) == 0 {
 			// gqlgen's own complaint about the request itself, such as a body
 			// that is not JSON: the client's fault, told briefly.
-			return &gqlerror.Error{Message: truncate(g.Message, 120),
+			return &gqlerror.Error{Message: httpx.Truncate(g.Message, 120),
 				Extensions: map[string]any{"code": string(models.CodeBadUserInput)}}
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -227,94 +208,6 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// authenticate puts the bearer token's user in the request context. No
-// header means anonymous; a bad or expired token is refused outright, so a
-// client learns to sign in again instead of silently seeing less.
-func authenticate(svc *dm.Service, log *slog.Logger, trusted []netip.Prefix, timeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(models.WithClientIP(r.Context(), clientIP(r, trusted)))
-		h := r.Header.Get("Authorization")
-		if h == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		scheme, token, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			writeError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		claims, err := svc.Authenticate(ctx, strings.TrimSpace(token))
-		cancel()
-		var e *models.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &e) && e.Code == models.CodeUnauthenticated:
-			writeError(w, http.StatusUnauthorized, e.Code, e.Message)
-			return
-		case errors.Is(err, models.ErrUnavailable):
-			log.WarnContext(r.Context(), "token not checked: dependency unavailable", "err", err)
-			writeError(w, http.StatusServiceUnavailable, models.CodeUnavailable, models.ErrUnavailable.Message)
-			return
-		default:
-			log.ErrorContext(r.Context(), "token not checked", "err", err)
-			writeError(w, http.StatusInternalServerError, models.CodeInternal, "internal error")
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))
-	})
-}
-
-// readBody reads a request's body before gqlgen does, within timeout and
-// maxBodyBytes, so that a body too large is answered with 413 and one too
-// slow with 408, each with a coded error (gqlgen answers a failed read with
-// 200). http.Server's ReadTimeout would also cut a handler's context short
-// once the body is read; this deadline is lifted then. Websocket upgrades
-// have no body, and gorilla sets their deadlines.
-func readBody(timeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.ContentLength > maxBodyBytes {
-			bodyTooLarge(w)
-			return
-		}
-		buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Now().Add(timeout))
-		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		var tooLarge *http.MaxBytesError
-		switch {
-		case err == nil:
-			_ = rc.SetReadDeadline(time.Time{})
-		// After a failed read the deadline stays: net/http discards the
-		// rest of the body before it closes, and must not wait for it.
-		case errors.As(err, &tooLarge):
-			bodyTooLarge(w)
-			return
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusRequestTimeout, models.CodeBadUserInput,
-				fmt.Sprintf("the request body did not arrive within %v", timeout))
-			return
-		case err != nil:
-			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusBadRequest, models.CodeBadUserInput, "the request body could not be read")
-			return
-		}
-		r.Body = io.NopCloser(buf)
-		next.ServeHTTP(w, r)
-	})
-}
-
-func bodyTooLarge(w http.ResponseWriter) {
-	w.Header().Set("Connection", "close")
-	writeError(w, http.StatusRequestEntityTooLarge, models.CodeBadUserInput,
-		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
-}
-
 // websocketOnlySubscriptions refuses subscriptions over HTTP, POST or GET:
 // one would hold its request open until an event came, outside every socket
 // limit.
@@ -323,7 +216,7 @@ type websocketOnlySubscriptions struct{}
 func (websocketOnlySubscriptions) ExtensionName() string                   { return "WebsocketOnlySubscriptions" }
 func (websocketOnlySubscriptions) Validate(graphql.ExecutableSchema) error { return nil }
 func (websocketOnlySubscriptions) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription || sessionFrom(ctx) != nil {
+	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription || socket.OnSocket(ctx) {
 		return nil
 	}
 	err := models.Invalid("subscriptions are served over websockets only: connect to /query with graphql-transport-ws (or graphql-ws)")
@@ -346,59 +239,6 @@ func deadline(d time.Duration) graphql.OperationMiddleware {
 	}
 }
 
-// endFailedEvents ends the socket, as a failed read of the subscription's
-// own does (abort), when an event's fields could not be read for a reason
-// other than the data itself (UNAVAILABLE or INTERNAL): instead of an event
-// with an error, whose message the client would never see again, the client
-// reconnects and resumes with `after`. A field error such as NOT_FOUND
-// leaves the event as it is.
-func endFailedEvents(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if resp == nil || len(resp.Errors) == 0 || ctx.Err() != nil {
-		return resp // no error, or the subscription is ending anyway
-	}
-	if !graphql.HasOperationContext(ctx) {
-		return resp // a request that never became an operation
-	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
-		return resp
-	}
-	s := sessionFrom(ctx)
-	if s == nil {
-		return resp
-	}
-	failed, unavailable := false, false
-	for _, e := range resp.Errors {
-		switch e.Extensions["code"] {
-		case string(models.CodeUnavailable):
-			failed, unavailable = true, true
-		case string(models.CodeInternal):
-			failed = true
-		}
-	}
-	if !failed {
-		return resp
-	}
-	s.close(resumeClose(unavailable))
-	return nil
-}
-
-// refuseRevokedSockets refuses operations on a websocket whose user this
-// instance knows signed out everywhere since the socket signed in, and
-// closes it: a socket's viewer is fixed at connection_init.
-func refuseRevokedSockets(svc *dm.Service) graphql.OperationMiddleware {
-	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if s := sessionFrom(ctx); s != nil && svc.Revoked(s.claims()) {
-			go s.close(CloseUnauthorized, "signed out")
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-				Message:    "this session was signed out; sign in again",
-				Extensions: map[string]any{"code": string(models.CodeUnauthenticated)},
-			}}})
-		}
-		return next(ctx)
-	}
-}
-
 // publicFields may be resolved without signing in.
 var publicFields = map[string]bool{"register": true, "login": true, "me": true, "__schema": true, "__type": true, "__typename": true}
 
@@ -414,6 +254,23 @@ func requireViewer(ctx context.Context, next graphql.RootResolver) graphql.Marsh
 	return next(ctx)
 }
 
+// ReasonIntrospectionDisabled refuses __schema and __type on a server
+// with introspection turned off.
+const ReasonIntrospectionDisabled = "INTROSPECTION_DISABLED"
+
+// refuseIntrospection answers __schema and __type, when introspection is
+// off, with a refusal that says so. gqlgen's own answer is an uncoded
+// error, which the error presenter would log and mask as internal.
+func refuseIntrospection(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc == nil || (fc.Field.Name != "__schema" && fc.Field.Name != "__type") || !graphql.GetOperationContext(ctx).DisableIntrospection {
+		return next(ctx)
+	}
+	err := models.Refusal(models.CodeForbidden, ReasonIntrospectionDisabled, "introspection is turned off on this server")
+	graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Message, Path: ast.Path{ast.PathName(fc.Field.Alias)}})
+	return graphql.Null
+}
+
 // unsupported answers requests that no other transport takes (a wrong
 // method or content type) with a coded error.
 type unsupported struct{}
@@ -421,25 +278,6 @@ type unsupported struct{}
 func (unsupported) Supports(*http.Request) bool { return true }
 
 func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
-	writeError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
+	httpx.WriteError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
 		"send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-func writeError(w http.ResponseWriter, status int, code models.Code, msg string) {
-	writeJSON(w, status, map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": code},
-	}}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"dmgraph/realtime/socket"
 	"dmgraph/resolvers"
 )
 
@@ -11,8 +12,9 @@ import (
 // library does while it reads) stays connected however idle, and one that
 // stopped reading is dropped once it misses the pong deadline.
 func TestKeepaliveDropsOnlyDeadPeers(t *testing.T) {
-	t.Cleanup(resolvers.SetKeepalive(100*time.Millisecond, 400*time.Millisecond))
-	e := newEnv(t)
+	e := newEnv(t, withHandlerOptions(func(o *resolvers.Options) {
+		o.Keepalive = socket.Keepalive{Ping: 100 * time.Millisecond, Pong: 400 * time.Millisecond}
+	}))
 	alice, bob := e.register("alice"), e.register("bob")
 	e.friends(alice, bob)
 

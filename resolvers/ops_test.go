@@ -98,13 +98,30 @@ func TestIntrospectionCanBeTurnedOff(t *testing.T) {
 	if res := on.do("", q, nil); len(res.Errors) != 0 {
 		t.Fatalf("introspection on: %+v", res.Errors)
 	}
+	// Turned off, introspection is refused with a code and reason that
+	// say so, no part of the schema leaks, and the server logs no internal
+	// error: the client asked for something the server does not serve.
 	off := newEnv(t, withoutIntrospection())
-	// gqlgen's "introspection disabled" reaches the error presenter as an
-	// unknown error, so it is masked as INTERNAL: no part of the schema
-	// leaks, whatever the code.
-	res := off.do("", q, nil)
-	if res.code() != "INTERNAL" || res.Errors[0].Message != "internal error" || strings.Contains(string(res.Data), "Query") {
-		t.Fatalf("introspection turned off: %s %+v", res.Data, res.Errors)
+	u := off.register("introspect")
+	for _, q := range []string{q, `{ __schema { types { name } } }`, `{ __type(name: "Query") { name } }`} {
+		for _, token := range []string{"", u.Token} {
+			res := off.do(token, q, nil)
+			if res.code() != "FORBIDDEN" || res.reason() != "INTROSPECTION_DISABLED" ||
+				strings.Contains(string(res.Data), "name") {
+				t.Fatalf("introspection turned off: %s: %s %+v", q, res.Data, res.Errors)
+			}
+		}
+	}
+	if logs := off.logs.String(); strings.Contains(logs, `"level":"ERROR"`) {
+		t.Fatalf("a refused introspection was logged as an error:\n%s", logs)
+	}
+	// __typename is not introspection: it stays.
+	var out struct {
+		Typename string `json:"__typename"`
+	}
+	off.must("", `{ __typename }`, nil, &out)
+	if out.Typename != "Query" {
+		t.Fatalf("__typename: %q", out.Typename)
 	}
 }
 

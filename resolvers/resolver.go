@@ -1,29 +1,26 @@
 // Package resolvers maps the GraphQL schema onto the dm service: thin
-// resolvers, one file per type, plus the HTTP wiring (authentication, error
-// presentation, dataloaders).
+// resolvers, one file per type, the dataloaders, the query limits, the
+// error presenter, and the handler that wires them to httpx's plumbing and
+// realtime/socket's websockets.
 package resolvers
 
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"time"
 
 	"dmgraph/dm"
 	"dmgraph/graph"
 	"dmgraph/metrics"
 	"dmgraph/models"
-	"dmgraph/realtime"
+	"dmgraph/realtime/socket"
 	"dmgraph/relay"
 )
 
 // Resolver is the root of all resolvers.
 type Resolver struct {
 	svc     *dm.Service
-	hub     *realtime.Hub
-	log     *slog.Logger
+	sockets *socket.Server // streams subscriptions' events
 	metrics *metrics.Metrics
-	timeout time.Duration // bounds each database read of a subscription
 }
 
 var _ graph.ResolverRoot = &Resolver{}

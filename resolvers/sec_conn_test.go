@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"dmgraph/ratelimit"
+	"dmgraph/realtime/socket"
 	"dmgraph/resolvers"
 )
 
@@ -139,7 +140,7 @@ func TestSec03AnonymousSocketsCannotLockOutUsers(t *testing.T) {
 	// The first address kept at most five places: its seven oldest were
 	// closed as it opened more.
 	for i, c := range held[:7] {
-		if code, reason := closeCode(c); code != resolvers.CloseInitTimeout {
+		if code, reason := closeCode(c); code != socket.CloseInitTimeout {
 			t.Fatalf("the holder's socket %d: close %d %q, want 4408", i, code, reason)
 		}
 	}
@@ -155,7 +156,7 @@ func TestSec07SocketsPerUserAreCapped(t *testing.T) {
 		open = append(open, e.connectWS(hog, ""))
 	}
 	extra := e.dialWS(hog.Token, wsOptions{})
-	if code, reason := extra.closedWith(5 * time.Second); code != resolvers.CloseTooManySockets || !strings.Contains(reason, "too many connections") {
+	if code, reason := extra.closedWith(5 * time.Second); code != socket.CloseTooManySockets || !strings.Contains(reason, "too many connections") {
 		t.Fatalf("the fourth socket: close %d %q, want 4429", code, reason)
 	}
 	e.connectWS(other, "") // another user is not affected
@@ -342,7 +343,7 @@ func TestSec15RepeatedSubscriptionIDCloses4409(t *testing.T) {
 
 			// The same ID while it runs: 4409.
 			ws.subscribe("s", subMessages, nil)
-			if code, reason := ws.closedWith(5 * time.Second); code != resolvers.CloseSubscriberExists || reason != "Subscriber for s already exists" {
+			if code, reason := ws.closedWith(5 * time.Second); code != socket.CloseSubscriberExists || reason != "Subscriber for s already exists" {
 				t.Fatalf("close %d %q, want 4409", code, reason)
 			}
 			waitFor(t, "the socket's subscriptions ended", 5*time.Second, func() bool { return e.hub.Subscriptions() == 0 })

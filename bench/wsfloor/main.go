@@ -21,7 +21,7 @@ import (
 
 	"dmgraph/graph"
 	"dmgraph/models"
-	"dmgraph/resolvers"
+	"dmgraph/realtime/socket"
 )
 
 // active counts open subscriptions, under the name the bench waits for.
@@ -49,7 +49,7 @@ func main() {
 
 	limit := int64(64 << 10)
 	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: root{}}))
-	gql.AddTransport(transport.Websocket{Implementation: resolvers.GorillaWebsocket(), PayloadReadLimit: &limit})
+	gql.AddTransport(transport.Websocket{Implementation: socket.GorillaWebsocket(), PayloadReadLimit: &limit})
 
 	mux := http.NewServeMux()
 	mux.Handle("/query", gql)

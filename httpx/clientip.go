@@ -1,17 +1,19 @@
-package resolvers
+package httpx
 
 import (
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"dmgraph/models"
 )
 
-// clientIP is the address per-IP limits count: the peer, or, when the peer
+// ClientIP is the address per-IP limits count: the peer, or, when the peer
 // is a trusted proxy (a load balancer), the right-most address in
 // X-Forwarded-For that is not itself a trusted proxy. Clients can prepend
 // anything to that header, so only what trusted proxies appended counts.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -67,4 +69,12 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// WithClientIP puts the client's address (ClientIP) in the request context,
+// for per-address limits.
+func WithClientIP(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(models.WithClientIP(r.Context(), ClientIP(r, trusted))))
+	})
 }

@@ -1,4 +1,4 @@
-package resolvers
+package httpx
 
 import (
 	"net/http/httptest"
@@ -26,7 +26,7 @@ func TestClientIP(t *testing.T) {
 		if tt.xff != "" {
 			r.Header.Set("X-Forwarded-For", tt.xff)
 		}
-		if got := clientIP(r, trusted); got != tt.want {
+		if got := ClientIP(r, trusted); got != tt.want {
 			t.Errorf("%s via %q: got %s, want %s", tt.remote, tt.xff, got, tt.want)
 		}
 	}

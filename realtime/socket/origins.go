@@ -1,8 +1,10 @@
-package resolvers
+package socket
 
 import (
 	"fmt"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"path"
 	"strings"
 
@@ -66,3 +68,48 @@ func isIP(host string) bool {
 	_, err := netip.ParseAddr(host)
 	return err == nil
 }
+
+// originChecker allows requests without an Origin (non-browser clients),
+// from the server's own host, and from hosts matching a pattern such as
+// "localhost:*" or "*.example.com".
+func originChecker(patterns []string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" {
+			return false
+		}
+		if strings.EqualFold(u.Host, r.Host) {
+			return true
+		}
+		for _, p := range patterns {
+			if originMatches(strings.ToLower(p), strings.ToLower(u.Host)) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// originMatches matches host[:port] against a pattern. An IPv6 literal's
+// brackets ("[::1]:*") are taken literally, not as path.Match's character
+// class, which would match "1:3000" and never "[::1]:3000".
+func originMatches(pattern, host string) bool {
+	if rest, ok := strings.CutPrefix(pattern, "["); ok {
+		addr, port, _ := strings.Cut(rest, "]")
+		hostAddr, hostPort, found := strings.Cut(strings.TrimPrefix(host, "["), "]")
+		if !found || !strings.HasPrefix(host, "[") || addr != hostAddr {
+			return false
+		}
+		ok, _ := path.Match(port, hostPort)
+		return ok
+	}
+	ok, _ := path.Match(pattern, host)
+	return ok
+}
+
+// DefaultAllowedOrigins are the origin patterns allowed besides the server's own host.
+var DefaultAllowedOrigins = []string{"localhost", "localhost:*", "127.0.0.1:*", "[::1]:*"}

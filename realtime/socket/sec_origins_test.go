@@ -1,9 +1,9 @@
-package resolvers_test
+package socket_test
 
 import (
 	"testing"
 
-	"dmgraph/resolvers"
+	"dmgraph/realtime/socket"
 )
 
 // TestSec10OriginPatternsCoveringPublicSuffixes: patterns that match hosts
@@ -19,7 +19,7 @@ func TestSec10OriginPatternsCoveringPublicSuffixes(t *testing.T) {
 		"localhost:*.evil.com", "app.example.com:", "[", "",
 		"intranet", // a single label is a public suffix by the list's default rule
 	} {
-		if err := resolvers.CheckOriginPattern(p); err == nil {
+		if err := socket.CheckOriginPattern(p); err == nil {
 			t.Errorf("%q accepted", p)
 		}
 	}
@@ -28,7 +28,7 @@ func TestSec10OriginPatternsCoveringPublicSuffixes(t *testing.T) {
 		"*.example.com:*", "a?p.example.com", "*.example.co.uk", "*.myapp.github.io",
 		"localhost", "localhost:*", "127.0.0.1:*", "10.0.0.7:3000", "localhost:30?0",
 	} {
-		if err := resolvers.CheckOriginPattern(p); err != nil {
+		if err := socket.CheckOriginPattern(p); err != nil {
 			t.Errorf("%q refused: %v", p, err)
 		}
 	}

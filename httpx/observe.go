@@ -1,4 +1,4 @@
-package resolvers
+package httpx
 
 import (
 	"context"
@@ -22,9 +22,9 @@ type requestIDKey struct{}
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// withRequestID gives every request an ID: the caller's X-Request-Id when it
+// WithRequestID gives every request an ID: the caller's X-Request-Id when it
 // is sane, else a new one. It is echoed back and logged with each operation.
-func withRequestID(next http.Handler) http.Handler {
+func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !requestIDPattern.MatchString(id) {
@@ -37,10 +37,10 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// observe logs one line per operation (or subscription event) and records
+// Observe logs one line per operation (or subscription event) and records
 // its metrics: request ID, operation, viewer, duration and outcome. Never the
 // variables: they hold passwords, tokens and message text.
-func observe(log *slog.Logger, m *metrics.Metrics) graphql.ResponseMiddleware {
+func Observe(log *slog.Logger, m *metrics.Metrics) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		start := time.Now()
 		resp := next(ctx)
@@ -91,11 +91,11 @@ func rootField(op *graphql.OperationContext) string {
 	return "none"
 }
 
-// readiness answers 200 when every check passes, else 503 naming what is
+// Readiness answers 200 when every check passes, else 503 naming what is
 // down; a draining server is not ready. The checks run side by side, each
 // within the same 2 s, so one dependency that hangs cannot make another
 // look down.
-func readiness(checks map[string]func(context.Context) error, draining func() bool) http.Handler {
+func Readiness(checks map[string]func(context.Context) error, draining func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -119,9 +119,9 @@ func readiness(checks map[string]func(context.Context) error, draining func() bo
 		wg.Wait()
 		if len(down) > 0 {
 			slices.Sort(down)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+		WriteJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	})
 }

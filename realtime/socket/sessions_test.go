@@ -1,4 +1,4 @@
-package resolvers
+package socket
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 // The sessions index signed-in sockets by user, for sign-outs, and forget
 // them when they close.
 func TestSessionsIndexSocketsByUser(t *testing.T) {
-	ss := newSessions(nil, 10, SocketLimits{})
+	ss := newSessions(nil, 10, Limits{})
 	claims := func(user int64) auth.Claims {
 		return auth.Claims{UserID: user, Version: 1, Expires: time.Now().Add(time.Hour)}
 	}
@@ -48,7 +48,7 @@ func TestSessionsIndexSocketsByUser(t *testing.T) {
 // global queue its oldest overall; signing in leaves them; removal forgets
 // the address.
 func TestSessionsPendingQueues(t *testing.T) {
-	ss := newSessions(nil, 3, SocketLimits{PendingPerAddress: 1, PerAddress: 10, PerUser: 10})
+	ss := newSessions(nil, 3, Limits{PendingPerAddress: 1, PerAddress: 10, PerUser: 10})
 	admit := func(addr string) (*session, []*session) {
 		s := &session{}
 		evicted, ok := ss.admit(s, addr)
