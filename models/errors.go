@@ -37,6 +37,9 @@ const (
 	// ReasonClientIDReused: a clientMessageId already used for another
 	// message (another recipient, conversation or content).
 	ReasonClientIDReused = "CLIENT_MESSAGE_ID_REUSED"
+	// ReasonIntrospectionDisabled refuses __schema and __type on a server
+	// with introspection turned off.
+	ReasonIntrospectionDisabled = "INTROSPECTION_DISABLED"
 )
 
 // RateLimited says to slow down, and for how long.

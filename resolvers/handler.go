@@ -254,10 +254,6 @@ func requireViewer(ctx context.Context, next graphql.RootResolver) graphql.Marsh
 	return next(ctx)
 }
 
-// ReasonIntrospectionDisabled refuses __schema and __type on a server
-// with introspection turned off.
-const ReasonIntrospectionDisabled = "INTROSPECTION_DISABLED"
-
 // refuseIntrospection answers __schema and __type, when introspection is
 // off, with a refusal that says so. gqlgen's own answer is an uncoded
 // error, which the error presenter would log and mask as internal.
@@ -266,7 +262,7 @@ func refuseIntrospection(ctx context.Context, next graphql.RootResolver) graphql
 	if fc == nil || (fc.Field.Name != "__schema" && fc.Field.Name != "__type") || !graphql.GetOperationContext(ctx).DisableIntrospection {
 		return next(ctx)
 	}
-	err := models.Refusal(models.CodeForbidden, ReasonIntrospectionDisabled, "introspection is turned off on this server")
+	err := models.Refusal(models.CodeForbidden, models.ReasonIntrospectionDisabled, "introspection is turned off on this server")
 	graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Message, Path: ast.Path{ast.PathName(fc.Field.Alias)}})
 	return graphql.Null
 }
