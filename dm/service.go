@@ -40,8 +40,8 @@ type Store interface {
 	SetVideoVisibility(ctx context.Context, ownerID, id int64, vis models.VideoVisibility) error
 	DeleteVideo(ctx context.Context, ownerID, id int64) error
 
-	Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error)
-	Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error)
+	SendFacts(ctx context.Context, p models.SendParams) (models.SendFacts, error)
+	Send(ctx context.Context, p models.SendParams) (*models.SendResult, error)
 	MessageByClientID(ctx context.Context, senderID int64, clientID string) (*models.Message, error)
 
 	View(ctx context.Context, viewerID, id int64) (*models.ConversationView, error)
