@@ -56,8 +56,8 @@ func TestSendCallsNoLimiterUnderRowLocks(t *testing.T) {
 	for name, l := range limiters(t) {
 		t.Run(name, func(t *testing.T) {
 			spy := &spyLimiter{Limiter: l}
-			svc := lockTestService(t, spy)
 			const senders, targets, limit = 6, 9, 6
+			svc := lockTestService(t, spy, limit)
 			ctx := context.Background()
 			users := make([][]int64, senders) // each sender, then their targets
 			for i := range users {
@@ -123,8 +123,8 @@ func TestSendCallsNoLimiterUnderRowLocks(t *testing.T) {
 }
 
 // lockTestService is a Service on a fresh store whose only tight limit is
-// the cap on new requests (6 a day).
-func lockTestService(t *testing.T, l ratelimit.Limiter) *dm.Service {
+// the cap on new requests, newRequests a day.
+func lockTestService(t *testing.T, l ratelimit.Limiter, newRequests int) *dm.Service {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Config{URL: testdb.URL(t)})
 	if err != nil {
@@ -138,7 +138,7 @@ func lockTestService(t *testing.T, l ratelimit.Limiter) *dm.Service {
 	limits := dm.DefaultLimits(l)
 	limits.RegisterIP = ratelimit.Limit{Count: 1000, Period: time.Hour}
 	limits.Send = ratelimit.Limit{Count: 1000, Period: time.Hour}
-	limits.NewRequests = ratelimit.Limit{Count: 6, Period: 24 * time.Hour}
+	limits.NewRequests = ratelimit.Limit{Count: newRequests, Period: 24 * time.Hour}
 	return dm.New(dm.Deps{Store: st, Tokens: tokens, Passwords: auth.Hasher{Cost: 4}, Limits: limits})
 }
 

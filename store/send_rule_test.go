@@ -50,19 +50,19 @@ func (w *sendWorld) user(age int, policy models.DirectMessagePolicy) int64 {
 }
 
 // send sends a text message, with the cap on new requests if given.
-func (w *sendWorld) send(from, to int64, cap ...models.RequestCap) (*models.SendResult, error) {
+func (w *sendWorld) send(from, to int64, rc ...models.RequestCap) (*models.SendResult, error) {
 	text := "hello"
 	p := models.SendParams{SenderID: from, RecipientID: to, Text: &text}
-	if len(cap) > 0 {
-		p.RequestCap = cap[0]
+	if len(rc) > 0 {
+		p.RequestCap = rc[0]
 	}
 	return w.path.send(w.s, context.Background(), p)
 }
 
 // mustSend sends and expects delivery.
-func (w *sendWorld) mustSend(from, to int64, want models.Delivery, cap ...models.RequestCap) *models.SendResult {
+func (w *sendWorld) mustSend(from, to int64, want models.Delivery, rc ...models.RequestCap) *models.SendResult {
 	w.t.Helper()
-	res, err := w.send(from, to, cap...)
+	res, err := w.send(from, to, rc...)
 	if err != nil {
 		w.t.Fatalf("send %d→%d: %v", from, to, err)
 	}
@@ -73,9 +73,9 @@ func (w *sendWorld) mustSend(from, to int64, want models.Delivery, cap ...models
 }
 
 // refused sends and expects the refusal code and reason.
-func (w *sendWorld) refused(from, to int64, code models.Code, reason string, cap ...models.RequestCap) *models.Error {
+func (w *sendWorld) refused(from, to int64, code models.Code, reason string, rc ...models.RequestCap) *models.Error {
 	w.t.Helper()
-	res, err := w.send(from, to, cap...)
+	res, err := w.send(from, to, rc...)
 	var e *models.Error
 	if !errors.As(err, &e) || e.Code != code || e.Reason != reason {
 		w.t.Fatalf("send %d→%d: %+v, %v; want %s (%s)", from, to, res, err, code, reason)
@@ -155,31 +155,31 @@ func TestSendRuleOnEveryPath(t *testing.T) {
 			}
 		}},
 		{"new requests capped", func(w *sendWorld) {
-			cap := models.RequestCap{Count: 2, Period: time.Hour}
+			twoAnHour := models.RequestCap{Count: 2, Period: time.Hour}
 			a, b, c, d := w.user(30, everyone), w.user(30, everyone), w.user(30, everyone), w.user(30, everyone)
-			toB := w.mustSend(a, b, models.DeliveryRequest, cap)
-			w.mustSend(a, c, models.DeliveryRequest, cap)
-			e := w.refused(a, d, models.CodeRateLimited, models.ReasonNewRequestLimit, cap)
+			toB := w.mustSend(a, b, models.DeliveryRequest, twoAnHour)
+			w.mustSend(a, c, models.DeliveryRequest, twoAnHour)
+			e := w.refused(a, d, models.CodeRateLimited, models.ReasonNewRequestLimit, twoAnHour)
 			if e.RetryAfter != time.Hour || e.Message != "you have opened too many message requests today" {
 				w.t.Fatalf("refusal %+v", e)
 			}
 			// canMessage reads the same fact.
 			text := "?"
-			p := models.SendParams{SenderID: a, RecipientID: d, Text: &text, RequestCap: cap}
+			p := models.SendParams{SenderID: a, RecipientID: d, Text: &text, RequestCap: twoAnHour}
 			f, err := w.s.SendFacts(context.Background(), p)
 			if _, perr := models.PlanSend(f, p, now()); err != nil || !errors.Is(perr, e) {
 				w.t.Fatalf("canMessage: %v, %v", err, perr)
 			}
 			// Messages that open no new request go ahead: an extension, and
 			// a request following one its recipient deleted.
-			w.mustSend(a, b, models.DeliveryRequest, cap)
+			w.mustSend(a, b, models.DeliveryRequest, twoAnHour)
 			if err := w.s.DeleteRequest(context.Background(), b, toB.RequestID); err != nil {
 				w.t.Fatal(err)
 			}
-			if res := w.mustSend(a, b, models.DeliveryRequest, cap); !res.OpenedRequest {
+			if res := w.mustSend(a, b, models.DeliveryRequest, twoAnHour); !res.OpenedRequest {
 				w.t.Fatalf("after the deletion: %+v", res)
 			}
-			w.refused(a, d, models.CodeRateLimited, models.ReasonNewRequestLimit, cap)
+			w.refused(a, d, models.CodeRateLimited, models.ReasonNewRequestLimit, twoAnHour)
 			// A cap of 3 leaves room: the request after the deletion is not new.
 			w.mustSend(a, d, models.DeliveryRequest, models.RequestCap{Count: 3, Period: time.Hour})
 			w.mustSend(a, w.user(30, everyone), models.DeliveryRequest) // no cap
