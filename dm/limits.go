@@ -19,7 +19,10 @@ type Limits struct {
 	LoginIP, RegisterIP ratelimit.Limit
 	// Send bounds sendMessage bursts per user.
 	Send ratelimit.Limit
-	// NewRequests bounds the message requests a user opens (per day by default).
+	// NewRequests bounds the new message requests a user opens (per day by
+	// default). The store counts them from the requests themselves, in the
+	// send's transaction, so the Limiter is not asked and the cap is exact
+	// with or without Redis; a nil Limiter turns it off all the same.
 	NewRequests ratelimit.Limit
 	// SMSUser and SMSNumber bound the verification codes sent for one user
 	// and to one number (SMS costs money, and floods a phone).

@@ -42,8 +42,8 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 	if err != nil {
 		return nil, err
 	}
-	p.ClientMessageID = clientID
-	res, err := s.store.Send(ctx, p, s.decideWithRequestCap(ctx, viewer, 1))
+	p.ClientMessageID, p.RequestCap = clientID, s.requestCap()
+	res, err := s.store.Send(ctx, p)
 	if errors.Is(err, models.ErrDuplicate) && p.ClientMessageID != nil {
 		// A concurrent retry with the same key won the race.
 		return s.resend(ctx, viewer, *p.ClientMessageID, in)
@@ -155,28 +155,24 @@ func (s *Service) CanMessage(ctx context.Context, userID int64) (models.Delivery
 		return "", err
 	}
 	text := "?"
-	return s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text},
-		s.decideWithRequestCap(ctx, viewer, 0))
+	p := models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text, RequestCap: s.requestCap()}
+	f, err := s.store.SendFacts(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	plan, err := models.PlanSend(f, p, s.clock.Now())
+	return plan.Delivery, err
 }
 
-// decideWithRequestCap applies the rules, then the daily cap on new message
-// requests to a message that would open one. take is 1 to charge the cap (a
-// send), 0 to only look (canMessage). A send runs this inside its
-// transaction, under the sender's row lock, so concurrent sends by one
-// sender check and charge one at a time and can't overrun the cap; the
-// limiter is consulted only for messages that open a request.
-func (s *Service) decideWithRequestCap(ctx context.Context, viewer int64, take int) models.Decider {
-	return func(in models.PolicyInput) (models.Delivery, error) {
-		d, err := models.Decide(in)
-		if err != nil || d != models.DeliveryRequest || in.RequestMessages > 0 {
-			return d, err
-		}
-		if err := s.take(ctx, userKey("requests", viewer), s.limitsOrZero().NewRequests, take,
-			models.ReasonNewRequestLimit, "you have opened too many message requests today"); err != nil {
-			return "", err
-		}
-		return d, nil
+// requestCap is the daily cap on the new message requests a sender opens.
+// The store counts them in the send's transaction, under the sender's row
+// lock, so it is exact, and the send calls no limiter while it holds locks.
+func (s *Service) requestCap() models.RequestCap {
+	lim := s.limitsOrZero()
+	if lim.Limiter == nil {
+		return models.RequestCap{}
 	}
+	return models.RequestCap{Count: lim.NewRequests.Count, Period: lim.NewRequests.Period}
 }
 
 // Conversations pages through the viewer's inbox.
@@ -283,13 +279,8 @@ func (s *Service) blockStands(ctx context.Context, viewer, convID int64) bool {
 	if err != nil {
 		return true
 	}
-	blocked := true
-	_, err = s.store.Permission(ctx, models.SendParams{SenderID: viewer, RecipientID: other},
-		func(in models.PolicyInput) (models.Delivery, error) {
-			blocked = in.Blocked
-			return "", nil
-		})
-	return err != nil || blocked
+	f, err := s.store.SendFacts(ctx, models.SendParams{SenderID: viewer, RecipientID: other})
+	return err != nil || f.Blocked
 }
 
 // MessageRequests pages through the viewer's open requests.

@@ -57,8 +57,8 @@ type Videos interface {
 // Conversations are the 1:1 conversations, their members and their
 // messages, and the send rules' facts.
 type Conversations interface {
-	Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error)
-	Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error)
+	SendFacts(ctx context.Context, p models.SendParams) (models.SendFacts, error)
+	Send(ctx context.Context, p models.SendParams) (*models.SendResult, error)
 	MessageByClientID(ctx context.Context, senderID int64, clientID string) (*models.Message, error)
 
 	View(ctx context.Context, viewerID, id int64) (*models.ConversationView, error)

@@ -128,11 +128,11 @@ type MessageRequest struct {
 	ID             int64         `gorm:"primaryKey"`
 	ConversationID int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN';index:idx_requests_conversation,priority:1"`
 	RecipientID    int64         `gorm:"not null;uniqueIndex:idx_requests_open,where:status = 'OPEN';index:idx_requests_inbox,priority:1;index:idx_requests_conversation,priority:2"`
-	SenderID       int64         `gorm:"not null"`
+	SenderID       int64         `gorm:"not null;index:idx_requests_sender,priority:1"`
 	Status         RequestStatus `gorm:"size:16;not null;index:idx_requests_inbox,priority:2"`
 	MessageCount   int           `gorm:"not null;default:0"`
 	LastMessageID  int64         `gorm:"not null;default:0;index:idx_requests_inbox,priority:3"`
-	CreatedAt      time.Time     `gorm:"not null"`
+	CreatedAt      time.Time     `gorm:"not null;index:idx_requests_sender,priority:2"`
 	ResolvedAt     *time.Time
 }
 

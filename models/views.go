@@ -130,10 +130,9 @@ type SendParams struct {
 	Text            *string
 	VideoID         *int64
 	ClientMessageID *string
+	// RequestCap bounds the new requests the sender opens (PlanSend).
+	RequestCap RequestCap
 }
-
-// Decider judges the facts of a send: the delivery, or a refusal.
-type Decider func(PolicyInput) (Delivery, error)
 
 // ReportParams describes a report on a message request.
 type ReportParams struct {

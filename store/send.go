@@ -4,55 +4,19 @@ import (
 	"context"
 	"time"
 
+	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"dmgraph/models"
 )
 
-// facts is what one statement tells about a sender, a recipient and their
-// conversation.
-type facts struct {
-	// Duplicate: the sender already sent a message with this ClientMessageID.
-	Duplicate              bool
-	SenderPolicy           models.DirectMessagePolicy
-	RecipientPolicy        models.DirectMessagePolicy
-	Blocked                bool
-	RecipientFollowsSender bool
-	SenderFollowsRecipient bool
-	RecipientStatus        models.ConversationStatus
-	RequestMessages        int
-	RequestID              int64
-	Suggested              bool
-	SenderBirthDate        time.Time
-	RecipientBirthDate     time.Time
-	// SenderPrev and RecipientPrev are the newest message IDs of all their
-	// conversations (models.SendPrev); exact when read under their locks.
-	SenderPrev, RecipientPrev int64
-}
-
-func (f facts) input(p models.SendParams, now time.Time) models.PolicyInput {
-	return models.PolicyInput{
-		SenderID:               p.SenderID,
-		RecipientID:            p.RecipientID,
-		Blocked:                f.Blocked,
-		SenderPolicy:           f.SenderPolicy,
-		RecipientPolicy:        f.RecipientPolicy,
-		RecipientFollowsSender: f.RecipientFollowsSender,
-		SenderFollowsRecipient: f.SenderFollowsRecipient,
-		RecipientAccepted:      f.RecipientStatus == models.StatusActive || f.RecipientStatus == models.StatusPending,
-		RequestMessages:        f.RequestMessages,
-		HasText:                p.Text != nil,
-		SuggestedToRecipient:   f.Suggested,
-		SenderAge:              models.AgeBandOf(f.SenderBirthDate, now),
-		RecipientAge:           models.AgeBandOf(f.RecipientBirthDate, now),
-	}
-}
-
-// factsSQL answers every question of the policy in one statement, and
-// whether the send repeats a clientMessageId (@cid, NULL for none); each
-// subquery is a primary-key or unique-index lookup. The conversation is
-// found by its direct key (@k), so the statement needs no earlier one.
+// factsSQL reads models.SendFacts in one statement: every question of the
+// policy, whether the send repeats a clientMessageId (@cid, NULL for none)
+// and the sender's standing against the cap on new requests (@cap of them
+// since @since; 0 for no cap). Each subquery is an index lookup. The
+// conversation is found by its direct key (@k), so the statement needs no
+// earlier one. Its column names are SendFacts' tags.
 const factsSQL = `
 SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_message_id = @cid) AS duplicate,
 	u.dm_policy AS recipient_policy, u.birth_date AS recipient_birth_date, su.birth_date AS sender_birth_date,
@@ -82,29 +46,53 @@ SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_m
 	) AS suggested,
 	-- idx_members_inbox: one probe each.
 	COALESCE((SELECT MAX(sm.last_message_id) FROM conversation_members sm WHERE sm.user_id = @s), 0) AS sender_prev,
-	COALESCE((SELECT MAX(rm.last_message_id) FROM conversation_members rm WHERE rm.user_id = @r), 0) AS recipient_prev
+	COALESCE((SELECT MAX(rm.last_message_id) FROM conversation_members rm WHERE rm.user_id = @r), 0) AS recipient_prev,
+	cq.created_at AS cap_oldest_at
 FROM users u JOIN users su ON su.id = @s
 LEFT JOIN conversations c ON c.direct_key = @k
 -- At most one open request per conversation and recipient (idx_requests_open).
 LEFT JOIN message_requests q ON q.conversation_id = c.id AND q.recipient_id = @r AND q.status = 'OPEN'
+-- The cap: the oldest of the sender's newest new requests in the window, as
+-- many as the cap counts, if there are that many (idx_requests_sender). A
+-- request is new when it was opened with request_messages at 0: no request
+-- of the sender's to its recipient that counts (as above) came after the
+-- recipient last accepted one. (No parameters in comments: GORM binds them.)
+LEFT JOIN message_requests cq ON cq.id = (SELECT nq.id FROM message_requests nq
+	WHERE @cap > 0 AND nq.sender_id = @s AND nq.created_at > @since
+	AND NOT EXISTS (SELECT 1 FROM message_requests e
+		WHERE e.conversation_id = nq.conversation_id AND e.recipient_id = nq.recipient_id AND e.id < nq.id
+		AND e.status IN ('DELETED', 'REPORTED', 'WITHDRAWN')
+		AND NOT EXISTS (SELECT 1 FROM message_requests a
+			WHERE a.conversation_id = nq.conversation_id AND a.recipient_id = nq.recipient_id
+			AND a.status = 'ACCEPTED' AND a.id > e.id AND a.id < nq.id))
+	ORDER BY nq.created_at DESC LIMIT 1 OFFSET CASE WHEN @cap > 0 THEN @cap - 1 ELSE 0 END)
 WHERE u.id = @r`
 
-// factsArgs are factsSQL's parameters.
-func factsArgs(p models.SendParams) map[string]any {
+// factsArgs are factsSQL's parameters for p at time t.
+func factsArgs(p models.SendParams, t time.Time) map[string]any {
 	return map[string]any{"s": p.SenderID, "r": p.RecipientID, "k": directKey(p.SenderID, p.RecipientID),
-		"cid": p.ClientMessageID}
+		"cid": p.ClientMessageID, "cap": p.RequestCap.Count, "since": t.Add(-p.RequestCap.Period)}
 }
 
-func loadFacts(tx *gorm.DB, p models.SendParams) (facts, error) {
-	var fs []facts
-	err := tx.Raw(factsSQL, factsArgs(p)).Scan(&fs).Error
+func loadFacts(tx *gorm.DB, p models.SendParams, t time.Time) (models.SendFacts, error) {
+	var fs []models.SendFacts
+	err := tx.Raw(factsSQL, factsArgs(p, t)).Scan(&fs).Error
 	if err != nil {
-		return facts{}, err
+		return models.SendFacts{}, err
 	}
 	if len(fs) == 0 {
-		return facts{}, models.NotFound("user")
+		return models.SendFacts{}, models.NotFound("user")
 	}
 	return fs[0], nil
+}
+
+// migrateRequestsBySender adds idx_requests_sender, through which factsSQL
+// counts the sender's new requests against the cap.
+var migrateRequestsBySender = &gormigrate.Migration{
+	ID: "202612020007_requests_by_sender",
+	Migrate: func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&models.MessageRequest{})
+	},
 }
 
 // upsertConversationSQL creates the 1:1 conversation or, when it exists,
@@ -114,24 +102,29 @@ VALUES (@k, 0, @t, @t)
 ON CONFLICT (direct_key) DO UPDATE SET updated_at = excluded.updated_at
 RETURNING *`
 
-// Permission answers the send rules for a would-be message, without sending.
-func (s *Store) Permission(ctx context.Context, p models.SendParams, decide models.Decider) (models.Delivery, error) {
+// SendFacts reads the facts of a would-be message, without sending: what
+// models.PlanSend decides it from.
+func (s *Store) SendFacts(ctx context.Context, p models.SendParams) (models.SendFacts, error) {
 	p.ClientMessageID = nil
-	f, err := loadFacts(s.db.WithContext(ctx), p)
-	if err != nil {
-		return "", translate(err, "user")
-	}
-	return decide(f.input(p, s.now()))
+	f, err := loadFacts(s.db.WithContext(ctx), p, s.now())
+	return f, translate(err, "user")
 }
 
 // Send stores a message in the 1:1 conversation of sender and recipient,
-// creating it if needed, in one transaction: the conversation row is locked
-// first, so concurrent sends to one conversation queue and the request limit
-// holds. A repeated ClientMessageID fails with ErrDuplicate.
-func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error) {
+// creating it if needed, in one transaction, as models.PlanSend decides
+// from the facts read under the transaction's locks: the conversation row
+// is locked first, so concurrent sends to one conversation queue and the
+// request limit holds; then both users, so the cap on a sender's new
+// requests holds. A repeated ClientMessageID fails with ErrDuplicate.
+func (s *Store) Send(ctx context.Context, p models.SendParams) (*models.SendResult, error) {
 	if s.db.Name() == "postgres" {
-		return s.sendPostgres(ctx, p, decide)
+		return s.sendPostgres(ctx, p)
 	}
+	return s.sendAlone(ctx, p)
+}
+
+// sendAlone is Send in a transaction of its own, through GORM.
+func (s *Store) sendAlone(ctx context.Context, p models.SendParams) (*models.SendResult, error) {
 	var res *models.SendResult
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t := s.now()
@@ -144,27 +137,24 @@ func (s *Store) Send(ctx context.Context, p models.SendParams, decide models.Dec
 		if err := lockUsers(tx, p.SenderID, p.RecipientID); err != nil {
 			return err
 		}
-		f, err := loadFacts(tx, p)
+		f, err := loadFacts(tx, p, t)
 		if err != nil {
 			return err
 		}
-		if f.Duplicate {
-			// Read under the sender's lock: a concurrent retry that won is
-			// seen here, before the rules could refuse this one.
-			return models.ErrDuplicate
-		}
-		delivery, err := decide(f.input(p, t))
+		// The duplicate is read under the sender's lock: a concurrent retry
+		// that won is seen here, before the rules could refuse this one.
+		plan, err := models.PlanSend(f, p, t)
 		if err != nil {
 			return err
 		}
 		msg := &models.Message{ConversationID: conv.ID, SenderID: p.SenderID, Text: p.Text,
-			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: delivery, CreatedAt: t}
+			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: plan.Delivery, CreatedAt: t}
 		if err := tx.Create(msg).Error; err != nil {
 			return err
 		}
-		res = &models.SendResult{Message: msg, Delivery: delivery, RecipientID: p.RecipientID,
+		res = &models.SendResult{Message: msg, Delivery: plan.Delivery, RecipientID: p.RecipientID,
 			Prev: &models.SendPrev{Sender: f.SenderPrev, Recipient: f.RecipientPrev, Conversation: conv.LastMessageID}}
-		sender, err := recordSend(tx, &conv, res, p, f)
+		sender, err := recordSend(tx, &conv, res, p, plan)
 		if err != nil {
 			return err
 		}
@@ -211,21 +201,17 @@ func lockPair(tx *gorm.DB, a, b int64) error {
 	return lockUsers(tx, a, b)
 }
 
-// recordSend updates members, the request and the conversation after the
+// recordSend writes plan's members, request and conversation after the
 // message was inserted, and returns the sender's member row.
-func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, p models.SendParams, f facts) (*models.Member, error) {
+func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, p models.SendParams, plan models.SendPlan) (*models.Member, error) {
 	msg := res.Message
 	t := msg.CreatedAt
-	senderStatus, recipientStatus := models.StatusActive, models.StatusActive
-	if msg.Delivery == models.DeliveryRequest {
-		senderStatus, recipientStatus = models.StatusPending, models.StatusRequest
-	}
 	// Both members in one upsert. The sender has read up to their own
 	// message; the recipient's read position stays where it was.
 	members := []*models.Member{
-		{ConversationID: conv.ID, UserID: p.SenderID, Status: senderStatus,
+		{ConversationID: conv.ID, UserID: p.SenderID, Status: plan.SenderStatus,
 			LastMessageID: msg.ID, LastReadMessageID: msg.ID, ReadAt: &t, CreatedAt: t},
-		{ConversationID: conv.ID, UserID: p.RecipientID, Status: recipientStatus,
+		{ConversationID: conv.ID, UserID: p.RecipientID, Status: plan.RecipientStatus,
 			LastMessageID: msg.ID, CreatedAt: t},
 	}
 	senderOnly := func(col string) clause.Assignment {
@@ -250,7 +236,7 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, 
 	if sender.UserID != p.SenderID {
 		sender = members[1]
 	}
-	if err := recordRequest(tx, conv.ID, res, p, f); err != nil {
+	if err := recordRequest(tx, conv.ID, res, p, plan); err != nil {
 		return nil, err
 	}
 	conv.LastMessageID, conv.LastMessageAt = msg.ID, &t
@@ -259,22 +245,22 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, 
 	return sender, err
 }
 
-// recordRequest opens or extends the recipient's request for a REQUEST
-// delivery; an INBOX delivery accepts whatever request was open.
-func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.SendParams, f facts) error {
+// recordRequest does plan's request op: accept whatever request was open,
+// extend the open one or open one.
+func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.SendParams, plan models.SendPlan) error {
 	msg := res.Message
-	switch {
-	case msg.Delivery == models.DeliveryInbox:
+	switch plan.Request {
+	case models.RequestAccept:
 		q := tx.Model(&models.MessageRequest{}).
 			Where("conversation_id = ? AND status = ?", convID, models.RequestOpen).
 			Updates(map[string]any{"status": models.RequestAccepted, "resolved_at": msg.CreatedAt})
 		res.Accepted = q.RowsAffected > 0
 		return q.Error
-	case f.RequestID != 0:
-		res.RequestID = f.RequestID
-		return tx.Model(&models.MessageRequest{}).Where("id = ?", f.RequestID).
+	case models.RequestExtend:
+		res.RequestID = plan.RequestID
+		return tx.Model(&models.MessageRequest{}).Where("id = ?", plan.RequestID).
 			Updates(map[string]any{"message_count": gorm.Expr("message_count + 1"), "last_message_id": msg.ID}).Error
-	default:
+	default: // models.RequestOpenOne
 		r := &models.MessageRequest{ConversationID: convID, RecipientID: p.RecipientID,
 			SenderID: p.SenderID, Status: models.RequestOpen, MessageCount: 1,
 			LastMessageID: msg.ID, CreatedAt: msg.CreatedAt}

@@ -19,8 +19,8 @@ import (
 
 // On PostgreSQL a batch of sends (sendqueue.go) costs two round trips,
 // whatever its size: the statements are pipelined through pgx in two
-// batches, with the Go decisions between them, and each statement takes the
-// whole batch as arrays.
+// batches, with the decisions (models.PlanSend) between them, and each
+// statement takes the whole batch as arrays.
 //
 //	1. BEGIN; create the missing conversations; lock the conversations, then
 //	   the users, each in ID order; read every send's facts. Each is its own
@@ -46,14 +46,20 @@ FROM conversations WHERE direct_key = ANY($1::text[]) ORDER BY id FOR UPDATE`
 )
 
 // batchFactsSQL is factsSQL (send.go) for every send of a batch: one row per
-// send whose users exist, numbered by the send's place in the batch.
-var batchFactsSQL = `SELECT p.ord, f.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
-	WITH ORDINALITY AS p (s, r, k, cid, ord)
-CROSS JOIN LATERAL (` + regexp.MustCompile(`@(s|r|k|cid)\b`).ReplaceAllString(factsSQL, "p.$1") + `) f`
+// send whose users exist, numbered by the send's place in the batch (ord).
+var batchFactsSQL = `SELECT p.ord, f.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[],
+	$6::timestamptz[]) WITH ORDINALITY AS p (s, r, k, cid, cap, since, ord)
+CROSS JOIN LATERAL (` + regexp.MustCompile(`@(s|r|k|cid|cap|since)\b`).ReplaceAllString(factsSQL, "p.$1") + `) f`
 
-// sendWritesSQL is the second round trip's statement. Each send's op says
-// what it does to the recipient's request: accept whatever was open (an
-// INBOX delivery), extend the open one (q) or open one.
+// batchFacts is a row of batchFactsSQL.
+type batchFacts struct {
+	Ord int `db:"ord"`
+	models.SendFacts
+}
+
+// sendWritesSQL is the second round trip's statement. Each send's op is its
+// plan's models.RequestOp: accept whatever was open, extend the open one (q)
+// or open one.
 const sendWritesSQL = `WITH p AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
 		$7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])
@@ -99,13 +105,6 @@ SELECT pm.ord, pm.mid, mem.status, mem.last_read_message_id, mem.read_at, mem.cl
 	EXISTS (SELECT 1 FROM accepted a WHERE a.conversation_id = pm.c),
 	COALESCE((SELECT o.id FROM opened o WHERE o.conversation_id = pm.c), 0)
 FROM pm JOIN mem ON mem.conversation_id = pm.c AND mem.user_id = pm.s`
-
-// The request ops of sendWritesSQL.
-const (
-	opAccept = "accept"
-	opExtend = "extend"
-	opOpen   = "open"
-)
 
 // sendOutcome is one call's answer: a result, or the refusal, duplicate or
 // missing user that ended it.
@@ -175,15 +174,17 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 	t := s.now()
 	n := len(batch)
 	senders, recipients, keys, cids := make([]int64, n), make([]int64, n), make([]string, n), make([]*string, n)
+	caps, sinces := make([]int32, n), make([]time.Time, n)
 	var users []int64
 	for i, call := range batch {
 		senders[i], recipients[i], keys[i], cids[i] = call.p.SenderID, call.p.RecipientID, call.key, call.p.ClientMessageID
+		caps[i], sinces[i] = int32(call.p.RequestCap.Count), t.Add(-call.p.RequestCap.Period)
 		users = append(users, call.p.SenderID, call.p.RecipientID)
 	}
 
 	convs := make(map[string]models.Conversation, n)
 	created := make(map[int64]bool)
-	fs := make([]*facts, n)
+	fs := make([]*models.SendFacts, n)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(createConversationsSQL, keys, t).Query(func(rows pgx.Rows) error {
@@ -208,46 +209,20 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 		return rows.Err()
 	})
 	b.Queue(lockUsersSQL, users)
-	b.Queue(batchFactsSQL, senders, recipients, keys, cids).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var ord int
-			f := new(facts)
-			if err := rows.Scan(&ord, &f.Duplicate, &f.RecipientPolicy, &f.RecipientBirthDate, &f.SenderBirthDate,
-				&f.SenderPolicy, &f.Blocked, &f.RecipientFollowsSender, &f.SenderFollowsRecipient, &f.RecipientStatus,
-				&f.RequestMessages, &f.RequestID, &f.Suggested, &f.SenderPrev, &f.RecipientPrev); err != nil {
-				return err
-			}
-			fs[ord-1] = f
+	b.Queue(batchFactsSQL, senders, recipients, keys, cids, caps, sinces).Query(func(rows pgx.Rows) error {
+		all, err := pgx.CollectRows(rows, pgx.RowToStructByName[batchFacts])
+		for _, f := range all {
+			fs[f.Ord-1] = &f.SendFacts
 		}
-		return rows.Err()
+		return err
 	})
 	if err := s.runBatch(ctx, c, b); err != nil {
 		return nil, nothingWritten{s.rollback(ctx, c, err)}
 	}
 
-	// The decisions, in Go; the writes of the sends that go ahead.
-	out := make([]sendOutcome, n)
-	var w sendWrites
-	for i, call := range batch {
-		conv, ok := convs[call.key]
-		switch f := fs[i]; {
-		case !ok:
-			out[i].err = fmt.Errorf("send: conversation %s not found after its upsert", call.key)
-		case f == nil:
-			out[i].err = models.NotFound("user")
-		case f.Duplicate:
-			// Read under the sender's lock: a concurrent retry that won is
-			// seen here, before the rules could refuse this one.
-			out[i].err = models.ErrDuplicate
-		default:
-			delivery, err := decideAlone(call.decide, f.input(call.p, t))
-			if err != nil {
-				out[i].err = err
-				break
-			}
-			out[i].res = w.add(i, call.p, conv, *f, delivery, t)
-			delete(created, conv.ID)
-		}
+	out, w := planBatch(batch, fs, convs, t)
+	for _, i := range w.ord {
+		delete(created, out[i].res.Conversation.ID)
 	}
 	if len(w.ord) == 0 {
 		// Nothing to write: the conversations created for these sends go
@@ -298,7 +273,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 // recipient and its conversation had before it. The facts were read under
 // the batch's locks and before its writes, so a user in several of its
 // sends also had the batch's earlier messages.
-func setPrevs(batch []*sendCall, out []sendOutcome, ord []int, fs []*facts, convs map[string]models.Conversation) {
+func setPrevs(batch []*sendCall, out []sendOutcome, ord []int, fs []*models.SendFacts, convs map[string]models.Conversation) {
 	written := slices.Clone(ord)
 	slices.SortFunc(written, func(a, b int) int { return cmp.Compare(out[a].res.Message.ID, out[b].res.Message.ID) })
 	newest := make(map[int64]int64, 2*len(written)) // user → their newest message in the batch so far
@@ -311,15 +286,39 @@ func setPrevs(batch []*sendCall, out []sendOutcome, ord []int, fs []*facts, conv
 	}
 }
 
-// decideAlone runs one send's Decider; a panic is that send's error, not
-// its batch's.
-func decideAlone(decide models.Decider, in models.PolicyInput) (d models.Delivery, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			d, err = "", fmt.Errorf("send: the decider panicked: %v", p)
+// planBatch decides each send of the batch from its facts (models.PlanSend)
+// and gathers the writes of those that go ahead. A send that would open its
+// sender's second new request of the batch, with a cap on them, is answered
+// errSendAgain: its facts were read before the first was written, so they
+// don't count it.
+func planBatch(batch []*sendCall, fs []*models.SendFacts, convs map[string]models.Conversation, t time.Time) ([]sendOutcome, *sendWrites) {
+	out := make([]sendOutcome, len(batch))
+	w := &sendWrites{}
+	opened := make(map[int64]bool) // senders who open a new request in this batch
+	for i, call := range batch {
+		conv, ok := convs[call.key]
+		if !ok {
+			out[i].err = fmt.Errorf("send: conversation %s not found after its upsert", call.key)
+			continue
 		}
-	}()
-	return decide(in)
+		if fs[i] == nil {
+			out[i].err = models.NotFound("user")
+			continue
+		}
+		// The duplicate is read under the sender's lock: a concurrent retry
+		// that won is seen here, before the rules could refuse this one.
+		plan, err := models.PlanSend(*fs[i], call.p, t)
+		switch sender := call.p.SenderID; {
+		case err != nil:
+			out[i].err = err
+		case plan.NewRequest && call.p.RequestCap.Count > 0 && opened[sender]:
+			out[i].err = errSendAgain
+		default:
+			opened[sender] = opened[sender] || plan.NewRequest
+			out[i].res = w.add(i, call.p, conv, plan, t)
+		}
+	}
+	return out, w
 }
 
 // sendWrites are the arrays of sendWritesSQL, one entry per send that goes
@@ -332,34 +331,24 @@ type sendWrites struct {
 	delivery, senderStatus, recipientStatus, op []string
 }
 
-// add records a send that goes ahead and returns its result, to be completed
-// by done once written.
-func (w *sendWrites) add(i int, p models.SendParams, conv models.Conversation, f facts, delivery models.Delivery, t time.Time) *models.SendResult {
-	senderStatus, recipientStatus, op := models.StatusActive, models.StatusActive, opAccept
-	if delivery == models.DeliveryRequest {
-		senderStatus, recipientStatus, op = models.StatusPending, models.StatusRequest, opOpen
-		if f.RequestID != 0 {
-			op = opExtend
-		}
-	}
+// add records a send that goes ahead as plan says and returns its result,
+// to be completed by done once written.
+func (w *sendWrites) add(i int, p models.SendParams, conv models.Conversation, plan models.SendPlan, t time.Time) *models.SendResult {
 	w.ord = append(w.ord, i)
 	w.conv = append(w.conv, conv.ID)
 	w.sender = append(w.sender, p.SenderID)
 	w.recipient = append(w.recipient, p.RecipientID)
-	w.request = append(w.request, f.RequestID)
+	w.request = append(w.request, plan.RequestID)
 	w.video = append(w.video, p.VideoID)
 	w.text = append(w.text, p.Text)
 	w.cid = append(w.cid, p.ClientMessageID)
-	w.delivery = append(w.delivery, string(delivery))
-	w.senderStatus = append(w.senderStatus, string(senderStatus))
-	w.recipientStatus = append(w.recipientStatus, string(recipientStatus))
-	w.op = append(w.op, op)
-	res := &models.SendResult{Delivery: delivery, RecipientID: p.RecipientID,
+	w.delivery = append(w.delivery, string(plan.Delivery))
+	w.senderStatus = append(w.senderStatus, string(plan.SenderStatus))
+	w.recipientStatus = append(w.recipientStatus, string(plan.RecipientStatus))
+	w.op = append(w.op, string(plan.Request))
+	res := &models.SendResult{Delivery: plan.Delivery, RecipientID: p.RecipientID, RequestID: plan.RequestID,
 		Message: &models.Message{ConversationID: conv.ID, SenderID: p.SenderID, Text: p.Text,
-			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: delivery, CreatedAt: t}}
-	if op == opExtend {
-		res.RequestID = f.RequestID
-	}
+			VideoID: p.VideoID, ClientMessageID: p.ClientMessageID, Delivery: plan.Delivery, CreatedAt: t}}
 	conv.LastMessageAt, conv.UpdatedAt = &t, t
 	res.Conversation = &models.ConversationView{Conversation: conv,
 		Member: &models.Member{ConversationID: conv.ID, UserID: p.SenderID}}

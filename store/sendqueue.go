@@ -20,8 +20,10 @@ import (
 //
 // A batch holds at most one send per conversation and per clientMessageId,
 // so no send in it depends on another's write; the others wait for the next
-// batch. Locks are taken as Send takes them (conversations, then users, each
-// in ID order), for the whole batch at once.
+// batch. So does a sender's second new request in a batch, once its facts
+// show it (planBatch): the cap on new requests must count the first. Locks
+// are taken as Send takes them (conversations, then users, each in ID
+// order), for the whole batch at once.
 const (
 	// maxSendBatch bounds a batch; the arrays of its statements grow with it.
 	maxSendBatch = 64
@@ -36,12 +38,11 @@ const (
 
 // sendCall is one Send waiting in the queue.
 type sendCall struct {
-	ctx    context.Context
-	p      models.SendParams
-	decide models.Decider
-	key    string // the conversation's direct key
-	taken  bool   // in a batch; guarded by sendQueue.mu
-	done   chan struct{}
+	ctx   context.Context
+	p     models.SendParams
+	key   string // the conversation's direct key
+	taken bool   // in a batch; guarded by sendQueue.mu
+	done  chan struct{}
 	// answered: done is closed; the batch's leader alone reads and sets it.
 	answered bool
 	res      *models.SendResult
@@ -59,14 +60,36 @@ type sendQueue struct {
 // batch. A call still queued when its context ends leaves the queue; one
 // already in a batch waits for the batch, whose deadline is the earliest of
 // its calls'.
-func (s *Store) sendPostgres(ctx context.Context, p models.SendParams, decide models.Decider) (*models.SendResult, error) {
+func (s *Store) sendPostgres(ctx context.Context, p models.SendParams) (*models.SendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, translate(markUnavailable(err), "message")
 	}
-	c := &sendCall{ctx: ctx, p: p, decide: decide, key: directKey(p.SenderID, p.RecipientID), done: make(chan struct{})}
+	c := &sendCall{ctx: ctx, p: p, key: directKey(p.SenderID, p.RecipientID), done: make(chan struct{})}
+	s.enqueue(false, c)
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		if s.sends.withdraw(c) {
+			return nil, translate(markUnavailable(ctx.Err()), "message")
+		}
+		<-c.done
+	}
+	return c.res, c.err
+}
+
+// enqueue queues calls, at the back, or at the front for calls a batch put
+// off, and starts a leader if there are fewer than maxSendLeaders.
+func (s *Store) enqueue(front bool, calls ...*sendCall) {
 	q := &s.sends
 	q.mu.Lock()
-	q.pending = append(q.pending, c)
+	for _, c := range calls {
+		c.taken = false
+	}
+	if front {
+		q.pending = append(calls, q.pending...)
+	} else {
+		q.pending = append(q.pending, calls...)
+	}
 	lead := q.leaders < maxSendLeaders
 	if lead {
 		q.leaders++
@@ -75,16 +98,10 @@ func (s *Store) sendPostgres(ctx context.Context, p models.SendParams, decide mo
 	if lead {
 		go s.leadSends()
 	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		if q.withdraw(c) {
-			return nil, translate(markUnavailable(ctx.Err()), "message")
-		}
-		<-c.done
-	}
-	return c.res, c.err
 }
+
+// errSendAgain is the outcome of a send its batch put off to the next one.
+var errSendAgain = errors.New("send: put off to the next batch")
 
 // withdraw removes c from the queue unless a batch has taken it.
 func (q *sendQueue) withdraw(c *sendCall) bool {
@@ -150,11 +167,12 @@ func (s *Store) leadSends() {
 	}
 }
 
-// writeSends writes one batch and answers its calls. When the batch fails
-// for a reason other than an unreachable database, each call is tried again
-// alone, so one send's failure is not the others'. A panic (in a Decider,
-// say) answers the calls still waiting with an error and is not let loose:
-// the leader goroutine is the queue's only one.
+// writeSends writes one batch and answers its calls, but for those it put
+// off, which go back to the queue. When the batch fails for a reason other
+// than an unreachable database, each call is tried again alone, so one
+// send's failure is not the others'. A panic answers the calls still
+// waiting with an error and is not let loose: the leader goroutine is the
+// queue's only one.
 func (s *Store) writeSends(batch []*sendCall) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -177,12 +195,19 @@ func (s *Store) writeSends(batch []*sendCall) {
 		}
 		return
 	}
+	var again []*sendCall
 	for i, c := range batch {
-		if err != nil {
+		switch {
+		case err != nil:
 			c.answer(nil, sendError(err))
-		} else {
+		case errors.Is(out[i].err, errSendAgain):
+			again = append(again, c)
+		default:
 			c.answer(out[i].res, out[i].err)
 		}
+	}
+	if len(again) > 0 {
+		s.enqueue(true, again...)
 	}
 }
 

@@ -101,15 +101,16 @@ func storeWithUsers(t *testing.T, n int) (*Store, []int64) {
 func TestSendBatchFailuresStayTheirs(t *testing.T) {
 	s, ids := storeWithUsers(t, 6)
 	refused := models.Refusal(models.CodeForbidden, models.ReasonBlocked, "blocked")
-	inbox := func(models.PolicyInput) (models.Delivery, error) { return models.DeliveryInbox, nil }
-	refuse := func(models.PolicyInput) (models.Delivery, error) { return "", refused }
+	if err := s.Block(context.Background(), ids[3], ids[2]); err != nil {
+		t.Fatal(err)
+	}
 	text := func(s string) *string { return &s }
 
 	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[2], ids[3], ""), call(ids[4], ids[5], ""), call(ids[0], 999999, "")}
-	batch[0].p.Text, batch[0].decide = text("stored"), inbox
-	batch[1].p.Text, batch[1].decide = text("refused"), refuse
-	batch[2].p.Text, batch[2].decide = text(strings.Repeat("x", 5000)), inbox // longer than the column
-	batch[3].p.Text, batch[3].decide = text("nobody"), inbox
+	batch[0].p.Text = text("stored")
+	batch[1].p.Text = text("refused")
+	batch[2].p.Text = text(strings.Repeat("x", 5000)) // longer than the column
+	batch[3].p.Text = text("nobody")
 	s.writeSends(batch)
 	for _, c := range batch {
 		<-c.done
@@ -138,31 +139,26 @@ func TestSendBatchFailuresStayTheirs(t *testing.T) {
 	}
 }
 
-// A Decider that panics fails its own send only, and the queue goes on.
-func TestSendBatchSurvivesAPanickingDecider(t *testing.T) {
+// A sender's new requests in one batch are written one batch after another,
+// so that the cap counts each: with a cap of 2, the third is refused.
+func TestSendBatchPutsOffASendersSecondNewRequest(t *testing.T) {
 	s, ids := storeWithUsers(t, 4)
-	ctx := context.Background()
 	hi := "hi"
-	inbox := func(models.PolicyInput) (models.Delivery, error) { return models.DeliveryInbox, nil }
-	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[2], ids[3], "")}
-	batch[0].p.Text, batch[0].decide = &hi, func(models.PolicyInput) (models.Delivery, error) { panic("boom") }
-	batch[1].p.Text, batch[1].decide = &hi, inbox
+	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[0], ids[2], ""), call(ids[0], ids[3], "")}
+	for _, c := range batch {
+		c.p.Text, c.p.RequestCap = &hi, models.RequestCap{Count: 2, Period: time.Hour}
+	}
 	s.writeSends(batch)
-	if batch[0].err == nil || !strings.Contains(batch[0].err.Error(), "boom") {
-		t.Fatalf("the panicking send: %+v, %v", batch[0].res, batch[0].err)
+	for _, c := range batch {
+		<-c.done
 	}
-	if batch[1].err != nil || batch[1].res.Message.ID == 0 {
-		t.Fatalf("its batch-mate: %+v, %v", batch[1].res, batch[1].err)
+	for i, c := range batch[:2] {
+		if c.err != nil || !c.res.OpenedRequest {
+			t.Fatalf("send %d: %+v, %v", i, c.res, c.err)
+		}
 	}
-
-	// Through the queue: the panicking send fails, the next one is stored.
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	p := models.SendParams{SenderID: ids[0], RecipientID: ids[1], Text: &hi}
-	if _, err := s.Send(sctx, p, func(models.PolicyInput) (models.Delivery, error) { panic("boom") }); err == nil {
-		t.Fatal("a panicking send succeeded")
-	}
-	if res, err := s.Send(sctx, p, inbox); err != nil || res.Message.ID == 0 {
-		t.Fatalf("the send after it: %+v, %v", res, err)
+	var e *models.Error
+	if !errors.As(batch[2].err, &e) || e.Reason != models.ReasonNewRequestLimit || e.RetryAfter != time.Hour {
+		t.Fatalf("the third new request: %+v, %v", batch[2].res, batch[2].err)
 	}
 }

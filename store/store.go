@@ -222,6 +222,7 @@ var migrations = []*gormigrate.Migration{
 		},
 	},
 	migratePhoneVerification,
+	migrateRequestsBySender,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
