@@ -171,7 +171,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	// No ReadTimeout: it would end a handler's context once the body is
 	// read; the handler bounds the body's reading itself (HTTP_BODY_TIMEOUT).
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	log.Info("serving", "addr", ln.Addr().String(), "database", a.store.Dialect(), "broker", brokerName(cfg.RedisURL),
+	log.Info("serving", "addr", ln.Addr().String(), "database", demo.Where(cfg.DatabaseURL), "broker", brokerName(cfg.RedisURL),
 		"graphiql", cfg.Playground, "graphql", "/query")
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -203,6 +203,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 
 // loadDemo fills the database with the demo world and prints a token per user.
 func loadDemo(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
+	demo.Intro(out, cfg.DatabaseURL)
 	a, err := openApp(ctx, cfg, log, true, nil)
 	if err != nil {
 		return err
@@ -212,10 +213,7 @@ func loadDemo(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "Demo world ready. Paste one of these into GraphiQL's headers box:")
-	for _, s := range sessions {
-		fmt.Fprintf(out, "  %-6s {\"Authorization\": \"Bearer %s\"}\n", s.User.Username, s.Token)
-	}
+	demo.Print(out, cfg.DatabaseURL, sessions)
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"dmgraph/models"
 )
 
 // Metrics holds the collectors. A nil *Metrics records nothing, so tests and
@@ -59,6 +61,15 @@ func New() *Metrics {
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.operations, m.opDuration, m.messagesSent, m.eventsPublish,
 		m.websockets, m.subscriptions)
+	// Series of a known, small label set start at 0, so that a fresh server
+	// shows zeros, not "no data", to dashboards and alerts.
+	for _, d := range []models.Delivery{models.DeliveryInbox, models.DeliveryRequest} {
+		m.messagesSent.WithLabelValues(string(d))
+	}
+	for _, k := range []models.EventKind{models.EventMessageAdded, models.EventRequestReceived,
+		models.EventConversationUpdated, models.EventSignedOut} {
+		m.eventsPublish.WithLabelValues(string(k))
+	}
 	return m
 }
 

@@ -4,6 +4,7 @@
 package ratelimit
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"strconv"
@@ -52,7 +53,12 @@ type Limiter interface {
 type Memory struct {
 	mu   sync.Mutex
 	logs map[string][]take // per key and limit, oldest first
-	now  func() time.Time
+	// recent orders the keys of logs by their latest take, least recent
+	// first, so that pruning reads only the keys it forgets; places finds
+	// a key's element.
+	recent list.List
+	places map[string]*list.Element
+	now    func() time.Time
 }
 
 // take is one Take of n actions: one entry however large n is, so that
@@ -63,7 +69,9 @@ type take struct {
 }
 
 // NewMemory returns an empty in-memory limiter.
-func NewMemory() *Memory { return &Memory{logs: map[string][]take{}, now: time.Now} }
+func NewMemory() *Memory {
+	return &Memory{logs: map[string][]take{}, places: map[string]*list.Element{}, now: time.Now}
+}
 
 // Take implements Limiter. An n larger than l.Count never fits: it is told
 // to wait a whole Period.
@@ -97,12 +105,9 @@ func (m *Memory) Take(_ context.Context, key string, l Limit, n int) (time.Durat
 	}
 	if n > 0 {
 		log = append(log, take{at: now, n: n})
+		m.touch(k)
 	}
-	if len(log) == 0 {
-		delete(m.logs, k)
-	} else {
-		m.logs[k] = log
-	}
+	m.store(k, log)
 	m.prune(now)
 	return 0, nil
 }
@@ -125,23 +130,49 @@ func (m *Memory) Refund(_ context.Context, key string, l Limit, n int) error {
 		n -= last.n
 		log = log[:len(log)-1]
 	}
-	if len(log) == 0 {
-		delete(m.logs, k)
-	} else {
-		m.logs[k] = log
-	}
+	// After a partial refund, k keeps the place in recent of the newest take
+	// it gave back: it may be pruned a little later than it could be, never
+	// earlier.
+	m.store(k, log)
 	return nil
 }
 
-// prune forgets keys idle for a day, so memory stays bounded by recent keys.
+// touch moves k to the back of recent: it has just taken.
+func (m *Memory) touch(k string) {
+	if e, ok := m.places[k]; ok {
+		m.recent.MoveToBack(e)
+	} else {
+		m.places[k] = m.recent.PushBack(k)
+	}
+}
+
+// store keeps k's log, or forgets k when its log is empty.
+func (m *Memory) store(k string, log []take) {
+	if len(log) > 0 {
+		m.logs[k] = log
+		return
+	}
+	delete(m.logs, k)
+	if e, ok := m.places[k]; ok {
+		m.recent.Remove(e)
+		delete(m.places, k)
+	}
+}
+
+// prune forgets keys idle for a day, from 10,000 keys on, so memory stays
+// bounded by recent keys. It reads recent from its least recent end and
+// stops at the first key taken within the day: each forgotten key is read
+// once, plus one key per call, however many keys there are.
 func (m *Memory) prune(now time.Time) {
 	if len(m.logs) < 10000 {
 		return
 	}
-	for k, log := range m.logs {
-		if len(log) == 0 || now.Sub(log[len(log)-1].at) > 24*time.Hour {
-			delete(m.logs, k)
+	for e := m.recent.Front(); e != nil; e = m.recent.Front() {
+		k := e.Value.(string)
+		if log := m.logs[k]; now.Sub(log[len(log)-1].at) <= 24*time.Hour {
+			return
 		}
+		m.store(k, nil)
 	}
 }
 

@@ -158,10 +158,19 @@ func TestMemoryForgetsIdleKeys(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m.now = func() time.Time { return now }
 	lim := Limit{Count: 1, Period: time.Hour}
-	m.logs["day-old"] = []take{{at: now.Add(-24 * time.Hour), n: 1}}
-	for i := range 9997 {
-		m.logs[fmt.Sprint("idle", i)] = []take{{at: now.Add(-25 * time.Hour), n: 1}}
+	takeAt := func(at time.Time, key string) {
+		t.Helper()
+		saved := now
+		now = at
+		defer func() { now = saved }()
+		if _, err := m.Take(context.Background(), key, lim, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
+	for i := range 9997 {
+		takeAt(now.Add(-25*time.Hour), fmt.Sprint("idle", i))
+	}
+	takeAt(now.Add(-24*time.Hour), "day-old")
 	if _, err := m.Take(context.Background(), "a", lim, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +183,7 @@ func TestMemoryForgetsIdleKeys(t *testing.T) {
 	if len(m.logs) != 3 {
 		t.Fatalf("%d keys after pruning, want 3 (a, b and the one exactly a day old)", len(m.logs))
 	}
-	for _, k := range []string{"a|" + lim.String(), "b|" + lim.String(), "day-old"} {
+	for _, k := range []string{"a|" + lim.String(), "b|" + lim.String(), "day-old|" + lim.String()} {
 		if _, ok := m.logs[k]; !ok {
 			t.Errorf("%s was forgotten", k)
 		}
