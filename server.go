@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, lo
 		if err != nil {
 			return err
 		}
-		log.Info("migrations applied", "database", st.Dialect())
+		log.Info("migrations applied", "database", store.Describe(cfg.DatabaseURL))
 		return st.Close()
 	case "demo":
 		return loadDemo(ctx, cfg, log, out)
@@ -171,7 +171,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	// No ReadTimeout: it would end a handler's context once the body is
 	// read; the handler bounds the body's reading itself (HTTP_BODY_TIMEOUT).
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: cfg.HeaderTimeout, IdleTimeout: cfg.IdleTimeout}
-	log.Info("serving", "addr", ln.Addr().String(), "database", demo.Where(cfg.DatabaseURL), "broker", brokerName(cfg.RedisURL),
+	log.Info("serving", "addr", ln.Addr().String(), "database", store.Describe(cfg.DatabaseURL), "broker", brokerName(cfg.RedisURL),
 		"graphiql", cfg.Playground, "graphql", "/query")
 	if ready != nil {
 		ready <- ln.Addr().String()
