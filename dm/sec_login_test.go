@@ -54,6 +54,15 @@ func limiters(t *testing.T) map[string]ratelimit.Limiter {
 }
 
 func newService(t *testing.T, l ratelimit.Limiter) (*dm.Service, *countingPasswords) {
+	pw := &countingPasswords{Hasher: auth.Hasher{Cost: bcrypt.MinCost}}
+	return testService(t, l, pw, func(limits *dm.Limits) {
+		limits.LoginIP = ratelimit.Limit{Count: 1000, Period: time.Hour}
+	}), pw
+}
+
+// testService is a Service on a fresh store, with the default limits on l
+// as tune changes them.
+func testService(t *testing.T, l ratelimit.Limiter, pw dm.Passwords, tune func(*dm.Limits)) *dm.Service {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Config{URL: testdb.URL(t)})
 	if err != nil {
@@ -64,10 +73,9 @@ func newService(t *testing.T, l ratelimit.Limiter) (*dm.Service, *countingPasswo
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw := &countingPasswords{Hasher: auth.Hasher{Cost: bcrypt.MinCost}}
 	limits := dm.DefaultLimits(l)
-	limits.LoginIP = ratelimit.Limit{Count: 1000, Period: time.Hour}
-	return dm.New(dm.Deps{Store: st, Tokens: tokens, Passwords: pw, Limits: limits}), pw
+	tune(limits)
+	return dm.New(dm.Deps{Store: st, Tokens: tokens, Passwords: pw, Limits: limits})
 }
 
 func register(t *testing.T, svc *dm.Service, name, password string) {

@@ -15,8 +15,6 @@ import (
 	"dmgraph/models"
 	"dmgraph/ratelimit"
 	"dmgraph/relay"
-	"dmgraph/store"
-	"dmgraph/testdb"
 )
 
 // spyLimiter passes every call on to its Limiter and records the ones made
@@ -125,21 +123,11 @@ func TestSendCallsNoLimiterUnderRowLocks(t *testing.T) {
 // lockTestService is a Service on a fresh store whose only tight limit is
 // the cap on new requests, newRequests a day.
 func lockTestService(t *testing.T, l ratelimit.Limiter, newRequests int) *dm.Service {
-	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{URL: testdb.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	tokens, err := auth.NewTokens("test-secret", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	limits := dm.DefaultLimits(l)
-	limits.RegisterIP = ratelimit.Limit{Count: 1000, Period: time.Hour}
-	limits.Send = ratelimit.Limit{Count: 1000, Period: time.Hour}
-	limits.NewRequests = ratelimit.Limit{Count: newRequests, Period: 24 * time.Hour}
-	return dm.New(dm.Deps{Store: st, Tokens: tokens, Passwords: auth.Hasher{Cost: 4}, Limits: limits})
+	return testService(t, l, auth.Hasher{Cost: 4}, func(limits *dm.Limits) {
+		limits.RegisterIP = ratelimit.Limit{Count: 1000, Period: time.Hour}
+		limits.Send = ratelimit.Limit{Count: 1000, Period: time.Hour}
+		limits.NewRequests = ratelimit.Limit{Count: newRequests, Period: 24 * time.Hour}
+	})
 }
 
 // registerUser registers an adult who accepts messages from everyone.
