@@ -162,3 +162,52 @@ func TestSendBatchPutsOffASendersSecondNewRequest(t *testing.T) {
 		t.Fatalf("the third new request: %+v, %v", batch[2].res, batch[2].err)
 	}
 }
+
+// The batch's statements run on their generic plans, planned once per
+// connection: PostgreSQL would otherwise replan the facts statement on every
+// execution, which costs more than running it (BENCHMARKS.md).
+func TestSendBatchUsesGenericPlans(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("group commit runs on PostgreSQL (TEST_DATABASE_URL)")
+	}
+	ctx := context.Background()
+	// One connection, so that the check below sees the batches' session.
+	s, err := Open(ctx, Config{URL: testdb.URL(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var ids []int64
+	for i := range 4 {
+		u := &models.User{Username: fmt.Sprintf("g%d", i), DisplayName: "G", PasswordHash: "x",
+			BirthDate: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), DMPolicy: models.PolicyEveryone, CreatedAt: s.now()}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	for _, f := range [][2]int64{{ids[0], ids[2]}, {ids[2], ids[0]}, {ids[1], ids[3]}, {ids[3], ids[1]}} {
+		if err := s.Follow(ctx, f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := "hi"
+	for i := range 8 {
+		c := call(ids[i%2], ids[2+i%2], "")
+		c.p.Text = &text
+		s.writeSends([]*sendCall{c})
+		<-c.done
+		if c.err != nil {
+			t.Fatal(c.err)
+		}
+	}
+	var plans []struct{ GenericPlans, CustomPlans int64 }
+	err = s.db.Raw(`SELECT generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE '%WITH ORDINALITY AS p (s, r, k, cid%' AND statement NOT LIKE '%pg_prepared_statements%'`).Scan(&plans).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 1 || plans[0].CustomPlans != 0 || plans[0].GenericPlans != 8 {
+		t.Fatalf("the facts statement's plans: %+v, want 8 generic and no custom one", plans)
+	}
+}
