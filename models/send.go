@@ -36,6 +36,9 @@ type SendFacts struct {
 	// opened. A request is new when it starts a contact (RequestMessages
 	// was 0), not when it follows one its recipient removed.
 	CapOldestAt *time.Time `db:"cap_oldest_at"`
+	// CapUsed is how many of those new requests the window holds, up to
+	// the cap's Count.
+	CapUsed int `db:"cap_used"`
 	// SenderPrev and RecipientPrev are the newest message IDs of all their
 	// conversations (SendPrev); exact when read under their locks.
 	SenderPrev    int64 `db:"sender_prev"`

@@ -47,26 +47,32 @@ SELECT EXISTS (SELECT 1 FROM messages dm WHERE dm.sender_id = @s AND dm.client_m
 	-- idx_members_inbox: one probe each.
 	COALESCE((SELECT MAX(sm.last_message_id) FROM conversation_members sm WHERE sm.user_id = @s), 0) AS sender_prev,
 	COALESCE((SELECT MAX(rm.last_message_id) FROM conversation_members rm WHERE rm.user_id = @r), 0) AS recipient_prev,
-	cq.created_at AS cap_oldest_at
+	cq.created_at AS cap_oldest_at,
+	CAST((SELECT COUNT(*) FROM (SELECT 1 ` + newRequestsSQL + ` LIMIT @cap) w) AS INTEGER) AS cap_used
 FROM users u JOIN users su ON su.id = @s
 LEFT JOIN conversations c ON c.direct_key = @k
 -- At most one open request per conversation and recipient (idx_requests_open).
 LEFT JOIN message_requests q ON q.conversation_id = c.id AND q.recipient_id = @r AND q.status = 'OPEN'
 -- The cap: the oldest of the sender's newest new requests in the window, as
--- many as the cap counts, if there are that many (idx_requests_sender). A
--- request is new when it was opened with request_messages at 0: no request
--- of the sender's to its recipient that counts (as above) came after the
--- recipient last accepted one. (No parameters in comments: GORM binds them.)
-LEFT JOIN message_requests cq ON cq.id = (SELECT nq.id FROM message_requests nq
+-- many as the cap counts, if there are that many.
+LEFT JOIN message_requests cq ON cq.id = (SELECT nq.id ` + newRequestsSQL + `
+	ORDER BY nq.created_at DESC LIMIT 1 OFFSET CASE WHEN @cap > 0 THEN @cap - 1 ELSE 0 END)
+WHERE u.id = @r`
+
+// newRequestsSQL is the FROM and WHERE of the sender's new requests in the
+// cap's window, as nq, through idx_requests_sender; none without a cap. A
+// request is new when it was opened with request_messages at 0: no request
+// of the sender's to its recipient that counts (see factsSQL) came after the
+// recipient last accepted one. (No parameters in SQL comments: GORM binds
+// them.)
+const newRequestsSQL = `FROM message_requests nq
 	WHERE @cap > 0 AND nq.sender_id = @s AND nq.created_at > @since
 	AND NOT EXISTS (SELECT 1 FROM message_requests e
 		WHERE e.conversation_id = nq.conversation_id AND e.recipient_id = nq.recipient_id AND e.id < nq.id
 		AND e.status IN ('DELETED', 'REPORTED', 'WITHDRAWN')
 		AND NOT EXISTS (SELECT 1 FROM message_requests a
 			WHERE a.conversation_id = nq.conversation_id AND a.recipient_id = nq.recipient_id
-			AND a.status = 'ACCEPTED' AND a.id > e.id AND a.id < nq.id))
-	ORDER BY nq.created_at DESC LIMIT 1 OFFSET CASE WHEN @cap > 0 THEN @cap - 1 ELSE 0 END)
-WHERE u.id = @r`
+			AND a.status = 'ACCEPTED' AND a.id > e.id AND a.id < nq.id))`
 
 // factsArgs are factsSQL's parameters for p at time t.
 func factsArgs(p models.SendParams, t time.Time) map[string]any {

@@ -296,34 +296,38 @@ func setPrevs(batch []*sendCall, out []sendOutcome, ord []int, fs []*models.Send
 }
 
 // planBatch decides each send of the batch from its facts (models.PlanSend)
-// and gathers the writes of those that go ahead. A send that would open its
-// sender's second new request of the batch, with a cap on them, is answered
-// errSendAgain: its facts were read before the first was written, so they
-// don't count it.
+// and gathers the writes of those that go ahead. The facts were read before
+// any of the batch was written, so they don't count the batch's own new
+// requests: a sender's new requests go ahead while they stay within the cap
+// with those of the batch before them, and one that would pass it is
+// answered errSendAgain, for the next batch to refuse with its wait.
 func planBatch(batch []*sendCall, fs []*models.SendFacts, convs map[string]models.Conversation, t time.Time) ([]sendOutcome, *sendWrites) {
 	out := make([]sendOutcome, len(batch))
 	w := &sendWrites{}
-	opened := make(map[int64]bool) // senders who open a new request in this batch
+	opened := make(map[int64]int) // new requests each sender opens in this batch
 	for i, call := range batch {
 		conv, ok := convs[call.key]
 		if !ok {
 			out[i].err = fmt.Errorf("send: conversation %s not found after its upsert", call.key)
 			continue
 		}
-		if fs[i] == nil {
+		f := fs[i]
+		if f == nil {
 			out[i].err = models.NotFound("user")
 			continue
 		}
 		// The duplicate is read under the sender's lock: a concurrent retry
 		// that won is seen here, before the rules could refuse this one.
-		plan, err := models.PlanSend(*fs[i], call.p, t)
-		switch sender := call.p.SenderID; {
+		plan, err := models.PlanSend(*f, call.p, t)
+		switch sender, capCount := call.p.SenderID, call.p.RequestCap.Count; {
 		case err != nil:
 			out[i].err = err
-		case plan.NewRequest && call.p.RequestCap.Count > 0 && opened[sender]:
+		case plan.NewRequest && capCount > 0 && f.CapUsed+opened[sender] >= capCount:
 			out[i].err = errSendAgain
 		default:
-			opened[sender] = opened[sender] || plan.NewRequest
+			if plan.NewRequest {
+				opened[sender]++
+			}
 			out[i].res = w.add(i, call.p, conv, plan, t)
 		}
 	}

@@ -59,7 +59,7 @@ type sendQueue struct {
 // sendPostgres is Send on PostgreSQL: it queues the send and waits for its
 // batch. A call still queued when its context ends leaves the queue; one
 // already in a batch waits for the batch, whose deadline is the earliest of
-// its calls'.
+// its calls', and one its batch put off is answered by the next batch (live).
 func (s *Store) sendPostgres(ctx context.Context, p models.SendParams) (*models.SendResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, translate(markUnavailable(err), "message")
@@ -182,6 +182,9 @@ func (s *Store) writeSends(batch []*sendCall) {
 			}
 		}
 	}()
+	if batch = live(batch); len(batch) == 0 {
+		return
+	}
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	out, err := s.sendBatch(ctx, batch)
@@ -209,6 +212,22 @@ func (s *Store) writeSends(batch []*sendCall) {
 	if len(again) > 0 {
 		s.enqueue(true, again...)
 	}
+}
+
+// live answers the calls of batch whose context has ended, and returns the
+// others. Their callers could not withdraw them (a batch had taken them, or
+// had put them off), nothing was written for them, and their deadlines
+// would cut the batch short for everyone in it.
+func live(batch []*sendCall) []*sendCall {
+	out := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.answer(nil, translate(markUnavailable(err), "message"))
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // answer ends the call's wait, once; only its batch's leader calls it.

@@ -139,9 +139,11 @@ func TestSendBatchFailuresStayTheirs(t *testing.T) {
 	}
 }
 
-// A sender's new requests in one batch are written one batch after another,
-// so that the cap counts each: with a cap of 2, the third is refused.
-func TestSendBatchPutsOffASendersSecondNewRequest(t *testing.T) {
+// A sender's new requests in one batch go ahead together while the cap
+// counts them all, and one that would pass it waits for the next batch,
+// which refuses it: with a cap of 2, the first two are written in the first
+// batch, and the third is refused.
+func TestSendBatchKeepsTheNewRequestCapWithinABatch(t *testing.T) {
 	s, ids := storeWithUsers(t, 4)
 	hi := "hi"
 	batch := []*sendCall{call(ids[0], ids[1], ""), call(ids[0], ids[2], ""), call(ids[0], ids[3], "")}
@@ -157,9 +159,29 @@ func TestSendBatchPutsOffASendersSecondNewRequest(t *testing.T) {
 			t.Fatalf("send %d: %+v, %v", i, c.res, c.err)
 		}
 	}
+	if a, b := batch[0].res.Message.CreatedAt, batch[1].res.Message.CreatedAt; !a.Equal(b) {
+		t.Fatalf("the first two new requests were written by different batches, at %v and %v", a, b)
+	}
 	var e *models.Error
 	if !errors.As(batch[2].err, &e) || e.Reason != models.ReasonNewRequestLimit || e.RetryAfter != time.Hour {
 		t.Fatalf("the third new request: %+v, %v", batch[2].res, batch[2].err)
+	}
+}
+
+// A call whose caller left while a batch had it, or had put it off, is
+// answered before the next batch, and its deadline doesn't become the
+// batch's.
+func TestSendBatchAnswersCallsWhoseCallerLeft(t *testing.T) {
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	a, b, c := call(1, 2, ""), call(3, 4, ""), call(5, 6, "")
+	b.ctx = gone
+	if got := live([]*sendCall{a, b, c}); len(got) != 2 || got[0] != a || got[1] != c {
+		t.Fatalf("live calls %v, want a and c", got)
+	}
+	<-b.done
+	if !errors.Is(b.err, context.Canceled) {
+		t.Fatalf("the left call's answer: %v", b.err)
 	}
 }
 
