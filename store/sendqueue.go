@@ -20,8 +20,8 @@ import (
 //
 // A batch holds at most one send per conversation and per clientMessageId,
 // so no send in it depends on another's write; the others wait for the next
-// batch. So does a sender's second new request in a batch, once its facts
-// show it (planBatch): the cap on new requests must count the first. Locks
+// batch. So does a sender's new request that the cap allows only without
+// the batch's earlier ones, once its facts show it (planBatch). Locks
 // are taken as Send takes them (conversations, then users, each in ID
 // order), for the whole batch at once.
 const (
