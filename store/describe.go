@@ -9,8 +9,9 @@ import (
 
 // Describe names the database that dbURL, a DATABASE_URL, points at, as the
 // server logs it when it starts: SQLite by its absolute path, since a
-// relative one depends on the working directory, and PostgreSQL with any
-// password masked.
+// relative one depends on the working directory, and PostgreSQL by user,
+// host, port and database only: a password, in the user part or among the
+// parameters (password, sslpassword…), is never shown.
 func Describe(dbURL string) string {
 	if dbURL == "" || strings.HasPrefix(dbURL, "sqlite:") {
 		path := cmp.Or(strings.TrimPrefix(dbURL, "sqlite:"), DefaultSQLitePath)
@@ -23,9 +24,9 @@ func Describe(dbURL string) string {
 	if err != nil {
 		return "an unreadable URL"
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	u.RawQuery, u.Fragment = "", ""
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
 	}
-	return u.Redacted()
+	return u.String()
 }

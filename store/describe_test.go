@@ -19,8 +19,9 @@ func TestDescribe(t *testing.T) {
 		"sqlite:/var/dm.db":  "sqlite:/var/dm.db",
 		"postgres://db/dm":   "postgres://db/dm",
 		"postgresql://u@db/": "postgresql://u@db/",
-		"postgres://u:secret@db:5432/dm?sslmode=disable":          "postgres://u:xxxxx@db:5432/dm?sslmode=disable",
-		"postgres://db/dm?password=secret&sslmode=disable&user=u": "postgres://db/dm?password=xxxxx&sslmode=disable&user=u",
+		"postgres://u:secret@db:5432/dm?sslmode=disable":          "postgres://u@db:5432/dm",
+		"postgres://db/dm?password=secret&sslmode=disable&user=u": "postgres://db/dm",
+		"postgres://u@db/dm?sslpassword=secret#frag":              "postgres://u@db/dm",
 		"postgres://u:secret@db/dm\x7f":                           "an unreadable URL",
 	} {
 		if got := Describe(in); got != want {
