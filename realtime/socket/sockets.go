@@ -79,12 +79,20 @@ type Options struct {
 	// Keepalive's zero fields take DefaultKeepalive.
 	Keepalive Keepalive
 	// ReadTimeout bounds each database read: connection_init's token check,
-	// and every read of a subscription.
+	// and every read of a subscription (DefaultReadTimeout when 0).
 	ReadTimeout time.Duration
 	// TokenRecheckInterval is how often open sockets' tokens are checked
-	// against the database, in case a sign-out event was lost.
+	// against the database, in case a sign-out event was lost
+	// (DefaultTokenRecheckInterval when 0).
 	TokenRecheckInterval time.Duration
 }
+
+// The defaults of Options' durations. The handler passes its own: its
+// operation timeout, and as often as dm's remembered token versions expire.
+const (
+	DefaultReadTimeout          = 5 * time.Second
+	DefaultTokenRecheckInterval = 30 * time.Second
+)
 
 // Server serves the API's websockets and the subscriptions on them.
 type Server struct {
@@ -107,6 +115,15 @@ func New(tokens Tokens, opts Options) *Server {
 	}
 	if opts.AllowedOrigins == nil {
 		opts.AllowedOrigins = DefaultAllowedOrigins
+	}
+	if opts.Hub == nil {
+		opts.Hub = realtime.NewHub(0)
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	if opts.TokenRecheckInterval <= 0 {
+		opts.TokenRecheckInterval = DefaultTokenRecheckInterval
 	}
 	s := &Server{tokens: tokens, hub: opts.Hub, log: opts.Log, metrics: opts.Metrics, timeout: opts.ReadTimeout,
 		keepalive: opts.Keepalive.orDefaults(), allowed: originChecker(opts.AllowedOrigins),
