@@ -34,7 +34,8 @@ type Options struct {
 	Log *slog.Logger
 	// Playground serves GraphiQL at "/".
 	Playground bool
-	// Hub delivers events to this instance's subscriptions.
+	// Hub delivers events to this instance's subscriptions (a hub of its
+	// own when nil).
 	Hub *realtime.Hub
 	// AllowedOrigins are origin host patterns ("localhost:*") accepted for
 	// websockets besides the server's own host; nil means
@@ -93,9 +94,6 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Hub == nil {
-		opts.Hub = realtime.NewHub(0)
 	}
 	if opts.OperationTimeout <= 0 {
 		opts.OperationTimeout = DefaultOperationTimeout
