@@ -139,7 +139,6 @@ func dialectorFor(url string) (gorm.Dialector, error) {
 // now is the store's clock: UTC, to the microsecond both engines keep.
 func (s *Store) now() time.Time { return s.clock.Now() }
 
-
 // Close releases the connections.
 func (s *Store) Close() error {
 	sqlDB, err := s.db.DB()
