@@ -49,6 +49,10 @@ type Store struct {
 	db    *gorm.DB
 	clock models.Clock
 	sends sendQueue // PostgreSQL's group commit (sendqueue.go)
+	// writer lets one SQLite transaction write at a time, first come first
+	// served. Without it, waiting writers poll SQLite's busy handler, and
+	// one can lose every poll to a writer that keeps coming back.
+	writer chan struct{}
 }
 
 // Open connects and applies pending migrations.
@@ -93,6 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// SQLite takes one writer at a time anyway; a small pool keeps
 		// readers concurrent without piling up lock waits.
 		sqlDB.SetMaxOpenConns(8)
+		s.writer = make(chan struct{}, 1)
 	} else {
 		n := cfg.MaxConns
 		if n <= 0 {
@@ -241,6 +246,14 @@ func (s *Store) migrate(ctx context.Context) error {
 // victim or could not serialize is run again, a few times: the lock order
 // (see lockUsers) should make that rare.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return markUnavailable(ctx.Err())
+		}
+	}
 	var err error
 	for range 3 {
 		// Begin and Commit run outside the statement callbacks: their
