@@ -180,7 +180,7 @@ func (s *Service) UpdatePrivacySettings(ctx context.Context, p models.DirectMess
 	if err := models.CheckPolicyChoice(models.AgeBandOf(u.BirthDate, s.clock.Now()), p); err != nil {
 		return "", err
 	}
-	if err := s.store.SetDMPolicy(ctx, viewer, p); err != nil {
+	if err := s.recorded(ctx, func(ctx context.Context) error { return s.store.SetDMPolicy(ctx, viewer, p) }); err != nil {
 		return "", err
 	}
 	return p, nil
@@ -207,22 +207,22 @@ func (s *Service) edge(ctx context.Context, otherID int64, change func(ctx conte
 
 // Follow makes the viewer follow a user.
 func (s *Service) Follow(ctx context.Context, userID int64) (*models.User, error) {
-	return s.edge(ctx, userID, s.store.Follow)
+	return s.edge(ctx, userID, s.recordedEdge(s.store.Follow))
 }
 
 // Unfollow stops the viewer following a user.
 func (s *Service) Unfollow(ctx context.Context, userID int64) (*models.User, error) {
-	return s.edge(ctx, userID, s.store.Unfollow)
+	return s.edge(ctx, userID, s.recordedEdge(s.store.Unfollow))
 }
 
 // Block makes the viewer block a user.
 func (s *Service) Block(ctx context.Context, userID int64) (*models.User, error) {
-	return s.edge(ctx, userID, s.announceBlock(s.store.Block))
+	return s.edge(ctx, userID, s.announceBlock(s.recordedEdge(s.store.Block)))
 }
 
 // Unblock lifts the viewer's block on a user.
 func (s *Service) Unblock(ctx context.Context, userID int64) (*models.User, error) {
-	return s.edge(ctx, userID, s.announceBlock(s.store.Unblock))
+	return s.edge(ctx, userID, s.announceBlock(s.recordedEdge(s.store.Unblock)))
 }
 
 // announceBlock tells the other user that their conversation with the

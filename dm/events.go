@@ -24,6 +24,22 @@ func (s *Service) publish(ctx context.Context, ev models.Event) {
 	}
 }
 
+// recorded runs a store write and, once it committed, wakes up the devices
+// of everyone whose change sequence it moved.
+func (s *Service) recorded(ctx context.Context, write func(context.Context) error) error {
+	ctx, log := models.WithChangeLog(ctx)
+	err := write(ctx)
+	s.publish(ctx, models.Event{Kind: models.EventChanged, Audience: log.Audience()})
+	return err
+}
+
+// recordedEdge is recorded for a change between two users.
+func (s *Service) recordedEdge(change func(ctx context.Context, viewer, other int64) error) func(ctx context.Context, viewer, other int64) error {
+	return func(ctx context.Context, viewer, other int64) error {
+		return s.recorded(ctx, func(ctx context.Context) error { return change(ctx, viewer, other) })
+	}
+}
+
 // publishSend announces a stored message: to both sides' devices when it
 // reached the inbox, to the sender's own devices and as a request to the
 // recipient otherwise. A message that accepted a request also tells the

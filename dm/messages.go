@@ -256,7 +256,7 @@ func (s *Service) MarkConversationRead(ctx context.Context, id int64) (*models.C
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.MarkRead(ctx, viewer, id); err != nil {
+	if err := s.recorded(ctx, func(ctx context.Context) error { return s.store.MarkRead(ctx, viewer, id) }); err != nil {
 		return nil, err
 	}
 	view, err := s.store.View(ctx, viewer, id)
@@ -307,7 +307,11 @@ func (s *Service) AcceptMessageRequest(ctx context.Context, id int64) (*models.C
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.store.AcceptRequest(ctx, viewer, id)
+	var r *models.MessageRequest
+	err = s.recorded(ctx, func(ctx context.Context) (err error) {
+		r, err = s.store.AcceptRequest(ctx, viewer, id)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +326,7 @@ func (s *Service) DeleteMessageRequest(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteRequest(ctx, viewer, id)
+	return s.recorded(ctx, func(ctx context.Context) error { return s.store.DeleteRequest(ctx, viewer, id) })
 }
 
 // ReportInput is a report as the client sent it.
@@ -343,8 +347,13 @@ func (s *Service) ReportMessageRequest(ctx context.Context, in ReportInput) (*mo
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ReportRequest(ctx, models.ReportParams{ViewerID: viewer, RequestID: in.RequestID,
-		Reason: in.Reason, Details: details, Block: in.Block})
+	var rep *models.Report
+	err = s.recorded(ctx, func(ctx context.Context) (err error) {
+		rep, err = s.store.ReportRequest(ctx, models.ReportParams{ViewerID: viewer, RequestID: in.RequestID,
+			Reason: in.Reason, Details: details, Block: in.Block})
+		return err
+	})
+	return rep, err
 }
 
 // Report returns a report the viewer filed.

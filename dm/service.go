@@ -22,6 +22,7 @@ type Store interface {
 	Requests
 	Suggestions
 	Sessions
+	Changes
 }
 
 // Users are the accounts.
@@ -99,6 +100,13 @@ type Suggestions interface {
 	UnlinkFacebook(ctx context.Context, userID int64) error
 	Suggestions(ctx context.Context, viewerID int64, ids []int64) (map[int64][]models.SuggestionReason, error)
 	SuggestedFriends(ctx context.Context, viewerID int64, args relay.Args) (*models.UserConnection, error)
+}
+
+// Changes are the users' change sequences (models.Change).
+type Changes interface {
+	Changes(ctx context.Context, userID, since int64, limit int) ([]*models.Change, error)
+	LatestChange(ctx context.Context, userID int64) (int64, error)
+	MessageWatermark(ctx context.Context, userID, since int64) (int64, error)
 }
 
 // Sessions are the users' token versions: signing out everywhere raises one.

@@ -15,5 +15,6 @@ var (
 	_ dm.Requests      = (*store.Store)(nil)
 	_ dm.Suggestions   = (*store.Store)(nil)
 	_ dm.Sessions      = (*store.Store)(nil)
+	_ dm.Changes       = (*store.Store)(nil)
 	_ dm.Store         = (*store.Store)(nil)
 )

@@ -30,6 +30,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Change() ChangeResolver
 	Conversation() ConversationResolver
 	Message() MessageResolver
 	MessageRequest() MessageRequestResolver
@@ -49,6 +50,25 @@ type ComplexityRoot struct {
 	AuthPayload struct {
 		Token func(childComplexity int) int
 		User  func(childComplexity int) int
+	}
+
+	Change struct {
+		At              func(childComplexity int) int
+		Conversation    func(childComplexity int) int
+		ConversationID  func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Message         func(childComplexity int) int
+		Position        func(childComplexity int) int
+		PrivacySettings func(childComplexity int) int
+		Request         func(childComplexity int) int
+		RequestID       func(childComplexity int) int
+		User            func(childComplexity int) int
+	}
+
+	ChangePage struct {
+		Changes  func(childComplexity int) int
+		HasMore  func(childComplexity int) int
+		Position func(childComplexity int) int
 	}
 
 	Conversation struct {
@@ -175,6 +195,7 @@ type ComplexityRoot struct {
 		Node             func(childComplexity int, id string) int
 		PrivacySettings  func(childComplexity int) int
 		SuggestedFriends func(childComplexity int, first *int, after *string) int
+		Sync             func(childComplexity int, since *string, first *int) int
 		User             func(childComplexity int, id *string, username *string) int
 	}
 
@@ -202,6 +223,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		Changes                func(childComplexity int, since *string) int
 		ConversationUpdated    func(childComplexity int) int
 		MessageAdded           func(childComplexity int, conversationID *string, after *string) int
 		MessageRequestReceived func(childComplexity int) int
@@ -253,6 +275,18 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ChangeResolver interface {
+	Position(ctx context.Context, obj *models.Change) (string, error)
+
+	At(ctx context.Context, obj *models.Change) (*time.Time, error)
+	Conversation(ctx context.Context, obj *models.Change) (*models.ConversationView, error)
+	ConversationID(ctx context.Context, obj *models.Change) (*string, error)
+	Message(ctx context.Context, obj *models.Change) (*models.Message, error)
+	Request(ctx context.Context, obj *models.Change) (*models.MessageRequest, error)
+	RequestID(ctx context.Context, obj *models.Change) (*string, error)
+	User(ctx context.Context, obj *models.Change) (*models.User, error)
+	PrivacySettings(ctx context.Context, obj *models.Change) (*model.PrivacySettings, error)
+}
 type ConversationResolver interface {
 	ID(ctx context.Context, obj *models.ConversationView) (string, error)
 
@@ -316,6 +350,7 @@ type QueryResolver interface {
 	Following(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
 	BlockedUsers(ctx context.Context, first *int, after *string) (*models.Connection[models.User], error)
 	SuggestedFriends(ctx context.Context, first *int, after *string) (*models.Connection[models.User], error)
+	Sync(ctx context.Context, since *string, first *int) (*model.ChangePage, error)
 }
 type ReadReceiptResolver interface {
 	User(ctx context.Context, obj *models.Member) (*models.User, error)
@@ -328,6 +363,7 @@ type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error)
 	MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error)
 	ConversationUpdated(ctx context.Context) (<-chan *models.ConversationView, error)
+	Changes(ctx context.Context, since *string) (<-chan *models.Change, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *models.User) (string, error)
@@ -374,6 +410,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
+
+	case "Change.at":
+		if e.ComplexityRoot.Change.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.At(childComplexity), true
+	case "Change.conversation":
+		if e.ComplexityRoot.Change.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Conversation(childComplexity), true
+	case "Change.conversationId":
+		if e.ComplexityRoot.Change.ConversationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ConversationID(childComplexity), true
+	case "Change.kind":
+		if e.ComplexityRoot.Change.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Kind(childComplexity), true
+	case "Change.message":
+		if e.ComplexityRoot.Change.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Message(childComplexity), true
+	case "Change.position":
+		if e.ComplexityRoot.Change.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Position(childComplexity), true
+	case "Change.privacySettings":
+		if e.ComplexityRoot.Change.PrivacySettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PrivacySettings(childComplexity), true
+	case "Change.request":
+		if e.ComplexityRoot.Change.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Request(childComplexity), true
+	case "Change.requestId":
+		if e.ComplexityRoot.Change.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.RequestID(childComplexity), true
+	case "Change.user":
+		if e.ComplexityRoot.Change.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.User(childComplexity), true
+
+	case "ChangePage.changes":
+		if e.ComplexityRoot.ChangePage.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.Changes(childComplexity), true
+	case "ChangePage.hasMore":
+		if e.ComplexityRoot.ChangePage.HasMore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.HasMore(childComplexity), true
+	case "ChangePage.position":
+		if e.ComplexityRoot.ChangePage.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePage.Position(childComplexity), true
 
 	case "Conversation.createdAt":
 		if e.ComplexityRoot.Conversation.CreatedAt == nil {
@@ -1021,6 +1137,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SuggestedFriends(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.sync":
+		if e.ComplexityRoot.Query.Sync == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sync_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Sync(childComplexity, args["since"].(*string), args["first"].(*int)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1103,6 +1230,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetPhoneNumberPayload.ExpiresAt(childComplexity), true
 
+	case "Subscription.changes":
+		if e.ComplexityRoot.Subscription.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.Changes(childComplexity, args["since"].(*string)), true
 	case "Subscription.conversationUpdated":
 		if e.ComplexityRoot.Subscription.ConversationUpdated == nil {
 			break
@@ -1750,6 +1888,89 @@ type SetPhoneNumberPayload {
 }
 
 """
+A position in the viewer's change sequence, as an opaque string. Pass it back
+unchanged, as ` + "`" + `since` + "`" + `.
+"""
+scalar Cursor
+
+"""
+What a change did, as the viewer sees it.
+"""
+enum ChangeKind {
+  "A message the viewer can see was stored, the viewer's own included: in the inbox, or in a request the viewer sent. ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
+  MESSAGE_ADDED
+  "A stranger's message opened a request to the viewer. ` + "`" + `request` + "`" + `, ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
+  REQUEST_RECEIVED
+  "Another message joined an open request to the viewer. ` + "`" + `request` + "`" + `, ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
+  REQUEST_EXTENDED
+  "A request to the viewer left their requests for the inbox: the viewer accepted it, replied to it, or followed its sender. ` + "`" + `requestId` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
+  REQUEST_ACCEPTED
+  "The viewer deleted a request. Remove ` + "`" + `requestId` + "`" + ` from ` + "`" + `messageRequests` + "`" + `; ` + "`" + `conversationId` + "`" + ` is no longer visible."
+  REQUEST_DELETED
+  "The viewer reported a request, which removed it, as REQUEST_DELETED does."
+  REQUEST_REPORTED
+  "The other side accepted the viewer's request: the conversation is ACTIVE. ` + "`" + `conversation` + "`" + ` is set."
+  CONVERSATION_ACCEPTED
+  "The viewer read a conversation (its ` + "`" + `unreadCount` + "`" + ` fell), or its other member did (their read receipt moved; ` + "`" + `user` + "`" + ` is the reader)."
+  CONVERSATION_READ
+  "The viewer blocked ` + "`" + `user` + "`" + `. When ` + "`" + `requestId` + "`" + ` is set, that request left the viewer's requests."
+  USER_BLOCKED
+  "The viewer unblocked ` + "`" + `user` + "`" + `."
+  USER_UNBLOCKED
+  "The other member of ` + "`" + `conversation` + "`" + ` blocked the viewer: the viewer may no longer send there. When ` + "`" + `requestId` + "`" + ` is set, that request left the viewer's requests."
+  CONVERSATION_BLOCKED
+  "The other member of ` + "`" + `conversation` + "`" + ` lifted their block."
+  CONVERSATION_UNBLOCKED
+  "The viewer followed ` + "`" + `user` + "`" + `."
+  USER_FOLLOWED
+  "The viewer unfollowed ` + "`" + `user` + "`" + `."
+  USER_UNFOLLOWED
+  "The viewer changed their privacy settings. ` + "`" + `privacySettings` + "`" + ` is set."
+  SETTINGS_UPDATED
+}
+
+"""
+One change in the viewer's sequence: what happened (` + "`" + `kind` + "`" + `), where it sits
+(` + "`" + `position` + "`" + `), and the nodes it touched, read as they stand now for the
+viewer, so a normalized cache can apply them without a refetch. Applying a
+viewer's changes in order ends in the state a fresh query returns.
+"""
+type Change {
+  "Where the change sits in the viewer's sequence: resume after it with ` + "`" + `sync(since:)` + "`" + `, ` + "`" + `changes(since:)` + "`" + ` or ` + "`" + `since` + "`" + ` in connectionParams."
+  position: Cursor!
+  "What happened."
+  kind: ChangeKind!
+  "When it happened."
+  at: Time!
+  "The conversation it concerns, as it stands now; null when the viewer can no longer see it."
+  conversation: Conversation
+  "The ID of that conversation, even once the viewer can no longer see it."
+  conversationId: ID
+  "The message it concerns, as the viewer sees it now; null when the viewer can no longer see it."
+  message: Message
+  "The request it concerns while it is still open to the viewer."
+  request: MessageRequest
+  "The ID of the request it concerns, even once it left the viewer's requests."
+  requestId: ID
+  "The other user of a follow, a block or a read."
+  user: User
+  "The viewer's privacy settings, for SETTINGS_UPDATED."
+  privacySettings: PrivacySettings
+}
+
+"""
+A page of the viewer's changes, oldest first.
+"""
+type ChangePage {
+  "The changes after ` + "`" + `since` + "`" + `, in order."
+  changes: [Change!]!
+  "The position to pass as ` + "`" + `since` + "`" + ` next: the last change's, or ` + "`" + `since` + "`" + ` when there is none."
+  position: Cursor!
+  "Whether more changes follow this page: ask again with ` + "`" + `position` + "`" + `."
+  hasMore: Boolean!
+}
+
+"""
 The outcome of syncContacts.
 """
 type SyncContactsPayload {
@@ -1818,6 +2039,13 @@ type Query {
   blockedUsers(first: Int, after: String): UserConnection!
   "People suggested to the viewer from synced contacts and Facebook, leaving out people the viewer follows and blocks either way."
   suggestedFriends(first: Int, after: String): UserConnection!
+  """
+  The viewer's changes after ` + "`" + `since` + "`" + `, oldest first, at most ` + "`" + `first` + "`" + ` (default
+  100, at most 500). Without ` + "`" + `since` + "`" + `, no changes and the current position:
+  ask for it before the first fetch of the screens it keeps current, then
+  apply every later change.
+  """
+  sync(since: Cursor, first: Int): ChangePage!
 }
 
 "Fields to create an account."
@@ -1993,6 +2221,13 @@ type Subscription {
   messageRequestReceived: MessageRequest!
   "A change another party made to one of the viewer's conversations: an accepted request, a read, a block."
   conversationUpdated: Conversation!
+  """
+  Every change of the viewer's, as ` + "`" + `sync` + "`" + ` gives them, with the same
+  positions: first those after ` + "`" + `since` + "`" + ` (or after ` + "`" + `since` + "`" + ` in the connection's
+  connectionParams), then live ones, with no gap and no duplicate. Without
+  either, from now.
+  """
+  changes(since: Cursor): Change!
 }
 `, BuiltIn: false},
 }
@@ -2010,6 +2245,44 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "position":
+		return ec.fieldContext_Change_position(ctx, field)
+	case "kind":
+		return ec.fieldContext_Change_kind(ctx, field)
+	case "at":
+		return ec.fieldContext_Change_at(ctx, field)
+	case "conversation":
+		return ec.fieldContext_Change_conversation(ctx, field)
+	case "conversationId":
+		return ec.fieldContext_Change_conversationId(ctx, field)
+	case "message":
+		return ec.fieldContext_Change_message(ctx, field)
+	case "request":
+		return ec.fieldContext_Change_request(ctx, field)
+	case "requestId":
+		return ec.fieldContext_Change_requestId(ctx, field)
+	case "user":
+		return ec.fieldContext_Change_user(ctx, field)
+	case "privacySettings":
+		return ec.fieldContext_Change_privacySettings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangePage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changes":
+		return ec.fieldContext_ChangePage_changes(ctx, field)
+	case "position":
+		return ec.fieldContext_ChangePage_position(ctx, field)
+	case "hasMore":
+		return ec.fieldContext_ChangePage_hasMore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangePage", field.Name)
 }
 
 func (ec *executionContext) childFields_Conversation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2938,6 +3211,28 @@ func (ec *executionContext) field_Query_suggestedFriends_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_sync_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOCursor2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2957,6 +3252,20 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["username"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOCursor2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
 	return args, nil
 }
 
@@ -3109,6 +3418,359 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Change_position(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().Position(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNCursor2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "Cursor")
+}
+
+func (ec *executionContext) _Change_kind(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2dmgraphᚋmodelsᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _Change_at(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().At(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Change_conversation(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().Conversation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalOConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_conversationId(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_conversationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().ConversationID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_conversationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Change_message(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().Message(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Message) graphql.Marshaler {
+			return ec.marshalOMessage2ᚖdmgraphᚋmodelsᚐMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_request(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().Request(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.MessageRequest) graphql.Marshaler {
+			return ec.marshalOMessageRequest2ᚖdmgraphᚋmodelsᚐMessageRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_requestId(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().RequestID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Change_user(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_privacySettings(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_privacySettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().PrivacySettings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+			return ec.marshalOPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_privacySettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacySettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePage_changes(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚕᚖdmgraphᚋmodelsᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangePage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePage_position(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNCursor2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangePage", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ChangePage_hasMore(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePage_hasMore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasMore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePage_hasMore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangePage", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
@@ -5807,6 +6469,50 @@ func (ec *executionContext) fieldContext_Query_suggestedFriends(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_sync(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sync(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Sync(ctx, fc.Args["since"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangePage) graphql.Marshaler {
+			return ec.marshalNChangePage2ᚖdmgraphᚋgraphᚋmodelᚐChangePage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sync(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangePage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sync_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6276,6 +6982,50 @@ func (ec *executionContext) fieldContext_Subscription_conversationUpdated(_ cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Conversation(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_changes(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().Changes(ctx, fc.Args["since"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Change) graphql.Marshaler {
+			return ec.marshalNChange2ᚖdmgraphᚋmodelsᚐChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_changes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Change(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8574,6 +9324,136 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var changeImplementors = []string{"Change"}
+
+func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *models.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Change")
+		case "position":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_position(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._Change_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_at(ctx, field, obj)
+				})
+		case "conversation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_conversation(ctx, field, obj)
+				})
+		case "conversationId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_conversationId(ctx, field, obj)
+				})
+		case "message":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_message(ctx, field, obj)
+				})
+		case "request":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_request(ctx, field, obj)
+				})
+		case "requestId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_requestId(ctx, field, obj)
+				})
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_user(ctx, field, obj)
+				})
+		case "privacySettings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_privacySettings(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changePageImplementors = []string{"ChangePage"}
+
+func (ec *executionContext) _ChangePage(ctx context.Context, sel ast.SelectionSet, obj *model.ChangePage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changePageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangePage")
+		case "changes":
+			out.Values[i] = ec._ChangePage_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._ChangePage_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasMore":
+			out.Values[i] = ec._ChangePage_hasMore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var conversationImplementors = []string{"Conversation", "Node"}
 
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *models.ConversationView) graphql.Marshaler {
@@ -9478,6 +10358,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_suggestedFriends(ctx, field)
 				})
+		case "sync":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sync(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9698,6 +10584,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_messageRequestReceived(ctx, fields[0])
 	case "conversationUpdated":
 		return ec._Subscription_conversationUpdated(ctx, fields[0])
+	case "changes":
+		return ec._Subscription_changes(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -10367,6 +11255,48 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNChange2ᚕᚖdmgraphᚋmodelsᚐChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Change) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChange2ᚖdmgraphᚋmodelsᚐChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChange2ᚖdmgraphᚋmodelsᚐChange(ctx context.Context, sel ast.SelectionSet, v *models.Change) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Change!")
+		return graphql.Null
+	}
+	return ec._Change(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangeKind2dmgraphᚋmodelsᚐChangeKind(ctx context.Context, v any) (models.ChangeKind, error) {
+	var res models.ChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2dmgraphᚋmodelsᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v models.ChangeKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNChangePage2ᚖdmgraphᚋgraphᚋmodelᚐChangePage(ctx context.Context, sel ast.SelectionSet, v *model.ChangePage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangePage!")
+		return graphql.Null
+	}
+	return ec._ChangePage(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx context.Context, sel ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Conversation!")
@@ -10415,6 +11345,20 @@ func (ec *executionContext) unmarshalNConversationStatus2dmgraphᚋmodelsᚐConv
 
 func (ec *executionContext) marshalNConversationStatus2dmgraphᚋmodelsᚐConversationStatus(ctx context.Context, sel ast.SelectionSet, v models.ConversationStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNCursor2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCursor2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Cursor!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNDate2dmgraphᚋmodelsᚐDate(ctx context.Context, v any) (models.Date, error) {
@@ -10785,6 +11729,24 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Time!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNUpdatePrivacySettingsInput2dmgraphᚋgraphᚋmodelᚐUpdatePrivacySettingsInput(ctx context.Context, v any) (model.UpdatePrivacySettingsInput, error) {
 	res, err := ec.unmarshalInputUpdatePrivacySettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11048,6 +12010,24 @@ func (ec *executionContext) marshalOConversation2ᚖdmgraphᚋmodelsᚐConversat
 	return ec._Conversation(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOCursor2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalString(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCursor2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalODelivery2ᚖdmgraphᚋmodelsᚐDelivery(ctx context.Context, v any) (*models.Delivery, error) {
 	if v == nil {
 		return nil, nil
@@ -11107,11 +12087,25 @@ func (ec *executionContext) marshalOMessage2ᚖdmgraphᚋmodelsᚐMessage(ctx co
 	return ec._Message(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOMessageRequest2ᚖdmgraphᚋmodelsᚐMessageRequest(ctx context.Context, sel ast.SelectionSet, v *models.MessageRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MessageRequest(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONode2dmgraphᚋmodelsᚐNode(ctx context.Context, sel ast.SelectionSet, v models.Node) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PrivacySettings(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

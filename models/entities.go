@@ -195,5 +195,5 @@ func All() []any {
 	return []any{&User{}, &Follow{}, &Block{}, &Video{}, &Conversation{}, &Member{},
 		&Message{}, &MessageRequest{}, &Report{}, &ReportMessage{},
 		&SyncedContact{}, &FacebookAccount{}, &FacebookFriend{}, &Secret{},
-		&PhoneVerification{}}
+		&PhoneVerification{}, &Change{}}
 }

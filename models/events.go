@@ -13,6 +13,9 @@ const (
 	// EventConversationUpdated: another party changed a conversation of the
 	// audience (accepted, read, blocked).
 	EventConversationUpdated EventKind = "CONVERSATION_UPDATED"
+	// EventChanged: the audience's change sequences (models.Change) moved,
+	// by a write that announced no event of its own kind.
+	EventChanged EventKind = "CHANGED"
 	// EventSignedOut: the audience signed out everywhere; TokenVersion is
 	// their new token version. Every instance closes their websockets.
 	EventSignedOut EventKind = "SIGNED_OUT"

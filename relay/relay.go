@@ -89,3 +89,20 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Position encodes a position in a user's change sequence.
+func Position(id int64) string {
+	return enc.EncodeToString([]byte("s:" + strconv.FormatInt(id, 10)))
+}
+
+// ParsePosition decodes a position; a malformed one is bad input.
+func ParsePosition(p string) (int64, error) {
+	if p == Position(0) { // the start, before a user's first change
+		return 0, nil
+	}
+	k, id, ok := Parse(p)
+	if !ok || k != "s" || id < 0 {
+		return 0, models.Invalid("the position %q is not valid", truncate(p, 40))
+	}
+	return id, nil
+}

@@ -92,6 +92,10 @@ var azMatrix = map[string][]azCase{
 	"following":        {{op: `query($user: ID!) { following(userId: $user) { totalCount } }`, rows: azSelf}},
 	"blockedUsers":     {{op: `{ blockedUsers { totalCount } }`, rows: azSelf}},
 	"suggestedFriends": {{op: `{ suggestedFriends { totalCount } }`, rows: azSelf}},
+	// Every change from the start of each role's own sequence: noSecrets
+	// checks that none shows another's private data.
+	"sync": {{op: `{ sync(since: "czow", first: 500) { position changes { kind conversation { id lastMessage { text } }
+		message { text } request { lastMessage { text } } user { username } } } }`, rows: azSelf}},
 
 	// Mutations.
 	"register":          {{op: `mutation($name: String!) { register(input: {username: $name, password: "correct horse", displayName: "New", birthDate: "2001-01-01"}) { token } }`, rows: azPublic}},
@@ -134,6 +138,8 @@ var azMatrix = map[string][]azCase{
 	"messageRequestReceived": {{op: `subscription { messageRequestReceived { id lastMessage { text } } }`,
 		rows: "anonymous=4403 owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
 	"conversationUpdated": {{op: `subscription { conversationUpdated { id lastMessage { text } } }`,
+		rows: "anonymous=4403 owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
+	"changes": {{op: `subscription { changes { kind conversation { lastMessage { text } } message { text } request { lastMessage { text } } } }`,
 		rows: "anonymous=4403 owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
 }
 
@@ -408,7 +414,7 @@ func (w *azWorld) acceptSubscriptions(t *testing.T, name string, c azCase, roles
 	owner, friend := w.users["owner"], w.users["participant"]
 	mine := map[string]bool{"owner": true}
 	switch name {
-	case "messageAdded":
+	case "messageAdded", "changes":
 		w.e.send(friend, owner, "live to the owner")
 		mine["participant"] = true // the sender's own message
 	case "messageRequestReceived":

@@ -29,6 +29,7 @@ func (r *Resolver) Query() graph.QueryResolver                   { return &query
 func (r *Resolver) Mutation() graph.MutationResolver             { return &mutationResolver{r} }
 func (r *Resolver) User() graph.UserResolver                     { return &userResolver{r} }
 func (r *Resolver) Video() graph.VideoResolver                   { return &videoResolver{r} }
+func (r *Resolver) Change() graph.ChangeResolver                 { return &changeResolver{r} }
 func (r *Resolver) Message() graph.MessageResolver               { return &messageResolver{r} }
 func (r *Resolver) Conversation() graph.ConversationResolver     { return &conversationResolver{r} }
 func (r *Resolver) MessageRequest() graph.MessageRequestResolver { return &messageRequestResolver{r} }

@@ -11,8 +11,8 @@ import (
 type subscriptionResolver struct{ *Resolver }
 
 // MessageAdded streams the viewer's messages, in one conversation or all of
-// them, from after (or from now), replay and live delivery in one sequence
-// (socket.Server.Messages).
+// them, from after (or from the connection's position, or from now), replay
+// and live delivery in one sequence (socket.Server.Messages).
 func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error) {
 	convID, err := decodeOptional(relay.KindConversation, conversationID)
 	if err != nil {
@@ -22,7 +22,13 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, conversationID 
 	if err != nil {
 		return nil, err
 	}
-	return r.sockets.Messages(ctx, r.svc, convID, afterID)
+	var since *int64
+	if afterID == nil {
+		if since, err = resumePosition(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
+	return r.sockets.Messages(ctx, r.svc, convID, afterID, since)
 }
 
 func (r *subscriptionResolver) MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error) {

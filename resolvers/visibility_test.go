@@ -430,6 +430,7 @@ var visAnonymousOps = map[string]string{
 	"following":        `query($user: ID!) { following(userId: $user) { totalCount edges { node { id } } } }`,
 	"blockedUsers":     `{ blockedUsers { totalCount } }`,
 	"suggestedFriends": `{ suggestedFriends { totalCount } }`,
+	"sync":             `{ sync(since: "czow") { position } }`,
 
 	"register":              `mutation($name: String!) { register(input: {username: $name, password: "correct horse", displayName: "Anon", birthDate: "2001-01-01"}) { token user { id username } } }`,
 	"login":                 `mutation($name: String!) { login(input: {username: $name, password: "correct horse"}) { token user { id } } }`,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"dmgraph/models"
 	"dmgraph/relay"
@@ -238,17 +239,57 @@ func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (
 }
 
 // MarkRead moves viewerID's read position to the newest message.
+// Reading what was read already changes nothing. The reader's devices hear
+// of it; so do the other members, through their read receipts, once the
+// conversation is accepted and unless a block stands between them.
 func (s *Store) MarkRead(ctx context.Context, viewerID, convID int64) error {
-	res := s.db.WithContext(ctx).Model(&models.Member{}).
-		Where("conversation_id = ? AND user_id = ? AND status <> ?", convID, viewerID, models.StatusDeleted).
-		Updates(map[string]any{
-			"last_read_message_id": gorm.Expr("(SELECT last_message_id FROM conversations WHERE id = ?)", convID),
-			"read_at":              s.now(),
-		})
-	if res.Error == nil && res.RowsAffected == 0 {
-		return models.NotFound("conversation")
-	}
-	return translate(res.Error, "conversation")
+	return translate(s.tx(ctx, func(tx *gorm.DB) error {
+		var conv models.Conversation
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", convID).Take(&conv).Error; err != nil {
+			return err
+		}
+		var members []models.Member
+		if err := tx.Where("conversation_id = ?", convID).Order("user_id").Find(&members).Error; err != nil {
+			return err
+		}
+		i := slices.IndexFunc(members, func(m models.Member) bool { return m.UserID == viewerID })
+		if i < 0 || members[i].Status == models.StatusDeleted {
+			return gorm.ErrRecordNotFound
+		}
+		me := members[i]
+		if me.LastReadMessageID >= conv.LastMessageID {
+			return nil
+		}
+		ids := make([]int64, len(members))
+		for j, m := range members {
+			ids[j] = m.UserID
+		}
+		if err := lockUsers(tx, ids...); err != nil {
+			return err
+		}
+		if err := tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", convID, viewerID).
+			Updates(map[string]any{"last_read_message_id": conv.LastMessageID, "read_at": s.now()}).Error; err != nil {
+			return err
+		}
+		read := func(user int64) models.Change {
+			return models.Change{UserID: user, Kind: models.ChangeConversationRead, ConversationID: convID,
+				MessageID: conv.LastMessageID, OtherUserID: viewerID}
+		}
+		changes := []models.Change{read(viewerID)}
+		for _, m := range members {
+			if m.UserID == viewerID || m.Status != models.StatusActive || me.Status != models.StatusActive {
+				continue
+			}
+			blocked, err := blockedEither(tx, viewerID, m.UserID)
+			if err != nil {
+				return err
+			}
+			if !blocked {
+				changes = append(changes, read(m.UserID))
+			}
+		}
+		return record(tx, changes...)
+	}), "conversation")
 }
 
 // DirectConversationID returns the 1:1 conversation of a and b, or 0.

@@ -49,15 +49,27 @@ func (s *Store) AcceptRequest(ctx context.Context, viewerID, id int64) (*models.
 	var r *models.MessageRequest
 	err := s.withOpenRequest(ctx, viewerID, id, func(tx *gorm.DB, open *models.MessageRequest) error {
 		r = open
-		return closeRequest(tx, r, models.RequestAccepted)
+		if err := closeRequest(tx, r, models.RequestAccepted); err != nil {
+			return err
+		}
+		return record(tx, requestChange(r, r.RecipientID, models.ChangeRequestAccepted),
+			requestChange(r, r.SenderID, models.ChangeConversationAccepted))
 	})
 	return r, err
+}
+
+// requestChange is a change about request r for user.
+func requestChange(r *models.MessageRequest, user int64, kind models.ChangeKind) models.Change {
+	return models.Change{UserID: user, Kind: kind, ConversationID: r.ConversationID, RequestID: r.ID}
 }
 
 // DeleteRequest removes the request from the viewer's view; the sender is not told.
 func (s *Store) DeleteRequest(ctx context.Context, viewerID, id int64) error {
 	return s.withOpenRequest(ctx, viewerID, id, func(tx *gorm.DB, r *models.MessageRequest) error {
-		return closeRequest(tx, r, models.RequestDeleted)
+		if err := closeRequest(tx, r, models.RequestDeleted); err != nil {
+			return err
+		}
+		return record(tx, requestChange(r, viewerID, models.ChangeRequestDeleted))
 	})
 }
 
@@ -102,6 +114,9 @@ func (s *Store) ReportRequest(ctx context.Context, p models.ReportParams) (*mode
 			return err
 		}
 		if err := closeRequest(tx, r, models.RequestReported); err != nil {
+			return err
+		}
+		if err := record(tx, requestChange(r, p.ViewerID, models.ChangeRequestReported)); err != nil {
 			return err
 		}
 		if p.Block {

@@ -160,12 +160,12 @@ func (s *Store) sendAlone(ctx context.Context, p models.SendParams) (*models.Sen
 		}
 		res = &models.SendResult{Message: msg, Delivery: plan.Delivery, RecipientID: p.RecipientID,
 			Prev: &models.SendPrev{Sender: f.SenderPrev, Recipient: f.RecipientPrev, Conversation: conv.LastMessageID}}
-		sender, err := recordSend(tx, &conv, res, p, plan)
+		sender, accepted, err := recordSend(tx, &conv, res, p, plan)
 		if err != nil {
 			return err
 		}
 		res.Conversation = &models.ConversationView{Conversation: conv, Member: sender}
-		return nil
+		return record(tx, sendChanges(res, accepted)...)
 	})
 	if err != nil {
 		return nil, translate(err, "message")
@@ -207,9 +207,36 @@ func lockPair(tx *gorm.DB, a, b int64) error {
 	return lockUsers(tx, a, b)
 }
 
+// sendChanges are the changes a stored message makes: a new message for
+// the sender, and for the recipient too in the inbox, else a new or longer
+// request; then, for a request the message accepted, its removal from its
+// recipient's requests and the acceptance for its sender. The PostgreSQL
+// batch writes the same in SQL (sendWritesSQL).
+func sendChanges(res *models.SendResult, accepted []models.MessageRequest) []models.Change {
+	msg := res.Message
+	change := func(user int64, kind models.ChangeKind, request int64) models.Change {
+		return models.Change{UserID: user, Kind: kind, ConversationID: msg.ConversationID, MessageID: msg.ID, RequestID: request}
+	}
+	out := []models.Change{change(msg.SenderID, models.ChangeMessageAdded, 0)}
+	switch {
+	case res.Delivery == models.DeliveryInbox:
+		out = append(out, change(res.RecipientID, models.ChangeMessageAdded, 0))
+	case res.OpenedRequest:
+		out = append(out, change(res.RecipientID, models.ChangeRequestReceived, res.RequestID))
+	default:
+		out = append(out, change(res.RecipientID, models.ChangeRequestExtended, res.RequestID))
+	}
+	for _, q := range accepted {
+		out = append(out, change(q.RecipientID, models.ChangeRequestAccepted, q.ID),
+			change(q.SenderID, models.ChangeConversationAccepted, q.ID))
+	}
+	return out
+}
+
 // recordSend writes plan's members, request and conversation after the
-// message was inserted, and returns the sender's member row.
-func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, p models.SendParams, plan models.SendPlan) (*models.Member, error) {
+// message was inserted, and returns the sender's member row and the
+// requests the message accepted.
+func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, p models.SendParams, plan models.SendPlan) (*models.Member, []models.MessageRequest, error) {
 	msg := res.Message
 	t := msg.CreatedAt
 	// Both members in one upsert. The sender has read up to their own
@@ -236,35 +263,39 @@ func recordSend(tx *gorm.DB, conv *models.Conversation, res *models.SendResult, 
 		},
 	}, clause.Returning{}).Create(&members).Error
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sender := members[0]
 	if sender.UserID != p.SenderID {
 		sender = members[1]
 	}
-	if err := recordRequest(tx, conv.ID, res, p, plan); err != nil {
-		return nil, err
+	accepted, err := recordRequest(tx, conv.ID, res, p, plan)
+	if err != nil {
+		return nil, nil, err
 	}
 	conv.LastMessageID, conv.LastMessageAt = msg.ID, &t
 	err = tx.Model(&models.Conversation{}).Where("id = ?", conv.ID).
 		Updates(map[string]any{"last_message_id": msg.ID, "last_message_at": t}).Error
-	return sender, err
+	return sender, accepted, err
 }
 
-// recordRequest does plan's request op: accept whatever request was open,
-// extend the open one or open one.
-func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.SendParams, plan models.SendPlan) error {
+// recordRequest does plan's request op: accept whatever request was open
+// (and return it), extend the open one or open one.
+func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.SendParams, plan models.SendPlan) ([]models.MessageRequest, error) {
 	msg := res.Message
 	switch plan.Request {
 	case models.RequestAccept:
-		q := tx.Model(&models.MessageRequest{}).
-			Where("conversation_id = ? AND status = ?", convID, models.RequestOpen).
-			Updates(map[string]any{"status": models.RequestAccepted, "resolved_at": msg.CreatedAt})
-		res.Accepted = q.RowsAffected > 0
-		return q.Error
+		var open []models.MessageRequest
+		err := tx.Where("conversation_id = ? AND status = ?", convID, models.RequestOpen).Find(&open).Error
+		if err != nil || len(open) == 0 {
+			return nil, err
+		}
+		res.Accepted = true
+		return open, tx.Model(&models.MessageRequest{}).Where("id IN ?", requestIDs(open)).
+			Updates(map[string]any{"status": models.RequestAccepted, "resolved_at": msg.CreatedAt}).Error
 	case models.RequestExtend:
 		res.RequestID = plan.RequestID
-		return tx.Model(&models.MessageRequest{}).Where("id = ?", plan.RequestID).
+		return nil, tx.Model(&models.MessageRequest{}).Where("id = ?", plan.RequestID).
 			Updates(map[string]any{"message_count": gorm.Expr("message_count + 1"), "last_message_id": msg.ID}).Error
 	default: // models.RequestOpenOne
 		r := &models.MessageRequest{ConversationID: convID, RecipientID: p.RecipientID,
@@ -272,6 +303,14 @@ func recordRequest(tx *gorm.DB, convID int64, res *models.SendResult, p models.S
 			LastMessageID: msg.ID, CreatedAt: msg.CreatedAt}
 		err := tx.Create(r).Error
 		res.RequestID, res.OpenedRequest = r.ID, true
-		return err
+		return nil, err
 	}
+}
+
+func requestIDs(rs []models.MessageRequest) []int64 {
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
 }

@@ -98,7 +98,7 @@ const sendWritesSQL = `WITH p AS (
 ), accepted AS (
 	UPDATE message_requests q SET status = 'ACCEPTED', resolved_at = $12::timestamptz
 	FROM pm WHERE pm.op = 'accept' AND q.conversation_id = pm.c AND q.status = 'OPEN'
-	RETURNING q.conversation_id
+	RETURNING q.id, q.conversation_id, q.recipient_id, q.sender_id
 ), extended AS (
 	UPDATE message_requests q SET message_count = q.message_count + 1, last_message_id = pm.mid
 	FROM pm WHERE pm.op = 'extend' AND q.id = pm.q
@@ -108,11 +108,26 @@ const sendWritesSQL = `WITH p AS (
 	RETURNING id, conversation_id
 ), unused AS (
 	DELETE FROM conversations WHERE id = ANY($13::bigint[])
+), ch AS (
+	-- sendChanges (send.go), in the batch's order: each user's positions
+	-- follow their messages'.
+	INSERT INTO changes (user_id, kind, conversation_id, message_id, request_id, other_user_id, created_at)
+	SELECT v.user_id, v.kind, pm.c, pm.mid, v.request_id, 0, $12::timestamptz
+	FROM pm LEFT JOIN accepted a ON a.conversation_id = pm.c LEFT JOIN opened o ON o.conversation_id = pm.c
+	CROSS JOIN LATERAL (VALUES
+		(1, pm.s, 'MESSAGE_ADDED', 0::bigint),
+		(2, pm.r, CASE WHEN pm.delivery = 'INBOX' THEN 'MESSAGE_ADDED' WHEN o.id IS NOT NULL THEN 'REQUEST_RECEIVED'
+			ELSE 'REQUEST_EXTENDED' END, CASE WHEN pm.delivery = 'INBOX' THEN 0 ELSE COALESCE(o.id, pm.q) END),
+		(3, a.recipient_id, 'REQUEST_ACCEPTED', a.id),
+		(4, a.sender_id, 'CONVERSATION_ACCEPTED', a.id)) v (n, user_id, kind, request_id)
+	WHERE v.user_id IS NOT NULL
+	ORDER BY pm.ord, v.n
 )
 SELECT pm.ord, pm.mid, mem.status, mem.last_read_message_id, mem.read_at, mem.cleared_through_id, mem.created_at,
-	EXISTS (SELECT 1 FROM accepted a WHERE a.conversation_id = pm.c),
+	COALESCE(a.id, 0), COALESCE(a.recipient_id, 0), COALESCE(a.sender_id, 0),
 	COALESCE((SELECT o.id FROM opened o WHERE o.conversation_id = pm.c), 0)
-FROM pm JOIN mem ON mem.conversation_id = pm.c AND mem.user_id = pm.s`
+FROM pm JOIN mem ON mem.conversation_id = pm.c AND mem.user_id = pm.s
+LEFT JOIN accepted a ON a.conversation_id = pm.c`
 
 // sendOutcome is one call's answer: a result, or the refusal, duplicate or
 // missing user that ended it.
@@ -240,6 +255,7 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 	}
 
 	b = &pgx.Batch{}
+	accepted := make(map[int][]models.MessageRequest)
 	unused := make([]int64, 0, len(created))
 	for id := range created {
 		unused = append(unused, id)
@@ -249,14 +265,18 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 		for rows.Next() {
 			var ord int
 			var m models.Member
-			var accepted bool
+			var a models.MessageRequest
 			var opened int64
 			var id int64
 			if err := rows.Scan(&ord, &id, &m.Status, &m.LastReadMessageID, &m.ReadAt, &m.ClearedThroughID,
-				&m.CreatedAt, &accepted, &opened); err != nil {
+				&m.CreatedAt, &a.ID, &a.RecipientID, &a.SenderID, &opened); err != nil {
 				return err
 			}
-			w.done(out[w.ord[ord-1]].res, m, id, accepted, opened)
+			i := w.ord[ord-1]
+			w.done(out[i].res, m, id, a.ID != 0, opened)
+			if a.ID != 0 {
+				accepted[i] = []models.MessageRequest{a}
+			}
 		}
 		return rows.Err()
 	})
@@ -275,6 +295,10 @@ func (s *Store) sendBatchOnce(ctx context.Context, c *pgx.Conn, batch []*sendCal
 		}
 	}
 	setPrevs(batch, out, w.ord, fs, convs)
+	for _, i := range w.ord {
+		// Without their positions, which ch did not return.
+		logged(batch[i].ctx, sendChanges(out[i].res, accepted[i]))
+	}
 	return out, nil
 }
 

@@ -225,6 +225,7 @@ var migrations = []*gormigrate.Migration{
 	},
 	migratePhoneVerification,
 	migrateRequestsBySender,
+	migrateChanges,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -255,7 +256,21 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 		}
 	}
 	var err error
+	log := models.ChangeLogFrom(ctx)
+	var mark int
+	if log != nil {
+		mark = len(log.Changes)
+		// Only committed changes stay in the log.
+		defer func() {
+			if err != nil {
+				log.Changes = log.Changes[:mark]
+			}
+		}()
+	}
 	for range 3 {
+		if log != nil {
+			log.Changes = log.Changes[:mark]
+		}
 		// Begin and Commit run outside the statement callbacks: their
 		// errors are marked here.
 		err = s.db.WithContext(ctx).Transaction(fn)

@@ -49,11 +49,16 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*models.
 
 // SetDMPolicy changes a user's direct-message setting.
 func (s *Store) SetDMPolicy(ctx context.Context, userID int64, p models.DirectMessagePolicy) error {
-	res := s.db.WithContext(ctx).Model(&models.User{}).Where("id = ?", userID).Update("dm_policy", p)
-	if res.Error == nil && res.RowsAffected == 0 {
-		return models.NotFound("user")
-	}
-	return translate(res.Error, "user")
+	return translate(s.tx(ctx, func(tx *gorm.DB) error {
+		if err := lockUsers(tx, userID); err != nil {
+			return err
+		}
+		res := tx.Model(&models.User{}).Where("id = ? AND dm_policy <> ?", userID, p).Update("dm_policy", p)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // unchanged (or no such user: the viewer exists)
+		}
+		return record(tx, models.Change{UserID: userID, Kind: models.ChangeSettingsUpdated})
+	}), "user")
 }
 
 // TokenVersions returns the current token versions of users, by ID.
@@ -150,7 +155,10 @@ func (s *Store) Follow(ctx context.Context, follower, followee int64) error {
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		return adjustFollowCounts(tx, follower, followee, 1)
+		if err := adjustFollowCounts(tx, follower, followee, 1); err != nil {
+			return err
+		}
+		return record(tx, models.Change{UserID: follower, Kind: models.ChangeUserFollowed, OtherUserID: followee})
 	})
 }
 
@@ -160,16 +168,21 @@ func (s *Store) Unfollow(ctx context.Context, follower, followee int64) error {
 		if err := lockUsers(tx, follower, followee); err != nil {
 			return err
 		}
-		return unfollow(tx, follower, followee)
+		gone, err := unfollow(tx, follower, followee)
+		if err != nil || !gone {
+			return err
+		}
+		return record(tx, models.Change{UserID: follower, Kind: models.ChangeUserUnfollowed, OtherUserID: followee})
 	})
 }
 
-func unfollow(tx *gorm.DB, follower, followee int64) error {
+// unfollow removes a follow and reports whether there was one.
+func unfollow(tx *gorm.DB, follower, followee int64) (bool, error) {
 	res := tx.Where("follower_id = ? AND followee_id = ?", follower, followee).Delete(&models.Follow{})
 	if res.Error != nil || res.RowsAffected == 0 {
-		return res.Error
+		return false, res.Error
 	}
-	return adjustFollowCounts(tx, follower, followee, -1)
+	return true, adjustFollowCounts(tx, follower, followee, -1)
 }
 
 func adjustFollowCounts(tx *gorm.DB, follower, followee int64, by int) error {
@@ -191,14 +204,14 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 	if err := lockPair(tx, blocker, blocked); err != nil {
 		return err
 	}
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&models.Block{BlockerID: blocker, BlockedID: blocked}).Error; err != nil {
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.Block{BlockerID: blocker, BlockedID: blocked})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return res.Error // blocked already
+	}
+	if _, err := unfollow(tx, blocker, blocked); err != nil {
 		return err
 	}
-	if err := unfollow(tx, blocker, blocked); err != nil {
-		return err
-	}
-	if err := unfollow(tx, blocked, blocker); err != nil {
+	if _, err := unfollow(tx, blocked, blocker); err != nil {
 		return err
 	}
 	// Pending requests between the two go, in both directions: the blocked
@@ -208,6 +221,8 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 		blocker, blocked, blocked, blocker, models.RequestOpen).Find(&open).Error; err != nil {
 		return err
 	}
+	mine := models.Change{UserID: blocker, Kind: models.ChangeUserBlocked, OtherUserID: blocked}
+	theirs := models.Change{UserID: blocked, Kind: models.ChangeConversationBlocked, OtherUserID: blocker}
 	for _, r := range open {
 		status := models.RequestBlocked
 		if r.SenderID == blocker {
@@ -216,15 +231,49 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 		if err := closeRequest(tx, r, status); err != nil {
 			return err
 		}
+		// Each side's requests tab loses the request it had received.
+		if r.RecipientID == blocker {
+			mine.RequestID = r.ID
+		} else {
+			theirs.RequestID = r.ID
+		}
 	}
-	return endInvitation(tx, blocker, blocked)
+	if err := endInvitation(tx, blocker, blocked); err != nil {
+		return err
+	}
+	return recordBlock(tx, mine, theirs)
+}
+
+// recordBlock records a block's or an unblock's changes: the blocker's,
+// about the user, and, when the two have a conversation, the other's about
+// it (whether they may send there changed).
+func recordBlock(tx *gorm.DB, mine, theirs models.Change) error {
+	var convs []int64
+	if err := tx.Model(&models.Member{}).
+		Where("user_id = ? AND conversation_id IN (SELECT id FROM conversations WHERE direct_key = ?)",
+			theirs.UserID, directKey(mine.UserID, theirs.UserID)).Pluck("conversation_id", &convs).Error; err != nil {
+		return err
+	}
+	if len(convs) == 0 {
+		return record(tx, mine)
+	}
+	mine.ConversationID, theirs.ConversationID = convs[0], convs[0]
+	return record(tx, mine, theirs)
 }
 
 // Unblock lifts a block, if any.
 func (s *Store) Unblock(ctx context.Context, blocker, blocked int64) error {
-	return translate(s.db.WithContext(ctx).
-		Where("blocker_id = ? AND blocked_id = ?", blocker, blocked).
-		Delete(&models.Block{}).Error, "block")
+	return translate(s.tx(ctx, func(tx *gorm.DB) error {
+		if err := lockPair(tx, blocker, blocked); err != nil {
+			return err
+		}
+		res := tx.Where("blocker_id = ? AND blocked_id = ?", blocker, blocked).Delete(&models.Block{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return recordBlock(tx, models.Change{UserID: blocker, Kind: models.ChangeUserUnblocked, OtherUserID: blocked},
+			models.Change{UserID: blocked, Kind: models.ChangeConversationUnblocked, OtherUserID: blocker})
+	}), "block")
 }
 
 // userListRow is a user plus the key its list is ordered by.

@@ -15,6 +15,16 @@ type AuthPayload struct {
 	User *models.User `json:"user"`
 }
 
+// A page of the viewer's changes, oldest first.
+type ChangePage struct {
+	// The changes after `since`, in order.
+	Changes []*models.Change `json:"changes"`
+	// The position to pass as `since` next: the last change's, or `since` when there is none.
+	Position string `json:"position"`
+	// Whether more changes follow this page: ask again with `position`.
+	HasMore bool `json:"hasMore"`
+}
+
 // The viewer's linked Facebook account.
 type FacebookLink struct {
 	// The Facebook user ID.

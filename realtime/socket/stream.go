@@ -24,17 +24,21 @@ type MessageLog interface {
 	// MessagesAfter reads up to limit messages after the ID given, in ID
 	// order.
 	MessagesAfter(ctx context.Context, scope, after int64, limit int) ([]*models.Message, error)
+	// MessageWatermark is the newest message the viewer had been told of
+	// at a position of their change sequence.
+	MessageWatermark(ctx context.Context, since int64) (int64, error)
 }
 
-// Messages streams messages by ID from a watermark: after, or the newest
-// message when subscribing, in one conversation or (conversationID nil) all
-// of the viewer's. It reads "messages after the watermark" from the log, in
+// Messages streams messages by ID from a watermark: after; else, given a
+// position of the viewer's change sequence (since), the newest message they
+// had been told of there; else the newest message when subscribing. In one
+// conversation or (conversationID nil) all of the viewer's. It reads "messages after the watermark" from the log, in
 // ID order, except when an event's message is provably the next one
 // (models.Event.NextFor): then it sends the message the event carries.
 // Since each user's message IDs are handed out in commit order
 // (store.lockUsers), neither can skip one, so replay and live delivery are
 // one gap-free, duplicate-free sequence.
-func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, after *int64) (<-chan *models.Message, error) {
+func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, after, since *int64) (<-chan *models.Message, error) {
 	if _, err := bounded(ctx, s.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, msgs.CheckMessageScope(ctx, conversationID)
 	}); err != nil {
@@ -52,11 +56,20 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 		return nil, err
 	}
 	var last int64
-	if after != nil {
+	switch {
+	case after != nil:
 		last = *after
-	} else if last, err = bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
-		return msgs.LatestMessageID(ctx, scope)
-	}); err != nil {
+	case since != nil:
+		last, err = bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+			return msgs.MessageWatermark(ctx, *since)
+		})
+		after = &last // replay what follows
+	default:
+		last, err = bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+			return msgs.LatestMessageID(ctx, scope)
+		})
+	}
+	if err != nil {
 		sub.Close()
 		return stopped[*models.Message](ctx, err)
 	}
