@@ -52,7 +52,9 @@ func (s *Service) UpdateVideo(ctx context.Context, id int64, vis models.VideoVis
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetVideoVisibility(ctx, v.OwnerID, id, vis); err != nil {
+	if err := s.recorded(ctx, func(ctx context.Context) error {
+		return s.store.SetVideoVisibility(ctx, v.OwnerID, id, vis)
+	}); err != nil {
 		return nil, err
 	}
 	v.Visibility = vis
@@ -65,7 +67,7 @@ func (s *Service) DeleteVideo(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteVideo(ctx, v.OwnerID, id)
+	return s.recorded(ctx, func(ctx context.Context) error { return s.store.DeleteVideo(ctx, v.OwnerID, id) })
 }
 
 func (s *Service) ownVideo(ctx context.Context, id int64) (*models.Video, error) {

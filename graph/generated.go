@@ -1899,6 +1899,8 @@ What a change did, as the viewer sees it.
 enum ChangeKind {
   "A message the viewer can see was stored, the viewer's own included: in the inbox, or in a request the viewer sent. ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
   MESSAGE_ADDED
+  "A message the viewer can see changed: the video it shares became available or unavailable (` + "`" + `videoUnavailable` + "`" + `). ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
+  MESSAGE_UPDATED
   "A stranger's message opened a request to the viewer. ` + "`" + `request` + "`" + `, ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."
   REQUEST_RECEIVED
   "Another message joined an open request to the viewer. ` + "`" + `request` + "`" + `, ` + "`" + `message` + "`" + ` and ` + "`" + `conversation` + "`" + ` are set."

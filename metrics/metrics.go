@@ -67,7 +67,7 @@ func New() *Metrics {
 		m.messagesSent.WithLabelValues(string(d))
 	}
 	for _, k := range []models.EventKind{models.EventMessageAdded, models.EventRequestReceived,
-		models.EventConversationUpdated, models.EventSignedOut} {
+		models.EventConversationUpdated, models.EventChanged, models.EventSignedOut} {
 		m.eventsPublish.WithLabelValues(string(k))
 	}
 	return m

@@ -13,6 +13,9 @@ const (
 	// ChangeMessageAdded: a message the user can see was stored (their own
 	// included), in the inbox or in a request they sent.
 	ChangeMessageAdded ChangeKind = "MESSAGE_ADDED"
+	// ChangeMessageUpdated: a message the user can see changed: the video
+	// it shares was made private or public, or deleted.
+	ChangeMessageUpdated ChangeKind = "MESSAGE_UPDATED"
 	// ChangeRequestReceived: a stranger's message opened a request to the user.
 	ChangeRequestReceived ChangeKind = "REQUEST_RECEIVED"
 	// ChangeRequestExtended: another message joined an open request to the user.
@@ -47,7 +50,7 @@ const (
 	ChangeSettingsUpdated ChangeKind = "SETTINGS_UPDATED"
 )
 
-var changeKinds = []ChangeKind{ChangeMessageAdded, ChangeRequestReceived, ChangeRequestExtended,
+var changeKinds = []ChangeKind{ChangeMessageAdded, ChangeMessageUpdated, ChangeRequestReceived, ChangeRequestExtended,
 	ChangeRequestAccepted, ChangeRequestDeleted, ChangeRequestReported, ChangeConversationAccepted,
 	ChangeConversationRead, ChangeUserBlocked, ChangeUserUnblocked, ChangeConversationBlocked,
 	ChangeConversationUnblocked, ChangeUserFollowed, ChangeUserUnfollowed, ChangeSettingsUpdated}

@@ -256,3 +256,39 @@ func TestChangesResumeFromConnectionParams(t *testing.T) {
 		t.Errorf("a bad position: %s", m.Payload)
 	}
 }
+
+// A video made private, or deleted, changes every message that shares it,
+// for everyone who can see the message.
+func TestSyncVideoAvailabilityChangesItsMessages(t *testing.T) {
+	e := newEnv(t)
+	amy, zed := e.register("amy"), e.register("zed")
+	e.friends(amy, zed)
+	var v struct{ PublishVideo struct{ ID string } }
+	e.must(amy.Token, `mutation { publishVideo(input: {caption: "c", url: "https://v.example/1.mp4"}) { id } }`, nil, &v)
+	shared := e.sendInput(amy, map[string]any{"recipientId": zed.ID, "videoId": v.PublishVideo.ID})
+	from := e.position(zed)
+	update := `mutation($id: ID!, $vis: VideoVisibility!) { updateVideo(input: {id: $id, visibility: $vis}) { id } }`
+	e.must(amy.Token, update, map[string]any{"id": v.PublishVideo.ID, "vis": "PRIVATE"}, nil)
+	e.must(amy.Token, update, map[string]any{"id": v.PublishVideo.ID, "vis": "PRIVATE"}, nil) // unchanged
+
+	var out struct {
+		Sync struct {
+			Changes []struct {
+				Kind    string
+				Message struct {
+					ID               string
+					VideoUnavailable bool
+				}
+			}
+		}
+	}
+	e.must(zed.Token, `query($s: Cursor) { sync(since: $s) { changes { kind message { id videoUnavailable } } } }`,
+		map[string]any{"s": from}, &out)
+	c := out.Sync.Changes
+	if len(c) != 1 || c[0].Kind != "MESSAGE_UPDATED" || c[0].Message.ID != shared.MessageID || !c[0].Message.VideoUnavailable {
+		t.Fatalf("zed's changes after the video went private: %+v", c)
+	}
+	if got := kinds(e.changesSince(amy, from)); !slices.Equal(got, []string{"MESSAGE_UPDATED"}) {
+		t.Fatalf("amy's: %v", got)
+	}
+}
