@@ -43,6 +43,7 @@ type Subscription struct {
 	notify     func()
 	overflowed atomic.Bool
 	resynced   atomic.Bool
+	started    atomic.Bool
 
 	mu sync.Mutex
 	// queue holds the events not taken yet, as pointers: one event is
@@ -103,6 +104,10 @@ func (s *Subscription) push(ev *models.Event) bool {
 	s.queue = append(s.queue, ev)
 	return true
 }
+
+// Start marks the subscription as delivering: its subscriber has read where
+// it starts from, so whatever commits from now on reaches it.
+func (s *Subscription) Start() { s.started.Store(true) }
 
 // Close ends the subscription. It is safe to call more than once.
 func (s *Subscription) Close() { s.hub.remove(s) }
@@ -170,13 +175,17 @@ func (h *Hub) Deliver(ev models.Event) {
 	}
 }
 
-// Subscriptions counts the open subscriptions.
+// Subscriptions counts the open subscriptions that have started (Start).
 func (h *Hub) Subscriptions() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
 	for _, set := range h.subs {
-		n += len(set)
+		for s := range set {
+			if s.started.Load() {
+				n++
+			}
+		}
 	}
 	return n
 }

@@ -53,6 +53,7 @@ func TestHubEndsASlowSubscriber(t *testing.T) {
 	var woken atomic.Int32
 	slow := h.Subscribe(1, func() { woken.Add(1) })
 	fast := h.Subscribe(1, nil)
+	fast.Start() // Subscriptions counts started ones
 	for id := range int64(4) {
 		h.Deliver(event(id, 1))
 	}

@@ -213,6 +213,7 @@ func newPump(ctx context.Context) *pump { return &pump{ctx: ctx, running: true} 
 // are handled after first.
 func (p *pump) start(sub *subscription, first func() bool, handle func(models.Event) bool, finish func()) {
 	p.sub, p.first, p.handle, p.finish = sub, first, handle, finish
+	sub.Start()
 	context.AfterFunc(p.ctx, p.kick)
 	go p.run()
 }
