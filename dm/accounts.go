@@ -217,26 +217,12 @@ func (s *Service) Unfollow(ctx context.Context, userID int64) (*models.User, err
 
 // Block makes the viewer block a user.
 func (s *Service) Block(ctx context.Context, userID int64) (*models.User, error) {
-	return s.edge(ctx, userID, s.announceBlock(s.recordedEdge(s.store.Block)))
+	return s.edge(ctx, userID, s.recordedEdge(s.store.Block))
 }
 
 // Unblock lifts the viewer's block on a user.
 func (s *Service) Unblock(ctx context.Context, userID int64) (*models.User, error) {
-	return s.edge(ctx, userID, s.announceBlock(s.recordedEdge(s.store.Unblock)))
-}
-
-// announceBlock tells the other user that their conversation with the
-// viewer changed (sending stopped or resumed), after the change committed.
-func (s *Service) announceBlock(change func(ctx context.Context, viewer, other int64) error) func(ctx context.Context, viewer, other int64) error {
-	return func(ctx context.Context, viewer, other int64) error {
-		if err := change(ctx, viewer, other); err != nil {
-			return err
-		}
-		if convID, err := s.store.DirectConversationID(ctx, viewer, other); err == nil && convID != 0 {
-			s.publish(ctx, models.Event{Kind: models.EventConversationUpdated, ConversationID: convID, Audience: []int64{other}})
-		}
-		return nil
-	}
+	return s.edge(ctx, userID, s.recordedEdge(s.store.Unblock))
 }
 
 // Followers lists who follows a user.

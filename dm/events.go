@@ -41,9 +41,8 @@ func (s *Service) recordedEdge(change func(ctx context.Context, viewer, other in
 }
 
 // publishSend announces a stored message: to both sides' devices when it
-// reached the inbox, to the sender's own devices and as a request to the
-// recipient otherwise. A message that accepted a request also tells the
-// other side that the conversation changed.
+// reached the inbox, else to the sender's, and the recipient hears that
+// their change sequence moved (a request opened or grew).
 func (s *Service) publishSend(ctx context.Context, res *models.SendResult) {
 	msg := res.Message
 	added := models.Event{Kind: models.EventMessageAdded, ConversationID: msg.ConversationID, MessageID: msg.ID, Message: msg}
@@ -57,33 +56,9 @@ func (s *Service) publishSend(ctx context.Context, res *models.SendResult) {
 			added.Prev = append(added.Prev, p.Recipient)
 		}
 		s.publish(ctx, added)
-		if res.Accepted {
-			s.publish(ctx, models.Event{Kind: models.EventConversationUpdated, ConversationID: msg.ConversationID,
-				Audience: []int64{res.RecipientID}})
-		}
 		return
 	}
 	added.Audience = []int64{msg.SenderID}
 	s.publish(ctx, added)
-	s.publish(ctx, models.Event{Kind: models.EventRequestReceived, ConversationID: msg.ConversationID,
-		MessageID: msg.ID, RequestID: res.RequestID, Audience: []int64{res.RecipientID}})
-}
-
-// publishToOthers tells the other members of view's conversation, those in
-// one of the given states, that it changed.
-func (s *Service) publishToOthers(ctx context.Context, view *models.ConversationView, states ...models.ConversationStatus) {
-	members, err := s.store.MembersByConversations(ctx, []int64{view.ID})
-	if err != nil {
-		s.log.WarnContext(ctx, "conversation event not published", "err", err)
-		return
-	}
-	var audience []int64
-	for _, m := range members[view.ID] {
-		for _, st := range states {
-			if m.UserID != view.Member.UserID && m.Status == st {
-				audience = append(audience, m.UserID)
-			}
-		}
-	}
-	s.publish(ctx, models.Event{Kind: models.EventConversationUpdated, ConversationID: view.ID, Audience: audience})
+	s.publish(ctx, models.Event{Kind: models.EventChanged, Audience: []int64{res.RecipientID}})
 }

@@ -259,28 +259,7 @@ func (s *Service) MarkConversationRead(ctx context.Context, id int64) (*models.C
 	if err := s.recorded(ctx, func(ctx context.Context) error { return s.store.MarkRead(ctx, viewer, id) }); err != nil {
 		return nil, err
 	}
-	view, err := s.store.View(ctx, viewer, id)
-	if err != nil {
-		return nil, err
-	}
-	if view.Status() == models.StatusActive && !s.blockStands(ctx, viewer, id) {
-		// Read receipts exist only once a conversation is accepted, and
-		// never cross a block.
-		s.publishToOthers(ctx, view, models.StatusActive)
-	}
-	return view, nil
-}
-
-// blockStands says whether a block stands, either way, between viewer and
-// the other member of conversation convID; when it can't tell, it says yes,
-// so a read is never announced by mistake. The send facts answer it.
-func (s *Service) blockStands(ctx context.Context, viewer, convID int64) bool {
-	other, err := s.store.OtherMember(ctx, convID, viewer)
-	if err != nil {
-		return true
-	}
-	f, err := s.store.SendFacts(ctx, models.SendParams{SenderID: viewer, RecipientID: other})
-	return err != nil || f.Blocked
+	return s.store.View(ctx, viewer, id)
 }
 
 // MessageRequests pages through the viewer's open requests.
@@ -315,8 +294,6 @@ func (s *Service) AcceptMessageRequest(ctx context.Context, id int64) (*models.C
 	if err != nil {
 		return nil, err
 	}
-	s.publish(ctx, models.Event{Kind: models.EventConversationUpdated, ConversationID: r.ConversationID,
-		Audience: []int64{r.SenderID}})
 	return s.store.View(ctx, viewer, r.ConversationID)
 }
 

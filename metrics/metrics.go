@@ -66,8 +66,7 @@ func New() *Metrics {
 	for _, d := range []models.Delivery{models.DeliveryInbox, models.DeliveryRequest} {
 		m.messagesSent.WithLabelValues(string(d))
 	}
-	for _, k := range []models.EventKind{models.EventMessageAdded, models.EventRequestReceived,
-		models.EventConversationUpdated, models.EventChanged, models.EventSignedOut} {
+	for _, k := range []models.EventKind{models.EventMessageAdded, models.EventChanged, models.EventSignedOut} {
 		m.eventsPublish.WithLabelValues(string(k))
 	}
 	return m

@@ -8,13 +8,9 @@ type EventKind string
 const (
 	// EventMessageAdded: a message was stored in a conversation.
 	EventMessageAdded EventKind = "MESSAGE_ADDED"
-	// EventRequestReceived: a request to the audience opened or grew.
-	EventRequestReceived EventKind = "REQUEST_RECEIVED"
-	// EventConversationUpdated: another party changed a conversation of the
-	// audience (accepted, read, blocked).
-	EventConversationUpdated EventKind = "CONVERSATION_UPDATED"
 	// EventChanged: the audience's change sequences (models.Change) moved,
-	// by a write that announced no event of its own kind.
+	// beyond what an EventMessageAdded to them says. Subscribers read what
+	// changed from the sequence, as themselves.
 	EventChanged EventKind = "CHANGED"
 	// EventSignedOut: the audience signed out everywhere; TokenVersion is
 	// their new token version. Every instance closes their websockets.
@@ -32,7 +28,6 @@ type Event struct {
 	Kind           EventKind `json:"k"`
 	ConversationID int64     `json:"c,omitempty"`
 	MessageID      int64     `json:"m,omitempty"`
-	RequestID      int64     `json:"r,omitempty"`
 	TokenVersion   int64     `json:"v,omitempty"`
 	Audience       []int64   `json:"a"`
 	// Message is the message of EventMessageAdded, as committed; nil when

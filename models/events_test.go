@@ -23,7 +23,7 @@ func TestEventNextFor(t *testing.T) {
 		{"scoped elsewhere", ev, 2, 8, 100, false},
 		{"no message", &Event{Kind: EventMessageAdded, MessageID: 10, Audience: []int64{1}, Prev: []int64{0}}, 1, 0, 5, false},
 		{"no prev", &Event{Kind: EventMessageAdded, MessageID: 10, Message: msg, Audience: []int64{1}}, 1, 0, 5, false},
-		{"other kind", &Event{Kind: EventConversationUpdated, Message: msg, Audience: []int64{1}, Prev: []int64{0}}, 1, 0, 5, false},
+		{"other kind", &Event{Kind: EventChanged, Message: msg, Audience: []int64{1}, Prev: []int64{0}}, 1, 0, 5, false},
 	}
 	for _, c := range cases {
 		m, ok := c.ev.NextFor(c.viewer, c.scope, c.last)

@@ -420,6 +420,7 @@ func (w *azWorld) acceptSubscriptions(t *testing.T, name string, c azCase, roles
 	case "messageRequestReceived":
 		w.e.send(w.e.register("newcomer"), owner, "live to the owner")
 	case "conversationUpdated":
+		w.e.send(owner, friend, "for the friend to read") // a read that moves
 		w.e.must(friend.Token, `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`,
 			map[string]any{"conv": w.vars["conv"]}, nil)
 	default:

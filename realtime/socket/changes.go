@@ -20,6 +20,14 @@ type ChangeLog interface {
 // the log, so replay and live delivery are one sequence, with no gap and no
 // duplicate: each user's positions are handed out in commit order.
 func (s *Server) Changes(ctx context.Context, log ChangeLog, since *int64) (<-chan *models.Change, error) {
+	return ChangesAs(ctx, s, log, since, func(_ context.Context, c *models.Change) (*models.Change, error) { return c, nil })
+}
+
+// ChangesAs is Changes seen through view, which reads what a change shows
+// as the viewer; a nil result, or NOT_FOUND (the viewer may no longer see
+// it), skips the change. The single-kind subscriptions are such views.
+func ChangesAs[T any](ctx context.Context, s *Server, log ChangeLog, since *int64,
+	view func(context.Context, *models.Change) (*T, error)) (<-chan *T, error) {
 	// Subscribe before reading the position, so nothing committed in
 	// between is missed.
 	p := newPump(ctx)
@@ -32,9 +40,9 @@ func (s *Server) Changes(ctx context.Context, log ChangeLog, since *int64) (<-ch
 		last = *since
 	} else if last, err = bounded(ctx, s.timeout, log.LatestChange); err != nil {
 		sub.Close()
-		return stopped[*models.Change](ctx, err)
+		return stopped[*T](ctx, err)
 	}
-	out := make(chan *models.Change)
+	out := make(chan *T)
 	catchUp := func() bool {
 		for {
 			batch, err := bounded(ctx, s.timeout, func(ctx context.Context) ([]*models.Change, error) {
@@ -45,8 +53,11 @@ func (s *Server) Changes(ctx context.Context, log ChangeLog, since *int64) (<-ch
 				return false
 			}
 			for _, c := range batch {
-				if !send(ctx, out, c) {
-					return false
+				v, err := bounded(ctx, s.timeout, func(ctx context.Context) (*T, error) { return view(ctx, c) })
+				if v != nil || err != nil {
+					if !deliver(ctx, s, out, v, err) {
+						return false
+					}
 				}
 				last = c.ID
 			}

@@ -114,26 +114,6 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 	return out, nil
 }
 
-// Stream delivers, for each of the viewer's events of the given kind, what
-// read returns for it, read as the viewer at delivery.
-func Stream[T any](ctx context.Context, s *Server, kind models.EventKind,
-	read func(context.Context, models.Event) (*T, error)) (<-chan *T, error) {
-	p := newPump(ctx)
-	sub, err := s.subscribe(ctx, p.kick)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan *T)
-	p.start(sub, nil, func(ev models.Event) bool {
-		if ev.Kind != kind {
-			return true
-		}
-		v, err := bounded(ctx, s.timeout, func(ctx context.Context) (*T, error) { return read(ctx, ev) })
-		return deliver(ctx, s, out, v, err)
-	}, func() { close(out) })
-	return out, nil
-}
-
 // stopped is what a subscription whose start read failed returns: when the
 // client stopped it (or left) during the read, a stream that ends at once,
 // so the client gets its complete and no error; otherwise the error.
