@@ -122,6 +122,14 @@ func (*ConversationView) IsNode() {}
 func (*Message) IsNode()          {}
 func (*MessageRequest) IsNode()   {}
 func (*Report) IsNode()           {}
+func (*PrivacySettings) IsNode()  {}
+
+// PrivacySettings are one user's settings, a node of their own so that a
+// normalized cache keeps one copy per user.
+type PrivacySettings struct {
+	UserID              int64
+	DirectMessagePolicy DirectMessagePolicy
+}
 
 // SendParams is a validated message from SenderID to RecipientID.
 type SendParams struct {

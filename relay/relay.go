@@ -18,6 +18,8 @@ const (
 	KindMessage        = "Message"
 	KindMessageRequest = "MessageRequest"
 	KindReport         = "Report"
+	// KindPrivacySettings numbers a user's settings by the user's ID.
+	KindPrivacySettings = "PrivacySettings"
 )
 
 var enc = base64.RawURLEncoding.Strict() // one spelling per ID: no stray trailing bits
@@ -63,8 +65,11 @@ func Decode(kind, gid string) (int64, error) {
 }
 
 func kindWords(kind string) string {
-	if kind == KindMessageRequest {
+	switch kind {
+	case KindMessageRequest:
 		return "message request"
+	case KindPrivacySettings:
+		return "privacy settings"
 	}
 	return kind
 }
@@ -88,4 +93,14 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// MessageEdge is a message as an edge of its conversation's messages.
+func MessageEdge(m *models.Message) *models.MessageEdge {
+	return &models.MessageEdge{Cursor: Cursor(m.ID), Node: m}
+}
+
+// InboxEdge is a conversation as an edge of the viewer's inbox.
+func InboxEdge(v *models.ConversationView) *models.ConversationEdge {
+	return &models.ConversationEdge{Cursor: Cursor(v.Member.LastMessageID), Node: v}
 }

@@ -51,17 +51,18 @@ func (r *queryResolver) Node(ctx context.Context, gid string) (models.Node, erro
 		return r.svc.MessageRequest(ctx, id)
 	case relay.KindReport:
 		return r.svc.Report(ctx, id)
+	case relay.KindPrivacySettings:
+		if !viewerIs(ctx, id) {
+			return nil, models.NotFound("node")
+		}
+		return privacySettings(ctx, r.svc)
 	default:
 		return nil, models.NotFound("node")
 	}
 }
 
-func (r *queryResolver) PrivacySettings(ctx context.Context) (*model.PrivacySettings, error) {
-	p, err := r.svc.PrivacySettings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &model.PrivacySettings{DirectMessagePolicy: p}, nil
+func (r *queryResolver) PrivacySettings(ctx context.Context) (*models.PrivacySettings, error) {
+	return privacySettings(ctx, r.svc)
 }
 
 func (r *queryResolver) Conversations(ctx context.Context, first *int, after *string) (*models.ConversationConnection, error) {

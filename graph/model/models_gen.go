@@ -7,12 +7,38 @@ import (
 	"time"
 )
 
+// The outcome of acceptMessageRequest.
+type AcceptMessageRequestPayload struct {
+	// The accepted request's ID: it is gone from `messageRequests` (Relay @deleteEdge or @deleteRecord).
+	RemovedRequestID string `json:"removedRequestId"`
+	// The conversation, now ACTIVE.
+	Conversation *models.ConversationView `json:"conversation"`
+	// The conversation as an edge of the viewer's `conversations`, with a cursor valid for `conversations(after:)` (Relay @prependEdge).
+	ConversationEdge *models.Edge[models.ConversationView] `json:"conversationEdge"`
+}
+
 // A session token and the account it belongs to.
 type AuthPayload struct {
 	// A bearer token: send it as `Authorization: Bearer <token>`.
 	Token string `json:"token"`
 	// The signed-in user.
 	User *models.User `json:"user"`
+}
+
+// The outcome of deleteMessageRequest.
+type DeleteMessageRequestPayload struct {
+	// The deleted request's ID: it is gone from `messageRequests` (Relay @deleteEdge or @deleteRecord).
+	RemovedRequestID string `json:"removedRequestId"`
+	// The ID of the conversation the request opened. The viewer can no longer see it (NOT_FOUND), so evict it too.
+	RemovedConversationID string `json:"removedConversationId"`
+}
+
+// The outcome of deleteVideo.
+type DeleteVideoPayload struct {
+	// The deleted video's ID (Relay @deleteRecord). Messages that shared it now show `videoUnavailable`.
+	DeletedVideoID string `json:"deletedVideoId"`
+	// The video's owner, the viewer.
+	Owner *models.User `json:"owner"`
 }
 
 // The viewer's linked Facebook account.
@@ -42,12 +68,6 @@ type MessagePermission struct {
 }
 
 type Mutation struct {
-}
-
-// The viewer's privacy settings.
-type PrivacySettings struct {
-	// Who may send the viewer direct messages. New accounts start with SUGGESTED_FRIENDS.
-	DirectMessagePolicy models.DirectMessagePolicy `json:"directMessagePolicy"`
 }
 
 // A video to publish.
@@ -85,6 +105,18 @@ type ReportMessageRequestInput struct {
 	Details *string `json:"details,omitempty"`
 	// Also block the sender.
 	Block *bool `json:"block,omitempty"`
+}
+
+// The outcome of reportMessageRequest.
+type ReportMessageRequestPayload struct {
+	// The report filed.
+	Report *models.Report `json:"report"`
+	// The reported request's ID: it is gone from `messageRequests` (Relay @deleteEdge or @deleteRecord).
+	RemovedRequestID string `json:"removedRequestId"`
+	// The ID of the conversation the request opened. The viewer can no longer see it (NOT_FOUND), so evict it too.
+	RemovedConversationID string `json:"removedConversationId"`
+	// The request's sender; `isBlockedByViewer` says whether the report blocked them.
+	Sender *models.User `json:"sender"`
 }
 
 // A message to send. Give exactly one of `recipientId` and `conversationId`, and text, a video, or both.
