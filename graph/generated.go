@@ -60,15 +60,18 @@ type ComplexityRoot struct {
 	}
 
 	Conversation struct {
-		CreatedAt     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		LastMessage   func(childComplexity int) int
-		LastMessageAt func(childComplexity int) int
-		Messages      func(childComplexity int, first *int, after *string, last *int, before *string) int
-		Participants  func(childComplexity int) int
-		ReadReceipts  func(childComplexity int) int
-		Status        func(childComplexity int) int
-		UnreadCount   func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		LastMessage            func(childComplexity int) int
+		LastMessageAt          func(childComplexity int) int
+		MessageRequest         func(childComplexity int) int
+		Messages               func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Participants           func(childComplexity int) int
+		ReadReceipts           func(childComplexity int) int
+		Status                 func(childComplexity int) int
+		UnreadCount            func(childComplexity int) int
+		ViewerCanSend          func(childComplexity int) int
+		ViewerCannotSendReason func(childComplexity int) int
 	}
 
 	ConversationConnection struct {
@@ -183,18 +186,19 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		BlockedUsers     func(childComplexity int, first *int, after *string) int
-		CanMessage       func(childComplexity int, userID string) int
-		Conversation     func(childComplexity int, id string) int
-		Conversations    func(childComplexity int, first *int, after *string) int
-		Followers        func(childComplexity int, userID string, first *int, after *string) int
-		Following        func(childComplexity int, userID string, first *int, after *string) int
-		Me               func(childComplexity int) int
-		MessageRequests  func(childComplexity int, first *int, after *string) int
-		Node             func(childComplexity int, id string) int
-		PrivacySettings  func(childComplexity int) int
-		SuggestedFriends func(childComplexity int, first *int, after *string) int
-		User             func(childComplexity int, id *string, username *string) int
+		BlockedUsers            func(childComplexity int, first *int, after *string) int
+		CanMessage              func(childComplexity int, userID string) int
+		Conversation            func(childComplexity int, id string) int
+		Conversations           func(childComplexity int, first *int, after *string) int
+		Followers               func(childComplexity int, userID string, first *int, after *string) int
+		Following               func(childComplexity int, userID string, first *int, after *string) int
+		Me                      func(childComplexity int) int
+		MessageRequests         func(childComplexity int, first *int, after *string) int
+		Node                    func(childComplexity int, id string) int
+		PrivacySettings         func(childComplexity int) int
+		SuggestedFriends        func(childComplexity int, first *int, after *string) int
+		UnreadConversationCount func(childComplexity int) int
+		User                    func(childComplexity int, id *string, username *string) int
 	}
 
 	ReadReceipt struct {
@@ -291,6 +295,10 @@ type ConversationResolver interface {
 	UnreadCount(ctx context.Context, obj *models.ConversationView) (int, error)
 	Messages(ctx context.Context, obj *models.ConversationView, first *int, after *string, last *int, before *string) (*models.Connection[models.Message], error)
 	ReadReceipts(ctx context.Context, obj *models.ConversationView) ([]*models.Member, error)
+
+	ViewerCanSend(ctx context.Context, obj *models.ConversationView) (bool, error)
+	ViewerCannotSendReason(ctx context.Context, obj *models.ConversationView) (*model.RefusalReason, error)
+	MessageRequest(ctx context.Context, obj *models.ConversationView) (*models.MessageRequest, error)
 }
 type MessageResolver interface {
 	ID(ctx context.Context, obj *models.Message) (string, error)
@@ -342,6 +350,7 @@ type QueryResolver interface {
 	PrivacySettings(ctx context.Context) (*models.PrivacySettings, error)
 	Conversations(ctx context.Context, first *int, after *string) (*models.Connection[models.ConversationView], error)
 	Conversation(ctx context.Context, id string) (*models.ConversationView, error)
+	UnreadConversationCount(ctx context.Context) (int, error)
 	MessageRequests(ctx context.Context, first *int, after *string) (*models.Connection[models.MessageRequest], error)
 	CanMessage(ctx context.Context, userID string) (*model.MessagePermission, error)
 	Followers(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
@@ -456,6 +465,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.LastMessageAt(childComplexity), true
+	case "Conversation.messageRequest":
+		if e.ComplexityRoot.Conversation.MessageRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.MessageRequest(childComplexity), true
 	case "Conversation.messages":
 		if e.ComplexityRoot.Conversation.Messages == nil {
 			break
@@ -491,6 +506,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.UnreadCount(childComplexity), true
+	case "Conversation.viewerCanSend":
+		if e.ComplexityRoot.Conversation.ViewerCanSend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ViewerCanSend(childComplexity), true
+	case "Conversation.viewerCannotSendReason":
+		if e.ComplexityRoot.Conversation.ViewerCannotSendReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ViewerCannotSendReason(childComplexity), true
 
 	case "ConversationConnection.edges":
 		if e.ComplexityRoot.ConversationConnection.Edges == nil {
@@ -1110,6 +1137,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SuggestedFriends(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.unreadConversationCount":
+		if e.ComplexityRoot.Query.UnreadConversationCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.UnreadConversationCount(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1685,6 +1718,59 @@ type PrivacySettings implements Node {
 }
 
 """
+Why the server refused something: every reason it gives, in
+` + "`" + `MessagePermission.reason` + "`" + `, ` + "`" + `Conversation.viewerCannotSendReason` + "`" + ` and the
+` + "`" + `extensions.reason` + "`" + ` of errors (next to ` + "`" + `extensions.code` + "`" + `, shown here in
+brackets). A client can switch on it; new values may be added.
+"""
+enum RefusalReason {
+  "The viewer aimed the operation at themselves (BAD_USER_INPUT)."
+  SELF
+  "A block stands between the viewer and the user, either way (FORBIDDEN)."
+  BLOCKED
+  "The recipient's directMessagePolicy is NO_ONE (FORBIDDEN)."
+  RECIPIENT_ALLOWS_NO_ONE
+  "The viewer's own directMessagePolicy is NO_ONE, so they can't start conversations (FORBIDDEN)."
+  SENDER_ALLOWS_NO_ONE
+  "The recipient only accepts messages from friends (FORBIDDEN)."
+  FRIENDS_ONLY
+  "The recipient only accepts messages from friends and suggested friends (FORBIDDEN)."
+  FRIENDS_AND_SUGGESTED_ONLY
+  "The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (RATE_LIMITED)."
+  REQUEST_LIMIT
+  "A message request must start with text, not only a video (BAD_USER_INPUT)."
+  TEXT_REQUIRED
+  "The viewer's age keeps direct messages off, or limits the policies they may choose (FORBIDDEN)."
+  AGE_RESTRICTED
+  "Only the owner may change this video (FORBIDDEN)."
+  NOT_OWNER
+  "Too many attempts in a short time: sends, sign-ins, sign-ups, subscriptions (RATE_LIMITED), or wrong codes (FORBIDDEN)."
+  TOO_MANY_ATTEMPTS
+  "The viewer opened too many new message requests today (RATE_LIMITED, with retryAfter)."
+  NEW_REQUEST_LIMIT
+  "This clientMessageId was already used for another message (CONFLICT)."
+  CLIENT_MESSAGE_ID_REUSED
+  "A unique value is taken, or was written twice at once (CONFLICT)."
+  DUPLICATE
+  "Introspection is turned off on this server (FORBIDDEN)."
+  INTROSPECTION_DISABLED
+  "The phone verification code is wrong (BAD_USER_INPUT)."
+  WRONG_CODE
+  "The phone verification code has expired (BAD_USER_INPUT)."
+  CODE_EXPIRED
+  "No phone verification code is waiting (BAD_USER_INPUT)."
+  NO_CODE
+  "Too many verification codes sent to this user or number (RATE_LIMITED)."
+  SMS_LIMIT
+  "Too many new numbers synced today (RATE_LIMITED)."
+  CONTACTS_LIMIT
+  "The Facebook access token is invalid or expired (BAD_USER_INPUT)."
+  FACEBOOK_TOKEN_INVALID
+  "Facebook could not be reached (UNAVAILABLE)."
+  FACEBOOK_UNAVAILABLE
+}
+
+"""
 Whether the viewer may message a user now, and where the message would land.
 """
 type MessagePermission {
@@ -1692,8 +1778,8 @@ type MessagePermission {
   allowed: Boolean!
   "Where the message would land, when allowed."
   delivery: Delivery
-  "Why not, when refused: SELF, BLOCKED, RECIPIENT_ALLOWS_NO_ONE, FRIENDS_ONLY, FRIENDS_AND_SUGGESTED_ONLY or REQUEST_LIMIT."
-  reason: String
+  "Why not, when refused."
+  reason: RefusalReason
 }
 
 """
@@ -1773,6 +1859,12 @@ type Conversation implements Node {
   readReceipts: [ReadReceipt!]!
   "When the conversation started."
   createdAt: Time!
+  "Whether the viewer may send a text message here now: the answer sendMessage would give, as ` + "`" + `canMessage` + "`" + ` gives it for the other participant."
+  viewerCanSend: Boolean!
+  "Why the viewer may not send, when viewerCanSend is false; null when they may."
+  viewerCannotSendReason: RefusalReason
+  "The open message request this conversation holds for the viewer, who is its recipient (status REQUEST); null otherwise, the sender's side included."
+  messageRequest: MessageRequest
 }
 
 """
@@ -1994,6 +2086,12 @@ type Query {
   conversations(first: Int, after: String): ConversationConnection!
   "A conversation the viewer takes part in. NOT_FOUND when there is none the viewer can see."
   conversation(id: ID!): Conversation
+  """
+  How many of the viewer's inbox conversations have unread messages (an
+  unreadCount above 0): the inbox tab's badge. Message requests are not
+  counted; messageRequests' totalCount counts them.
+  """
+  unreadConversationCount: Int!
   "Unhandled message requests to the viewer, most recent first."
   messageRequests(first: Int, after: String): MessageRequestConnection!
   "Whether the viewer may message a user now, without sending anything."
@@ -2232,6 +2330,12 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_readReceipts(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Conversation_createdAt(ctx, field)
+	case "viewerCanSend":
+		return ec.fieldContext_Conversation_viewerCanSend(ctx, field)
+	case "viewerCannotSendReason":
+		return ec.fieldContext_Conversation_viewerCannotSendReason(ctx, field)
+	case "messageRequest":
+		return ec.fieldContext_Conversation_messageRequest(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
@@ -3695,6 +3799,84 @@ func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Conversation_viewerCanSend(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_viewerCanSend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().ViewerCanSend(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_viewerCanSend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Conversation_viewerCannotSendReason(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_viewerCannotSendReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().ViewerCannotSendReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+			return ec.marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_viewerCannotSendReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "RefusalReason")
+}
+
+func (ec *executionContext) _Conversation_messageRequest(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_messageRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().MessageRequest(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.MessageRequest) graphql.Marshaler {
+			return ec.marshalOMessageRequest2ᚖdmgraphᚋmodelsᚐMessageRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_messageRequest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.ConversationView]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4395,15 +4577,15 @@ func (ec *executionContext) _MessagePermission_reason(ctx context.Context, field
 			return obj.Reason, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+			return ec.marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_MessagePermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessagePermission", field, false, false, "String")
+	return graphql.NewScalarFieldContext("MessagePermission", field, false, false, "RefusalReason")
 }
 
 func (ec *executionContext) _MessageRequest_id(ctx context.Context, field graphql.CollectedField, obj *models.MessageRequest) (ret graphql.Marshaler) {
@@ -5994,6 +6176,29 @@ func (ec *executionContext) fieldContext_Query_conversation(ctx context.Context,
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_unreadConversationCount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_unreadConversationCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().UnreadConversationCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_unreadConversationCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Query_messageRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -9343,6 +9548,24 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "viewerCanSend":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_viewerCanSend(ctx, field, obj)
+				})
+		case "viewerCannotSendReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_viewerCannotSendReason(ctx, field, obj)
+				})
+		case "messageRequest":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_messageRequest(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10230,6 +10453,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_conversation(ctx, field)
+				})
+		case "unreadConversationCount":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_unreadConversationCount(ctx, field)
 				})
 		case "messageRequests":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11994,6 +12223,13 @@ func (ec *executionContext) marshalOMessage2ᚖdmgraphᚋmodelsᚐMessage(ctx co
 	return ec._Message(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOMessageRequest2ᚖdmgraphᚋmodelsᚐMessageRequest(ctx context.Context, sel ast.SelectionSet, v *models.MessageRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MessageRequest(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONode2dmgraphᚋmodelsᚐNode(ctx context.Context, sel ast.SelectionSet, v models.Node) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -12006,6 +12242,22 @@ func (ec *executionContext) marshalOPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivac
 		return graphql.Null
 	}
 	return ec._PrivacySettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx context.Context, v any) (*model.RefusalReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RefusalReason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx context.Context, sel ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -48,6 +48,14 @@ func CanSeeVideo(viewerID int64, v *Video, owner Relation) bool {
 	}
 }
 
+// SendPermission is what the send rules say of a would-be text message:
+// where it would land, or the refusal.
+type SendPermission struct {
+	Delivery Delivery
+	// Refusal is nil when the message would be accepted.
+	Refusal *Error
+}
+
 // SendResult is what sending a message produced.
 type SendResult struct {
 	Message      *Message

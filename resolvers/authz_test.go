@@ -60,6 +60,25 @@ func azCanMessage(role string, data json.RawMessage) string {
 	return ""
 }
 
+// azBlockedCannotSend checks that the blocked user learns no more than
+// sendMessage tells them: BLOCKED, and no request.
+func azBlockedCannotSend(_ string, data json.RawMessage) string {
+	var out struct {
+		Conversation struct {
+			ViewerCanSend          bool
+			ViewerCannotSendReason string
+			MessageRequest         *struct{ ID string }
+		}
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return err.Error()
+	}
+	if c := out.Conversation; c.ViewerCanSend || c.ViewerCannotSendReason != "BLOCKED" || c.MessageRequest != nil {
+		return fmt.Sprintf("conversation = %+v, want no send, BLOCKED, no request", c)
+	}
+	return ""
+}
+
 // azOwnSettings checks that a user's privacySettings show to that user alone.
 func azOwnSettings(role string, data json.RawMessage) string {
 	var out struct {
@@ -96,7 +115,15 @@ var azMatrix = map[string][]azCase{
 	"privacySettings": {{op: `{ privacySettings { directMessagePolicy } }`, rows: azSelf}},
 	"conversations":   {{op: `{ conversations { totalCount edges { node { id lastMessage { text } } } } }`, rows: azSelf}},
 	"messageRequests": {{op: `{ messageRequests { totalCount edges { node { id lastMessage { text } } } } }`, rows: azSelf}},
-	"conversation":    {{op: `query($conv: ID!) { conversation(id: $conv) { id messages { edges { node { text } } } } }`, rows: azMembers}},
+	"conversation": {
+		{op: `query($conv: ID!) { conversation(id: $conv) { id messages { edges { node { text } } } } }`, rows: azMembers},
+		{op: `query($conv: ID!) { conversation(id: $conv) { viewerCanSend viewerCannotSendReason messageRequest { id } } }`, rows: azMembers},
+		// The blocked user still sees the conversation they started, and
+		// that they can't send: what sendMessage would tell them anyway.
+		{op: `query($bconv: ID!) { conversation(id: $bconv) { viewerCanSend viewerCannotSendReason messageRequest { id } } }`,
+			rows: "anonymous=UNAUTHENTICATED owner=NOT_FOUND participant=NOT_FOUND stranger=NOT_FOUND blocked=OK minor=NOT_FOUND", check: azBlockedCannotSend},
+	},
+	"unreadConversationCount": {{op: `{ unreadConversationCount }`, rows: azSelf}},
 	"node": {
 		{op: `query($conv: ID!) { node(id: $conv) { id ... on Conversation { lastMessage { text } } } }`, rows: azMembers},
 		{op: `query($msg: ID!) { node(id: $msg) { id ... on Message { text } } }`, rows: azMembers},

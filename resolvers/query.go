@@ -86,6 +86,10 @@ func (r *queryResolver) Conversation(ctx context.Context, id string) (*models.Co
 	return r.svc.Conversation(ctx, cid)
 }
 
+func (r *queryResolver) UnreadConversationCount(ctx context.Context) (int, error) {
+	return r.svc.UnreadConversationCount(ctx)
+}
+
 func (r *queryResolver) MessageRequests(ctx context.Context, first *int, after *string) (*models.MessageRequestConnection, error) {
 	args, err := relay.Forward(first, after)
 	if err != nil {
@@ -108,7 +112,7 @@ func (r *queryResolver) CanMessage(ctx context.Context, userID string) (*model.M
 	var refusal *models.Error
 	switch {
 	case errors.As(err, &refusal) && refusal.Reason != "":
-		return &model.MessagePermission{Allowed: false, Reason: &refusal.Reason}, nil
+		return &model.MessagePermission{Allowed: false, Reason: reasonOf(refusal)}, nil
 	case err != nil:
 		return nil, err
 	}
@@ -154,4 +158,13 @@ func (r *queryResolver) SuggestedFriends(ctx context.Context, first *int, after 
 		return nil, err
 	}
 	return r.svc.SuggestedFriends(ctx, args)
+}
+
+// reasonOf is a refusal's reason as the schema's enum, or nil for none.
+func reasonOf(refusal *models.Error) *model.RefusalReason {
+	if refusal == nil || refusal.Reason == "" {
+		return nil
+	}
+	r := model.RefusalReason(refusal.Reason)
+	return &r
 }

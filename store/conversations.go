@@ -237,6 +237,20 @@ func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (
 	return out, nil
 }
 
+// UnreadConversationCount counts viewerID's inbox conversations (ACTIVE and
+// PENDING) with a message UnreadCounts would count.
+func (s *Store) UnreadConversationCount(ctx context.Context, viewerID int64) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT COUNT(*) FROM conversation_members m
+		WHERE m.user_id = ? AND m.status IN ? AND EXISTS (SELECT 1 FROM messages msg
+			WHERE msg.conversation_id = m.conversation_id
+			AND msg.id > m.last_read_message_id AND msg.id > m.cleared_through_id
+			AND msg.sender_id <> m.user_id)`,
+		viewerID, []models.ConversationStatus{models.StatusActive, models.StatusPending}).Scan(&n).Error
+	return int(n), translate(err, "unread counts")
+}
+
 // MarkRead moves viewerID's read position to the newest message.
 func (s *Store) MarkRead(ctx context.Context, viewerID, convID int64) error {
 	res := s.db.WithContext(ctx).Model(&models.Member{}).

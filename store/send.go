@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
@@ -114,6 +116,40 @@ func (s *Store) SendFacts(ctx context.Context, p models.SendParams) (models.Send
 	p.ClientMessageID = nil
 	f, err := loadFacts(s.db.WithContext(ctx), p, s.now())
 	return f, translate(err, "user")
+}
+
+// SendFactsMany reads the facts of a would-be message from senderID to each
+// of recipients, in one statement: factsSQL once per recipient, joined by
+// UNION ALL, each with its own recipient parameters. Recipients that don't
+// exist are absent.
+func (s *Store) SendFactsMany(ctx context.Context, senderID int64, recipients []int64, cap models.RequestCap) (map[int64]models.SendFacts, error) {
+	out := make(map[int64]models.SendFacts, len(recipients))
+	if len(recipients) == 0 {
+		return out, nil
+	}
+	t := s.now()
+	args := factsArgs(models.SendParams{SenderID: senderID, RequestCap: cap}, t)
+	delete(args, "r")
+	delete(args, "k")
+	parts := make([]string, len(recipients))
+	for i, r := range recipients {
+		rn, kn := fmt.Sprintf("r%d", i), fmt.Sprintf("k%d", i)
+		// Only @r and @k vary, and no other parameter's name starts with r or k.
+		part := strings.ReplaceAll(strings.ReplaceAll(factsSQL, "@r", "@"+rn), "@k", "@"+kn)
+		parts[i] = strings.Replace(part, "SELECT ", "SELECT u.id AS recipient_id, ", 1)
+		args[rn], args[kn] = r, directKey(senderID, r)
+	}
+	var rows []struct {
+		RecipientID int64
+		models.SendFacts
+	}
+	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args).Scan(&rows).Error; err != nil {
+		return nil, translate(err, "users")
+	}
+	for _, r := range rows {
+		out[r.RecipientID] = r.SendFacts
+	}
+	return out, nil
 }
 
 // Send stores a message in the 1:1 conversation of sender and recipient,
