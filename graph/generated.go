@@ -2082,7 +2082,15 @@ type Query {
   node(id: ID!): Node
   "The viewer's privacy settings."
   privacySettings: PrivacySettings!
-  "The viewer's inbox: ACTIVE and PENDING conversations, most recent activity first."
+  """
+  The viewer's inbox: ACTIVE and PENDING conversations, most recent activity
+  first. Paging forward never loses a conversation that moves meanwhile: a
+  page after a cursor first lists the conversations that got activity since
+  the client's first page (oldest move first), then continues below the
+  cursor. A conversation may thus appear twice; keep one per ID, at the place
+  its lastMessageAt gives it. Cursors from before this contract are refused
+  (BAD_USER_INPUT): start again from the top.
+  """
   conversations(first: Int, after: String): ConversationConnection!
   "A conversation the viewer takes part in. NOT_FOUND when there is none the viewer can see."
   conversation(id: ID!): Conversation

@@ -66,7 +66,7 @@ func (r *queryResolver) PrivacySettings(ctx context.Context) (*models.PrivacySet
 }
 
 func (r *queryResolver) Conversations(ctx context.Context, first *int, after *string) (*models.ConversationConnection, error) {
-	args, err := relay.Forward(first, after)
+	args, err := relay.InboxArgs(first, after)
 	if err != nil {
 		return nil, err
 	}
