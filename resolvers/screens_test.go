@@ -174,3 +174,54 @@ func TestUnreadConversationCount(t *testing.T) {
 		t.Fatalf("after reading one, unread conversations = %d, want 1", n)
 	}
 }
+
+// A page of the inbox, whose permissions are read in one statement for all
+// its conversations, gives each conversation the answer canMessage gives for
+// its other participant alone.
+func TestInboxViewerCanSendAgreesWithCanMessage(t *testing.T) {
+	e := newEnv(t)
+	viewer := e.register("viewer")
+	friend, quiet, blocker, limited := e.register("friend"), e.register("quiet"), e.register("blocker"), e.register("limited")
+	e.friends(viewer, friend)
+	e.friends(viewer, quiet)
+	for _, u := range []user{blocker, limited} {
+		e.setPolicy(u, "EVERYONE")
+	}
+	for _, u := range []user{friend, quiet, blocker} {
+		e.send(viewer, u, "hello")
+	}
+	for range 3 {
+		e.send(viewer, limited, "hello?")
+	}
+	e.setPolicy(quiet, "NO_ONE")
+	e.block(blocker, viewer)
+	want := map[string]string{friend.ID: "ALLOWED", quiet.ID: "RECIPIENT_ALLOWS_NO_ONE",
+		blocker.ID: "BLOCKED", limited.ID: "REQUEST_LIMIT"}
+	var out struct {
+		Conversations struct {
+			Edges []struct {
+				Node struct {
+					convScreen
+					Participants []struct{ ID string }
+				}
+			}
+		}
+	}
+	e.must(viewer.Token, `{ conversations(first: 10) { edges { node { viewerCanSend viewerCannotSendReason participants { id } } } } }`, nil, &out)
+	if len(out.Conversations.Edges) != len(want) {
+		t.Fatalf("%d conversations, want %d", len(out.Conversations.Edges), len(want))
+	}
+	byID := map[string]user{friend.ID: friend, quiet.ID: quiet, blocker.ID: blocker, limited.ID: limited}
+	for _, edge := range out.Conversations.Edges {
+		var other user
+		for _, p := range edge.Node.Participants {
+			if u, ok := byID[p.ID]; ok {
+				other = u
+			}
+		}
+		answer, can := edge.Node.sendAnswer(), e.canMessageOf(viewer, other)
+		if answer != want[other.ID] || answer != can {
+			t.Errorf("conversation with %s: viewerCanSend says %s, want %s (canMessage: %s)", other.Name, answer, want[other.ID], can)
+		}
+	}
+}

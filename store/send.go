@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -118,6 +119,9 @@ func (s *Store) SendFacts(ctx context.Context, p models.SendParams) (models.Send
 	return f, translate(err, "user")
 }
 
+// recipientParams are factsSQL's parameters that vary with the recipient.
+var recipientParams = regexp.MustCompile(`@(r|k)\b`)
+
 // SendFactsMany reads the facts of a would-be message from senderID to each
 // of recipients, in one statement: factsSQL once per recipient, joined by
 // UNION ALL, each with its own recipient parameters. Recipients that don't
@@ -133,11 +137,9 @@ func (s *Store) SendFactsMany(ctx context.Context, senderID int64, recipients []
 	delete(args, "k")
 	parts := make([]string, len(recipients))
 	for i, r := range recipients {
-		rn, kn := fmt.Sprintf("r%d", i), fmt.Sprintf("k%d", i)
-		// Only @r and @k vary, and no other parameter's name starts with r or k.
-		part := strings.ReplaceAll(strings.ReplaceAll(factsSQL, "@r", "@"+rn), "@k", "@"+kn)
+		part := recipientParams.ReplaceAllString(factsSQL, fmt.Sprintf("@${1}%d", i))
 		parts[i] = strings.Replace(part, "SELECT ", "SELECT u.id AS recipient_id, ", 1)
-		args[rn], args[kn] = r, directKey(senderID, r)
+		args[fmt.Sprintf("r%d", i)], args[fmt.Sprintf("k%d", i)] = r, directKey(senderID, r)
 	}
 	var rows []struct {
 		RecipientID int64
