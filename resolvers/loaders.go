@@ -76,8 +76,9 @@ func newLoaders(svc *dm.Service, d time.Time) *loaders {
 		permissions:  dataloadgen.NewMappedLoader(timed(d, svc.SendPermissions), w),
 		openRequests: dataloadgen.NewMappedLoader(timed(d, svc.OpenRequests), w),
 	}
-	// These two prime the relations loader with the caller's context, not
-	// the timed one, which ends when their own read returns.
+	// These two prime other loaders (relations, permissions) with the
+	// caller's context, not the timed one, which ends when their own read
+	// returns.
 	members, videos := timed(d, svc.Members), timed(d, svc.Videos)
 	l.members = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
 		ms, err := members(ctx, ids)
