@@ -154,14 +154,64 @@ func (s *Service) CanMessage(ctx context.Context, userID int64) (models.Delivery
 	if _, err := s.store.UserByID(ctx, userID); err != nil {
 		return "", err
 	}
-	text := "?"
-	p := models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text, RequestCap: s.requestCap()}
+	p := s.textProbe(viewer, userID)
 	f, err := s.store.SendFacts(ctx, p)
 	if err != nil {
 		return "", err
 	}
 	plan, err := models.PlanSend(f, p, s.clock.Now())
 	return plan.Delivery, err
+}
+
+// textProbe is the would-be text message that CanMessage and
+// SendPermissions put to the send rules.
+func (s *Service) textProbe(viewer, userID int64) models.SendParams {
+	text := "?"
+	return models.SendParams{SenderID: viewer, RecipientID: userID, Text: &text, RequestCap: s.requestCap()}
+}
+
+// SendPermissions answers CanMessage for each of userIDs at once, in one
+// statement, for batching. Users that don't exist are absent.
+func (s *Service) SendPermissions(ctx context.Context, userIDs []int64) (map[int64]models.SendPermission, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := s.store.SendFactsMany(ctx, viewer, userIDs, s.requestCap())
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	out := make(map[int64]models.SendPermission, len(facts))
+	for id, f := range facts {
+		plan, err := models.PlanSend(f, s.textProbe(viewer, id), now)
+		var refusal *models.Error
+		if err != nil && !errors.As(err, &refusal) {
+			return nil, err
+		}
+		out[id] = models.SendPermission{Delivery: plan.Delivery, Refusal: refusal}
+	}
+	return out, nil
+}
+
+// UnreadConversationCount counts the viewer's inbox conversations with
+// unread messages.
+func (s *Service) UnreadConversationCount(ctx context.Context) (int, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.UnreadConversationCount(ctx, viewer)
+}
+
+// OpenRequests returns the viewer's open request in each of the
+// conversations that has one, for batching.
+func (s *Service) OpenRequests(ctx context.Context, convIDs []int64) (map[int64]*models.MessageRequest, error) {
+	viewer, err := models.ViewerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.OpenRequestsByConversations(ctx, viewer, convIDs)
 }
 
 // requestCap is the daily cap on the new message requests a sender opens.

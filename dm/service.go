@@ -59,6 +59,7 @@ type Videos interface {
 // messages, and the send rules' facts.
 type Conversations interface {
 	SendFacts(ctx context.Context, p models.SendParams) (models.SendFacts, error)
+	SendFactsMany(ctx context.Context, senderID int64, recipients []int64, cap models.RequestCap) (map[int64]models.SendFacts, error)
 	Send(ctx context.Context, p models.SendParams) (*models.SendResult, error)
 	MessageByClientID(ctx context.Context, senderID int64, clientID string) (*models.Message, error)
 
@@ -72,6 +73,7 @@ type Conversations interface {
 	MessagesByIDs(ctx context.Context, ids []int64) (map[int64]*models.Message, error)
 	MembersByConversations(ctx context.Context, ids []int64) (map[int64][]*models.Member, error)
 	UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (map[int64]int, error)
+	UnreadConversationCount(ctx context.Context, viewerID int64) (int, error)
 	MarkRead(ctx context.Context, viewerID, convID int64) error
 	MessagesAfter(ctx context.Context, viewerID, convID, after int64, limit int) ([]*models.Message, error)
 	LatestDeliverableID(ctx context.Context, viewerID, convID int64) (int64, error)
@@ -82,6 +84,7 @@ type Conversations interface {
 type Requests interface {
 	Requests(ctx context.Context, viewerID int64, args relay.Args) (*models.MessageRequestConnection, error)
 	Request(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
+	OpenRequestsByConversations(ctx context.Context, viewerID int64, convIDs []int64) (map[int64]*models.MessageRequest, error)
 	AcceptRequest(ctx context.Context, viewerID, id int64) (*models.MessageRequest, error)
 	DeleteRequest(ctx context.Context, viewerID, id int64) error
 	ReportRequest(ctx context.Context, p models.ReportParams) (*models.Report, error)

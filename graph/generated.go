@@ -35,9 +35,11 @@ type ResolverRoot interface {
 	Message() MessageResolver
 	MessageRequest() MessageRequestResolver
 	Mutation() MutationResolver
+	PrivacySettings() PrivacySettingsResolver
 	Query() QueryResolver
 	ReadReceipt() ReadReceiptResolver
 	Report() ReportResolver
+	SendMessagePayload() SendMessagePayloadResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
 	Video() VideoResolver
@@ -47,6 +49,12 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AcceptMessageRequestPayload struct {
+		Conversation     func(childComplexity int) int
+		ConversationEdge func(childComplexity int) int
+		RemovedRequestID func(childComplexity int) int
+	}
+
 	AuthPayload struct {
 		Token func(childComplexity int) int
 		User  func(childComplexity int) int
@@ -72,15 +80,18 @@ type ComplexityRoot struct {
 	}
 
 	Conversation struct {
-		CreatedAt     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		LastMessage   func(childComplexity int) int
-		LastMessageAt func(childComplexity int) int
-		Messages      func(childComplexity int, first *int, after *string, last *int, before *string) int
-		Participants  func(childComplexity int) int
-		ReadReceipts  func(childComplexity int) int
-		Status        func(childComplexity int) int
-		UnreadCount   func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		LastMessage            func(childComplexity int) int
+		LastMessageAt          func(childComplexity int) int
+		MessageRequest         func(childComplexity int) int
+		Messages               func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Participants           func(childComplexity int) int
+		ReadReceipts           func(childComplexity int) int
+		Status                 func(childComplexity int) int
+		UnreadCount            func(childComplexity int) int
+		ViewerCanSend          func(childComplexity int) int
+		ViewerCannotSendReason func(childComplexity int) int
 	}
 
 	ConversationConnection struct {
@@ -92,6 +103,16 @@ type ComplexityRoot struct {
 	ConversationEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DeleteMessageRequestPayload struct {
+		RemovedConversationID func(childComplexity int) int
+		RemovedRequestID      func(childComplexity int) int
+	}
+
+	DeleteVideoPayload struct {
+		DeletedVideoID func(childComplexity int) int
+		Owner          func(childComplexity int) int
 	}
 
 	FacebookLink struct {
@@ -181,22 +202,24 @@ type ComplexityRoot struct {
 
 	PrivacySettings struct {
 		DirectMessagePolicy func(childComplexity int) int
+		ID                  func(childComplexity int) int
 	}
 
 	Query struct {
-		BlockedUsers     func(childComplexity int, first *int, after *string) int
-		CanMessage       func(childComplexity int, userID string) int
-		Conversation     func(childComplexity int, id string) int
-		Conversations    func(childComplexity int, first *int, after *string) int
-		Followers        func(childComplexity int, userID string, first *int, after *string) int
-		Following        func(childComplexity int, userID string, first *int, after *string) int
-		Me               func(childComplexity int) int
-		MessageRequests  func(childComplexity int, first *int, after *string) int
-		Node             func(childComplexity int, id string) int
-		PrivacySettings  func(childComplexity int) int
-		SuggestedFriends func(childComplexity int, first *int, after *string) int
-		Sync             func(childComplexity int, since *string, first *int) int
-		User             func(childComplexity int, id *string, username *string) int
+		BlockedUsers            func(childComplexity int, first *int, after *string) int
+		CanMessage              func(childComplexity int, userID string) int
+		Conversation            func(childComplexity int, id string) int
+		Conversations           func(childComplexity int, first *int, after *string) int
+		Followers               func(childComplexity int, userID string, first *int, after *string) int
+		Following               func(childComplexity int, userID string, first *int, after *string) int
+		Me                      func(childComplexity int) int
+		MessageRequests         func(childComplexity int, first *int, after *string) int
+		Node                    func(childComplexity int, id string) int
+		PrivacySettings         func(childComplexity int) int
+		SuggestedFriends        func(childComplexity int, first *int, after *string) int
+		Sync                    func(childComplexity int, since *string, first *int) int
+		UnreadConversationCount func(childComplexity int) int
+		User                    func(childComplexity int, id *string, username *string) int
 	}
 
 	ReadReceipt struct {
@@ -212,10 +235,19 @@ type ComplexityRoot struct {
 		Reason    func(childComplexity int) int
 	}
 
+	ReportMessageRequestPayload struct {
+		RemovedConversationID func(childComplexity int) int
+		RemovedRequestID      func(childComplexity int) int
+		Report                func(childComplexity int) int
+		Sender                func(childComplexity int) int
+	}
+
 	SendMessagePayload struct {
-		Conversation func(childComplexity int) int
-		Delivery     func(childComplexity int) int
-		Message      func(childComplexity int) int
+		Conversation     func(childComplexity int) int
+		ConversationEdge func(childComplexity int) int
+		Delivery         func(childComplexity int) int
+		Message          func(childComplexity int) int
+		MessageEdge      func(childComplexity int) int
 	}
 
 	SetPhoneNumberPayload struct {
@@ -245,6 +277,7 @@ type ComplexityRoot struct {
 		IsBlockedByViewer func(childComplexity int) int
 		IsFriend          func(childComplexity int) int
 		IsSuggestedFriend func(childComplexity int) int
+		PrivacySettings   func(childComplexity int) int
 		SuggestionReasons func(childComplexity int) int
 		Username          func(childComplexity int) int
 		ViewerFollows     func(childComplexity int) int
@@ -285,7 +318,7 @@ type ChangeResolver interface {
 	Request(ctx context.Context, obj *models.Change) (*models.MessageRequest, error)
 	RequestID(ctx context.Context, obj *models.Change) (*string, error)
 	User(ctx context.Context, obj *models.Change) (*models.User, error)
-	PrivacySettings(ctx context.Context, obj *models.Change) (*model.PrivacySettings, error)
+	PrivacySettings(ctx context.Context, obj *models.Change) (*models.PrivacySettings, error)
 }
 type ConversationResolver interface {
 	ID(ctx context.Context, obj *models.ConversationView) (string, error)
@@ -296,6 +329,10 @@ type ConversationResolver interface {
 	UnreadCount(ctx context.Context, obj *models.ConversationView) (int, error)
 	Messages(ctx context.Context, obj *models.ConversationView, first *int, after *string, last *int, before *string) (*models.Connection[models.Message], error)
 	ReadReceipts(ctx context.Context, obj *models.ConversationView) ([]*models.Member, error)
+
+	ViewerCanSend(ctx context.Context, obj *models.ConversationView) (bool, error)
+	ViewerCannotSendReason(ctx context.Context, obj *models.ConversationView) (*model.RefusalReason, error)
+	MessageRequest(ctx context.Context, obj *models.ConversationView) (*models.MessageRequest, error)
 }
 type MessageResolver interface {
 	ID(ctx context.Context, obj *models.Message) (string, error)
@@ -321,14 +358,14 @@ type MutationResolver interface {
 	Unfollow(ctx context.Context, userID string) (*models.User, error)
 	Block(ctx context.Context, userID string) (*models.User, error)
 	Unblock(ctx context.Context, userID string) (*models.User, error)
-	UpdatePrivacySettings(ctx context.Context, input model.UpdatePrivacySettingsInput) (*model.PrivacySettings, error)
+	UpdatePrivacySettings(ctx context.Context, input model.UpdatePrivacySettingsInput) (*models.PrivacySettings, error)
 	PublishVideo(ctx context.Context, input model.PublishVideoInput) (*models.Video, error)
 	UpdateVideo(ctx context.Context, input model.UpdateVideoInput) (*models.Video, error)
-	DeleteVideo(ctx context.Context, id string) (string, error)
+	DeleteVideo(ctx context.Context, id string) (*model.DeleteVideoPayload, error)
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*models.SendResult, error)
-	AcceptMessageRequest(ctx context.Context, requestID string) (*models.ConversationView, error)
-	DeleteMessageRequest(ctx context.Context, requestID string) (string, error)
-	ReportMessageRequest(ctx context.Context, input model.ReportMessageRequestInput) (*models.Report, error)
+	AcceptMessageRequest(ctx context.Context, requestID string) (*model.AcceptMessageRequestPayload, error)
+	DeleteMessageRequest(ctx context.Context, requestID string) (*model.DeleteMessageRequestPayload, error)
+	ReportMessageRequest(ctx context.Context, input model.ReportMessageRequestInput) (*model.ReportMessageRequestPayload, error)
 	MarkConversationRead(ctx context.Context, conversationID string) (*models.ConversationView, error)
 	SetPhoneNumber(ctx context.Context, input model.SetPhoneNumberInput) (*model.SetPhoneNumberPayload, error)
 	VerifyPhoneNumber(ctx context.Context, code string) (*models.User, error)
@@ -337,13 +374,17 @@ type MutationResolver interface {
 	LinkFacebookAccount(ctx context.Context, accessToken string) (*model.FacebookLink, error)
 	UnlinkFacebookAccount(ctx context.Context) (bool, error)
 }
+type PrivacySettingsResolver interface {
+	ID(ctx context.Context, obj *models.PrivacySettings) (string, error)
+}
 type QueryResolver interface {
 	Me(ctx context.Context) (*models.User, error)
 	User(ctx context.Context, id *string, username *string) (*models.User, error)
 	Node(ctx context.Context, id string) (models.Node, error)
-	PrivacySettings(ctx context.Context) (*model.PrivacySettings, error)
+	PrivacySettings(ctx context.Context) (*models.PrivacySettings, error)
 	Conversations(ctx context.Context, first *int, after *string) (*models.Connection[models.ConversationView], error)
 	Conversation(ctx context.Context, id string) (*models.ConversationView, error)
+	UnreadConversationCount(ctx context.Context) (int, error)
 	MessageRequests(ctx context.Context, first *int, after *string) (*models.Connection[models.MessageRequest], error)
 	CanMessage(ctx context.Context, userID string) (*model.MessagePermission, error)
 	Followers(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
@@ -358,6 +399,10 @@ type ReadReceiptResolver interface {
 }
 type ReportResolver interface {
 	ID(ctx context.Context, obj *models.Report) (string, error)
+}
+type SendMessagePayloadResolver interface {
+	MessageEdge(ctx context.Context, obj *models.SendResult) (*models.Edge[models.Message], error)
+	ConversationEdge(ctx context.Context, obj *models.SendResult) (*models.Edge[models.ConversationView], error)
 }
 type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, conversationID *string, after *string) (<-chan *models.Message, error)
@@ -374,6 +419,8 @@ type UserResolver interface {
 	IsBlockedByViewer(ctx context.Context, obj *models.User) (bool, error)
 	IsSuggestedFriend(ctx context.Context, obj *models.User) (bool, error)
 	SuggestionReasons(ctx context.Context, obj *models.User) ([]models.SuggestionReason, error)
+
+	PrivacySettings(ctx context.Context, obj *models.User) (*models.PrivacySettings, error)
 }
 type VideoResolver interface {
 	ID(ctx context.Context, obj *models.Video) (string, error)
@@ -397,6 +444,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AcceptMessageRequestPayload.conversation":
+		if e.ComplexityRoot.AcceptMessageRequestPayload.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptMessageRequestPayload.Conversation(childComplexity), true
+	case "AcceptMessageRequestPayload.conversationEdge":
+		if e.ComplexityRoot.AcceptMessageRequestPayload.ConversationEdge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptMessageRequestPayload.ConversationEdge(childComplexity), true
+	case "AcceptMessageRequestPayload.removedRequestId":
+		if e.ComplexityRoot.AcceptMessageRequestPayload.RemovedRequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptMessageRequestPayload.RemovedRequestID(childComplexity), true
 
 	case "AuthPayload.token":
 		if e.ComplexityRoot.AuthPayload.Token == nil {
@@ -515,6 +581,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.LastMessageAt(childComplexity), true
+	case "Conversation.messageRequest":
+		if e.ComplexityRoot.Conversation.MessageRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.MessageRequest(childComplexity), true
 	case "Conversation.messages":
 		if e.ComplexityRoot.Conversation.Messages == nil {
 			break
@@ -550,6 +622,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.UnreadCount(childComplexity), true
+	case "Conversation.viewerCanSend":
+		if e.ComplexityRoot.Conversation.ViewerCanSend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ViewerCanSend(childComplexity), true
+	case "Conversation.viewerCannotSendReason":
+		if e.ComplexityRoot.Conversation.ViewerCannotSendReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ViewerCannotSendReason(childComplexity), true
 
 	case "ConversationConnection.edges":
 		if e.ComplexityRoot.ConversationConnection.Edges == nil {
@@ -582,6 +666,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConversationEdge.Node(childComplexity), true
+
+	case "DeleteMessageRequestPayload.removedConversationId":
+		if e.ComplexityRoot.DeleteMessageRequestPayload.RemovedConversationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteMessageRequestPayload.RemovedConversationID(childComplexity), true
+	case "DeleteMessageRequestPayload.removedRequestId":
+		if e.ComplexityRoot.DeleteMessageRequestPayload.RemovedRequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteMessageRequestPayload.RemovedRequestID(childComplexity), true
+
+	case "DeleteVideoPayload.deletedVideoId":
+		if e.ComplexityRoot.DeleteVideoPayload.DeletedVideoID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteVideoPayload.DeletedVideoID(childComplexity), true
+	case "DeleteVideoPayload.owner":
+		if e.ComplexityRoot.DeleteVideoPayload.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteVideoPayload.Owner(childComplexity), true
 
 	case "FacebookLink.facebookUserId":
 		if e.ComplexityRoot.FacebookLink.FacebookUserID == nil {
@@ -1024,6 +1134,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrivacySettings.DirectMessagePolicy(childComplexity), true
+	case "PrivacySettings.id":
+		if e.ComplexityRoot.PrivacySettings.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.ID(childComplexity), true
 
 	case "Query.blockedUsers":
 		if e.ComplexityRoot.Query.BlockedUsers == nil {
@@ -1148,6 +1264,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sync(childComplexity, args["since"].(*string), args["first"].(*int)), true
+	case "Query.unreadConversationCount":
+		if e.ComplexityRoot.Query.UnreadConversationCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.UnreadConversationCount(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1204,12 +1326,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Report.Reason(childComplexity), true
 
+	case "ReportMessageRequestPayload.removedConversationId":
+		if e.ComplexityRoot.ReportMessageRequestPayload.RemovedConversationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportMessageRequestPayload.RemovedConversationID(childComplexity), true
+	case "ReportMessageRequestPayload.removedRequestId":
+		if e.ComplexityRoot.ReportMessageRequestPayload.RemovedRequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportMessageRequestPayload.RemovedRequestID(childComplexity), true
+	case "ReportMessageRequestPayload.report":
+		if e.ComplexityRoot.ReportMessageRequestPayload.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportMessageRequestPayload.Report(childComplexity), true
+	case "ReportMessageRequestPayload.sender":
+		if e.ComplexityRoot.ReportMessageRequestPayload.Sender == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportMessageRequestPayload.Sender(childComplexity), true
+
 	case "SendMessagePayload.conversation":
 		if e.ComplexityRoot.SendMessagePayload.Conversation == nil {
 			break
 		}
 
 		return e.ComplexityRoot.SendMessagePayload.Conversation(childComplexity), true
+	case "SendMessagePayload.conversationEdge":
+		if e.ComplexityRoot.SendMessagePayload.ConversationEdge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendMessagePayload.ConversationEdge(childComplexity), true
 	case "SendMessagePayload.delivery":
 		if e.ComplexityRoot.SendMessagePayload.Delivery == nil {
 			break
@@ -1222,6 +1375,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
+	case "SendMessagePayload.messageEdge":
+		if e.ComplexityRoot.SendMessagePayload.MessageEdge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendMessagePayload.MessageEdge(childComplexity), true
 
 	case "SetPhoneNumberPayload.expiresAt":
 		if e.ComplexityRoot.SetPhoneNumberPayload.ExpiresAt == nil {
@@ -1338,6 +1497,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.IsSuggestedFriend(childComplexity), true
+	case "User.privacySettings":
+		if e.ComplexityRoot.User.PrivacySettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.PrivacySettings(childComplexity), true
 	case "User.suggestionReasons":
 		if e.ComplexityRoot.User.SuggestionReasons == nil {
 			break
@@ -1674,14 +1839,73 @@ type User implements Node {
   suggestionReasons: [SuggestionReason!]!
   "When the account was created."
   createdAt: Time!
+  "The user's privacy settings: the viewer's own only, null for anyone else's."
+  privacySettings: PrivacySettings
 }
 
 """
-The viewer's privacy settings.
+A user's privacy settings, seen only by that user. One object per user, with
+a stable ID: ` + "`" + `updatePrivacySettings` + "`" + ` returns the same ID, so a normalized
+cache updates in place.
 """
-type PrivacySettings {
+type PrivacySettings implements Node {
+  "The opaque global ID, the same for as long as the account exists. ` + "`" + `node(id:)` + "`" + ` finds it for its owner only (NOT_FOUND for anyone else)."
+  id: ID!
   "Who may send the viewer direct messages. New accounts start with SUGGESTED_FRIENDS."
   directMessagePolicy: DirectMessagePolicy!
+}
+
+"""
+Why the server refused something: every reason it gives, in
+` + "`" + `MessagePermission.reason` + "`" + `, ` + "`" + `Conversation.viewerCannotSendReason` + "`" + ` and the
+` + "`" + `extensions.reason` + "`" + ` of errors (next to ` + "`" + `extensions.code` + "`" + `, shown here in
+brackets). A client can switch on it; new values may be added.
+"""
+enum RefusalReason {
+  "The viewer aimed the operation at themselves (BAD_USER_INPUT)."
+  SELF
+  "A block stands between the viewer and the user, either way (FORBIDDEN)."
+  BLOCKED
+  "The recipient's directMessagePolicy is NO_ONE (FORBIDDEN)."
+  RECIPIENT_ALLOWS_NO_ONE
+  "The viewer's own directMessagePolicy is NO_ONE, so they can't start conversations (FORBIDDEN)."
+  SENDER_ALLOWS_NO_ONE
+  "The recipient only accepts messages from friends (FORBIDDEN)."
+  FRIENDS_ONLY
+  "The recipient only accepts messages from friends and suggested friends (FORBIDDEN)."
+  FRIENDS_AND_SUGGESTED_ONLY
+  "The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (RATE_LIMITED)."
+  REQUEST_LIMIT
+  "A message request must start with text, not only a video (BAD_USER_INPUT)."
+  TEXT_REQUIRED
+  "The viewer's age keeps direct messages off, or limits the policies they may choose (FORBIDDEN)."
+  AGE_RESTRICTED
+  "Only the owner may change this video (FORBIDDEN)."
+  NOT_OWNER
+  "Too many attempts in a short time: sends, sign-ins, sign-ups, subscriptions (RATE_LIMITED), or wrong codes (FORBIDDEN)."
+  TOO_MANY_ATTEMPTS
+  "The viewer opened too many new message requests today (RATE_LIMITED, with retryAfter)."
+  NEW_REQUEST_LIMIT
+  "This clientMessageId was already used for another message (CONFLICT)."
+  CLIENT_MESSAGE_ID_REUSED
+  "A unique value is taken, or was written twice at once (CONFLICT)."
+  DUPLICATE
+  "Introspection is turned off on this server (FORBIDDEN)."
+  INTROSPECTION_DISABLED
+  "The phone verification code is wrong (BAD_USER_INPUT)."
+  WRONG_CODE
+  "The phone verification code has expired (BAD_USER_INPUT)."
+  CODE_EXPIRED
+  "No phone verification code is waiting (BAD_USER_INPUT)."
+  NO_CODE
+  "Too many verification codes sent to this user or number (RATE_LIMITED)."
+  SMS_LIMIT
+  "Too many new numbers synced today (RATE_LIMITED)."
+  CONTACTS_LIMIT
+  "The Facebook access token is invalid or expired (BAD_USER_INPUT)."
+  FACEBOOK_TOKEN_INVALID
+  "Facebook could not be reached (UNAVAILABLE)."
+  FACEBOOK_UNAVAILABLE
 }
 
 """
@@ -1692,8 +1916,8 @@ type MessagePermission {
   allowed: Boolean!
   "Where the message would land, when allowed."
   delivery: Delivery
-  "Why not, when refused: SELF, BLOCKED, RECIPIENT_ALLOWS_NO_ONE, FRIENDS_ONLY, FRIENDS_AND_SUGGESTED_ONLY or REQUEST_LIMIT."
-  reason: String
+  "Why not, when refused."
+  reason: RefusalReason
 }
 
 """
@@ -1773,6 +1997,12 @@ type Conversation implements Node {
   readReceipts: [ReadReceipt!]!
   "When the conversation started."
   createdAt: Time!
+  "Whether the viewer may send a text message here now: the answer sendMessage would give, as ` + "`" + `canMessage` + "`" + ` gives it for the other participant."
+  viewerCanSend: Boolean!
+  "Why the viewer may not send, when viewerCanSend is false; null when they may."
+  viewerCannotSendReason: RefusalReason
+  "The open message request this conversation holds for the viewer, who is its recipient (status REQUEST); null otherwise, the sender's side included."
+  messageRequest: MessageRequest
 }
 
 """
@@ -2014,6 +2244,56 @@ type SendMessagePayload {
   conversation: Conversation!
   "Where it landed for the recipient."
   delivery: Delivery!
+  "The message as an edge of the conversation's ` + "`" + `messages` + "`" + `, with a cursor valid for ` + "`" + `messages(after:)` + "`" + ` and ` + "`" + `messages(before:)` + "`" + ` (Relay @appendEdge)."
+  messageEdge: MessageEdge!
+  "The conversation as an edge of the viewer's ` + "`" + `conversations` + "`" + `, at the top, with a cursor valid for ` + "`" + `conversations(after:)` + "`" + ` (Relay @prependEdge; drop the older edge with the same node ID)."
+  conversationEdge: ConversationEdge!
+}
+
+"""
+The outcome of acceptMessageRequest.
+"""
+type AcceptMessageRequestPayload {
+  "The accepted request's ID: it is gone from ` + "`" + `messageRequests` + "`" + ` (Relay @deleteEdge or @deleteRecord)."
+  removedRequestId: ID!
+  "The conversation, now ACTIVE."
+  conversation: Conversation!
+  "The conversation as an edge of the viewer's ` + "`" + `conversations` + "`" + `, with a cursor valid for ` + "`" + `conversations(after:)` + "`" + ` (Relay @prependEdge)."
+  conversationEdge: ConversationEdge!
+}
+
+"""
+The outcome of deleteMessageRequest.
+"""
+type DeleteMessageRequestPayload {
+  "The deleted request's ID: it is gone from ` + "`" + `messageRequests` + "`" + ` (Relay @deleteEdge or @deleteRecord)."
+  removedRequestId: ID!
+  "The ID of the conversation the request opened. The viewer can no longer see it (NOT_FOUND), so evict it too."
+  removedConversationId: ID!
+}
+
+"""
+The outcome of reportMessageRequest.
+"""
+type ReportMessageRequestPayload {
+  "The report filed."
+  report: Report!
+  "The reported request's ID: it is gone from ` + "`" + `messageRequests` + "`" + ` (Relay @deleteEdge or @deleteRecord)."
+  removedRequestId: ID!
+  "The ID of the conversation the request opened. The viewer can no longer see it (NOT_FOUND), so evict it too."
+  removedConversationId: ID!
+  "The request's sender; ` + "`" + `isBlockedByViewer` + "`" + ` says whether the report blocked them."
+  sender: User!
+}
+
+"""
+The outcome of deleteVideo.
+"""
+type DeleteVideoPayload {
+  "The deleted video's ID (Relay @deleteRecord). Messages that shared it now show ` + "`" + `videoUnavailable` + "`" + `."
+  deletedVideoId: ID!
+  "The video's owner, the viewer."
+  owner: User!
 }
 
 type Query {
@@ -2025,10 +2305,24 @@ type Query {
   node(id: ID!): Node
   "The viewer's privacy settings."
   privacySettings: PrivacySettings!
-  "The viewer's inbox: ACTIVE and PENDING conversations, most recent activity first."
+  """
+  The viewer's inbox: ACTIVE and PENDING conversations, most recent activity
+  first. Paging forward never loses a conversation that moves meanwhile: a
+  page after a cursor first lists the conversations that got activity since
+  the client's first page (oldest move first), then continues below the
+  cursor. A conversation may thus appear twice; keep one per ID, at the place
+  its lastMessageAt gives it. Cursors from before this contract are refused
+  (BAD_USER_INPUT): start again from the top.
+  """
   conversations(first: Int, after: String): ConversationConnection!
   "A conversation the viewer takes part in. NOT_FOUND when there is none the viewer can see."
   conversation(id: ID!): Conversation
+  """
+  How many of the viewer's inbox conversations have unread messages (an
+  unreadCount above 0): the inbox tab's badge. Message requests are not
+  counted; messageRequests' totalCount counts them.
+  """
+  unreadConversationCount: Int!
   "Unhandled message requests to the viewer, most recent first."
   messageRequests(first: Int, after: String): MessageRequestConnection!
   "Whether the viewer may message a user now, without sending anything."
@@ -2157,22 +2451,22 @@ type Mutation {
   block(userId: ID!): User!
   "Lift a block."
   unblock(userId: ID!): User!
-  "Change who may send the viewer direct messages."
+  "Change who may send the viewer direct messages. Returns the settings with their usual ID."
   updatePrivacySettings(input: UpdatePrivacySettingsInput!): PrivacySettings!
   "Publish a video."
   publishVideo(input: PublishVideoInput!): Video!
   "Change the visibility of one of the viewer's videos."
   updateVideo(input: UpdateVideoInput!): Video!
-  "Delete one of the viewer's videos. Messages that shared it show it as unavailable. Returns its ID."
-  deleteVideo(id: ID!): ID!
+  "Delete one of the viewer's videos. Messages that shared it show it as unavailable."
+  deleteVideo(id: ID!): DeleteVideoPayload!
   "Send a direct message."
   sendMessage(input: SendMessageInput!): SendMessagePayload!
   "Accept a message request: the conversation moves to the inbox for both sides."
-  acceptMessageRequest(requestId: ID!): Conversation!
-  "Delete a message request. The sender is not told. Returns its ID."
-  deleteMessageRequest(requestId: ID!): ID!
+  acceptMessageRequest(requestId: ID!): AcceptMessageRequestPayload!
+  "Delete a message request. The sender is not told."
+  deleteMessageRequest(requestId: ID!): DeleteMessageRequestPayload!
   "Report a message request: it is removed like a delete, and optionally the sender is blocked."
-  reportMessageRequest(input: ReportMessageRequestInput!): Report!
+  reportMessageRequest(input: ReportMessageRequestInput!): ReportMessageRequestPayload!
   "Mark every message in a conversation as read."
   markConversationRead(conversationId: ID!): Conversation!
   """
@@ -2238,6 +2532,18 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AcceptMessageRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "removedRequestId":
+		return ec.fieldContext_AcceptMessageRequestPayload_removedRequestId(ctx, field)
+	case "conversation":
+		return ec.fieldContext_AcceptMessageRequestPayload_conversation(ctx, field)
+	case "conversationEdge":
+		return ec.fieldContext_AcceptMessageRequestPayload_conversationEdge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcceptMessageRequestPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -2307,6 +2613,12 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_readReceipts(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Conversation_createdAt(ctx, field)
+	case "viewerCanSend":
+		return ec.fieldContext_Conversation_viewerCanSend(ctx, field)
+	case "viewerCannotSendReason":
+		return ec.fieldContext_Conversation_viewerCannotSendReason(ctx, field)
+	case "messageRequest":
+		return ec.fieldContext_Conversation_messageRequest(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
@@ -2331,6 +2643,26 @@ func (ec *executionContext) childFields_ConversationEdge(ctx context.Context, fi
 		return ec.fieldContext_ConversationEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConversationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteMessageRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "removedRequestId":
+		return ec.fieldContext_DeleteMessageRequestPayload_removedRequestId(ctx, field)
+	case "removedConversationId":
+		return ec.fieldContext_DeleteMessageRequestPayload_removedConversationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteMessageRequestPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteVideoPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedVideoId":
+		return ec.fieldContext_DeleteVideoPayload_deletedVideoId(ctx, field)
+	case "owner":
+		return ec.fieldContext_DeleteVideoPayload_owner(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteVideoPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_FacebookLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2455,6 +2787,8 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 
 func (ec *executionContext) childFields_PrivacySettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_PrivacySettings_id(ctx, field)
 	case "directMessagePolicy":
 		return ec.fieldContext_PrivacySettings_directMessagePolicy(ctx, field)
 	}
@@ -2487,6 +2821,20 @@ func (ec *executionContext) childFields_Report(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Report", field.Name)
 }
 
+func (ec *executionContext) childFields_ReportMessageRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "report":
+		return ec.fieldContext_ReportMessageRequestPayload_report(ctx, field)
+	case "removedRequestId":
+		return ec.fieldContext_ReportMessageRequestPayload_removedRequestId(ctx, field)
+	case "removedConversationId":
+		return ec.fieldContext_ReportMessageRequestPayload_removedConversationId(ctx, field)
+	case "sender":
+		return ec.fieldContext_ReportMessageRequestPayload_sender(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportMessageRequestPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "message":
@@ -2495,6 +2843,10 @@ func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, 
 		return ec.fieldContext_SendMessagePayload_conversation(ctx, field)
 	case "delivery":
 		return ec.fieldContext_SendMessagePayload_delivery(ctx, field)
+	case "messageEdge":
+		return ec.fieldContext_SendMessagePayload_messageEdge(ctx, field)
+	case "conversationEdge":
+		return ec.fieldContext_SendMessagePayload_conversationEdge(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SendMessagePayload", field.Name)
 }
@@ -2545,6 +2897,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_suggestionReasons(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_User_createdAt(ctx, field)
+	case "privacySettings":
+		return ec.fieldContext_User_privacySettings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -3367,6 +3721,93 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _AcceptMessageRequestPayload_removedRequestId(ctx context.Context, field graphql.CollectedField, obj *model.AcceptMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptMessageRequestPayload_removedRequestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedRequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptMessageRequestPayload_removedRequestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AcceptMessageRequestPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AcceptMessageRequestPayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.AcceptMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptMessageRequestPayload_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptMessageRequestPayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptMessageRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AcceptMessageRequestPayload_conversationEdge(ctx context.Context, field graphql.CollectedField, obj *model.AcceptMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptMessageRequestPayload_conversationEdge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversationEdge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Edge[models.ConversationView]) graphql.Marshaler {
+			return ec.marshalNConversationEdge2ᚖdmgraphᚋmodelsᚐEdge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptMessageRequestPayload_conversationEdge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptMessageRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3677,8 +4118,8 @@ func (ec *executionContext) _Change_privacySettings(ctx context.Context, field g
 			return ec.Resolvers.Change().PrivacySettings(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
-			return ec.marshalOPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *models.PrivacySettings) graphql.Marshaler {
+			return ec.marshalOPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivacySettings(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4030,6 +4471,84 @@ func (ec *executionContext) fieldContext_Conversation_createdAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Conversation_viewerCanSend(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_viewerCanSend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().ViewerCanSend(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_viewerCanSend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Conversation_viewerCannotSendReason(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_viewerCannotSendReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().ViewerCannotSendReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+			return ec.marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_viewerCannotSendReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "RefusalReason")
+}
+
+func (ec *executionContext) _Conversation_messageRequest(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_messageRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().MessageRequest(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.MessageRequest) graphql.Marshaler {
+			return ec.marshalOMessageRequest2ᚖdmgraphᚋmodelsᚐMessageRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_messageRequest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.ConversationView]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4167,6 +4686,107 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteMessageRequestPayload_removedRequestId(ctx context.Context, field graphql.CollectedField, obj *model.DeleteMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteMessageRequestPayload_removedRequestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedRequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteMessageRequestPayload_removedRequestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteMessageRequestPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeleteMessageRequestPayload_removedConversationId(ctx context.Context, field graphql.CollectedField, obj *model.DeleteMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteMessageRequestPayload_removedConversationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedConversationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteMessageRequestPayload_removedConversationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteMessageRequestPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeleteVideoPayload_deletedVideoId(ctx context.Context, field graphql.CollectedField, obj *model.DeleteVideoPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteVideoPayload_deletedVideoId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedVideoID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteVideoPayload_deletedVideoId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteVideoPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeleteVideoPayload_owner(ctx context.Context, field graphql.CollectedField, obj *model.DeleteVideoPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteVideoPayload_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteVideoPayload_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteVideoPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4629,15 +5249,15 @@ func (ec *executionContext) _MessagePermission_reason(ctx context.Context, field
 			return obj.Reason, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+			return ec.marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_MessagePermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessagePermission", field, false, false, "String")
+	return graphql.NewScalarFieldContext("MessagePermission", field, false, false, "RefusalReason")
 }
 
 func (ec *executionContext) _MessageRequest_id(ctx context.Context, field graphql.CollectedField, obj *models.MessageRequest) (ret graphql.Marshaler) {
@@ -5247,8 +5867,8 @@ func (ec *executionContext) _Mutation_updatePrivacySettings(ctx context.Context,
 			return ec.Resolvers.Mutation().UpdatePrivacySettings(ctx, fc.Args["input"].(model.UpdatePrivacySettingsInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
-			return ec.marshalNPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *models.PrivacySettings) graphql.Marshaler {
+			return ec.marshalNPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivacySettings(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5379,8 +5999,8 @@ func (ec *executionContext) _Mutation_deleteVideo(ctx context.Context, field gra
 			return ec.Resolvers.Mutation().DeleteVideo(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteVideoPayload) graphql.Marshaler {
+			return ec.marshalNDeleteVideoPayload2ᚖdmgraphᚋgraphᚋmodelᚐDeleteVideoPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5393,7 +6013,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteVideo(ctx context.Contex
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type ID does not have child fields")
+			return ec.childFields_DeleteVideoPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -5467,8 +6087,8 @@ func (ec *executionContext) _Mutation_acceptMessageRequest(ctx context.Context, 
 			return ec.Resolvers.Mutation().AcceptMessageRequest(ctx, fc.Args["requestId"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
-			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AcceptMessageRequestPayload) graphql.Marshaler {
+			return ec.marshalNAcceptMessageRequestPayload2ᚖdmgraphᚋgraphᚋmodelᚐAcceptMessageRequestPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5481,7 +6101,7 @@ func (ec *executionContext) fieldContext_Mutation_acceptMessageRequest(ctx conte
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
+			return ec.childFields_AcceptMessageRequestPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -5511,8 +6131,8 @@ func (ec *executionContext) _Mutation_deleteMessageRequest(ctx context.Context, 
 			return ec.Resolvers.Mutation().DeleteMessageRequest(ctx, fc.Args["requestId"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteMessageRequestPayload) graphql.Marshaler {
+			return ec.marshalNDeleteMessageRequestPayload2ᚖdmgraphᚋgraphᚋmodelᚐDeleteMessageRequestPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5525,7 +6145,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteMessageRequest(ctx conte
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type ID does not have child fields")
+			return ec.childFields_DeleteMessageRequestPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -5555,8 +6175,8 @@ func (ec *executionContext) _Mutation_reportMessageRequest(ctx context.Context, 
 			return ec.Resolvers.Mutation().ReportMessageRequest(ctx, fc.Args["input"].(model.ReportMessageRequestInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *models.Report) graphql.Marshaler {
-			return ec.marshalNReport2ᚖdmgraphᚋmodelsᚐReport(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReportMessageRequestPayload) graphql.Marshaler {
+			return ec.marshalNReportMessageRequestPayload2ᚖdmgraphᚋgraphᚋmodelᚐReportMessageRequestPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5569,7 +6189,7 @@ func (ec *executionContext) fieldContext_Mutation_reportMessageRequest(ctx conte
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Report(ctx, field)
+			return ec.childFields_ReportMessageRequestPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -5944,7 +6564,30 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
-func (ec *executionContext) _PrivacySettings_directMessagePolicy(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+func (ec *executionContext) _PrivacySettings_id(ctx context.Context, field graphql.CollectedField, obj *models.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrivacySettings().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, true, true, "ID")
+}
+
+func (ec *executionContext) _PrivacySettings_directMessagePolicy(ctx context.Context, field graphql.CollectedField, obj *models.PrivacySettings) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6099,8 +6742,8 @@ func (ec *executionContext) _Query_privacySettings(ctx context.Context, field gr
 			return ec.Resolvers.Query().PrivacySettings(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
-			return ec.marshalNPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *models.PrivacySettings) graphql.Marshaler {
+			return ec.marshalNPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivacySettings(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6205,6 +6848,29 @@ func (ec *executionContext) fieldContext_Query_conversation(ctx context.Context,
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_unreadConversationCount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_unreadConversationCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().UnreadConversationCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_unreadConversationCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Query_messageRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -6770,6 +7436,116 @@ func (ec *executionContext) fieldContext_Report_createdAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Report", field, false, false, "Time")
 }
 
+func (ec *executionContext) _ReportMessageRequestPayload_report(ctx context.Context, field graphql.CollectedField, obj *model.ReportMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportMessageRequestPayload_report(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Report, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Report) graphql.Marshaler {
+			return ec.marshalNReport2ᚖdmgraphᚋmodelsᚐReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportMessageRequestPayload_report(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportMessageRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Report(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportMessageRequestPayload_removedRequestId(ctx context.Context, field graphql.CollectedField, obj *model.ReportMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportMessageRequestPayload_removedRequestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedRequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportMessageRequestPayload_removedRequestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportMessageRequestPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportMessageRequestPayload_removedConversationId(ctx context.Context, field graphql.CollectedField, obj *model.ReportMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportMessageRequestPayload_removedConversationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedConversationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportMessageRequestPayload_removedConversationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportMessageRequestPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReportMessageRequestPayload_sender(ctx context.Context, field graphql.CollectedField, obj *model.ReportMessageRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportMessageRequestPayload_sender(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sender, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportMessageRequestPayload_sender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportMessageRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SendMessagePayload_message(ctx context.Context, field graphql.CollectedField, obj *models.SendResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6855,6 +7631,70 @@ func (ec *executionContext) _SendMessagePayload_delivery(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_SendMessagePayload_delivery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SendMessagePayload", field, false, false, "Delivery")
+}
+
+func (ec *executionContext) _SendMessagePayload_messageEdge(ctx context.Context, field graphql.CollectedField, obj *models.SendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendMessagePayload_messageEdge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SendMessagePayload().MessageEdge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Edge[models.Message]) graphql.Marshaler {
+			return ec.marshalNMessageEdge2ᚖdmgraphᚋmodelsᚐEdge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendMessagePayload_messageEdge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SendMessagePayload",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SendMessagePayload_conversationEdge(ctx context.Context, field graphql.CollectedField, obj *models.SendResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendMessagePayload_conversationEdge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SendMessagePayload().ConversationEdge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Edge[models.ConversationView]) graphql.Marshaler {
+			return ec.marshalNConversationEdge2ᚖdmgraphᚋmodelsᚐEdge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendMessagePayload_conversationEdge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SendMessagePayload",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationEdge(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SetPhoneNumberPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SetPhoneNumberPayload) (ret graphql.Marshaler) {
@@ -7375,6 +8215,38 @@ func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "Time")
+}
+
+func (ec *executionContext) _User_privacySettings(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_privacySettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().PrivacySettings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.PrivacySettings) graphql.Marshaler {
+			return ec.marshalOPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivacySettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_privacySettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacySettings(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.User]) (ret graphql.Marshaler) {
@@ -9260,6 +10132,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Report(ctx, sel, obj)
+	case *models.PrivacySettings:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PrivacySettings(ctx, sel, obj)
 	case *models.MessageRequest:
 		if obj == nil {
 			return graphql.Null
@@ -9287,6 +10164,49 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var acceptMessageRequestPayloadImplementors = []string{"AcceptMessageRequestPayload"}
+
+func (ec *executionContext) _AcceptMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptMessageRequestPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, acceptMessageRequestPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AcceptMessageRequestPayload")
+		case "removedRequestId":
+			out.Values[i] = ec._AcceptMessageRequestPayload_removedRequestId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversation":
+			out.Values[i] = ec._AcceptMessageRequestPayload_conversation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversationEdge":
+			out.Values[i] = ec._AcceptMessageRequestPayload_conversationEdge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var authPayloadImplementors = []string{"AuthPayload"}
 
@@ -9518,6 +10438,24 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "viewerCanSend":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_viewerCanSend(ctx, field, obj)
+				})
+		case "viewerCannotSendReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_viewerCannotSendReason(ctx, field, obj)
+				})
+		case "messageRequest":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_messageRequest(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9597,6 +10535,82 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 			}
 		case "node":
 			out.Values[i] = ec._ConversationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteMessageRequestPayloadImplementors = []string{"DeleteMessageRequestPayload"}
+
+func (ec *executionContext) _DeleteMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteMessageRequestPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteMessageRequestPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteMessageRequestPayload")
+		case "removedRequestId":
+			out.Values[i] = ec._DeleteMessageRequestPayload_removedRequestId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedConversationId":
+			out.Values[i] = ec._DeleteMessageRequestPayload_removedConversationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteVideoPayloadImplementors = []string{"DeleteVideoPayload"}
+
+func (ec *executionContext) _DeleteVideoPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteVideoPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteVideoPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteVideoPayload")
+		case "deletedVideoId":
+			out.Values[i] = ec._DeleteVideoPayload_deletedVideoId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "owner":
+			out.Values[i] = ec._DeleteVideoPayload_owner(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10236,9 +11250,9 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
-var privacySettingsImplementors = []string{"PrivacySettings"}
+var privacySettingsImplementors = []string{"PrivacySettings", "Node"}
 
-func (ec *executionContext) _PrivacySettings(ctx context.Context, sel ast.SelectionSet, obj *model.PrivacySettings) graphql.Marshaler {
+func (ec *executionContext) _PrivacySettings(ctx context.Context, sel ast.SelectionSet, obj *models.PrivacySettings) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, privacySettingsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10247,10 +11261,16 @@ func (ec *executionContext) _PrivacySettings(ctx context.Context, sel ast.Select
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("PrivacySettings")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrivacySettings_id(ctx, field, obj)
+				})
 		case "directMessagePolicy":
 			out.Values[i] = ec._PrivacySettings_directMessagePolicy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10323,6 +11343,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_conversation(ctx, field)
+				})
+		case "unreadConversationCount":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_unreadConversationCount(ctx, field)
 				})
 		case "messageRequests":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -10491,6 +11517,54 @@ func (ec *executionContext) _Report(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var reportMessageRequestPayloadImplementors = []string{"ReportMessageRequestPayload"}
+
+func (ec *executionContext) _ReportMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReportMessageRequestPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportMessageRequestPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportMessageRequestPayload")
+		case "report":
+			out.Values[i] = ec._ReportMessageRequestPayload_report(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedRequestId":
+			out.Values[i] = ec._ReportMessageRequestPayload_removedRequestId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedConversationId":
+			out.Values[i] = ec._ReportMessageRequestPayload_removedConversationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sender":
+			out.Values[i] = ec._ReportMessageRequestPayload_sender(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sendMessagePayloadImplementors = []string{"SendMessagePayload"}
 
 func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.SelectionSet, obj *models.SendResult) graphql.Marshaler {
@@ -10505,18 +11579,30 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 		case "message":
 			out.Values[i] = ec._SendMessagePayload_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conversation":
 			out.Values[i] = ec._SendMessagePayload_conversation(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "delivery":
 			out.Values[i] = ec._SendMessagePayload_delivery(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "messageEdge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SendMessagePayload_messageEdge(ctx, field, obj)
+				})
+		case "conversationEdge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SendMessagePayload_conversationEdge(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10714,6 +11800,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "privacySettings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_privacySettings(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11235,6 +12327,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAcceptMessageRequestPayload2ᚖdmgraphᚋgraphᚋmodelᚐAcceptMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, v *model.AcceptMessageRequestPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AcceptMessageRequestPayload!")
+		return graphql.Null
+	}
+	return ec._AcceptMessageRequestPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuthPayload2ᚖdmgraphᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
@@ -11371,6 +12471,22 @@ func (ec *executionContext) unmarshalNDate2dmgraphᚋmodelsᚐDate(ctx context.C
 
 func (ec *executionContext) marshalNDate2dmgraphᚋmodelsᚐDate(ctx context.Context, sel ast.SelectionSet, v models.Date) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDeleteMessageRequestPayload2ᚖdmgraphᚋgraphᚋmodelᚐDeleteMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteMessageRequestPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteMessageRequestPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteMessageRequestPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeleteVideoPayload2ᚖdmgraphᚋgraphᚋmodelᚐDeleteVideoPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteVideoPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteVideoPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteVideoPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDelivery2dmgraphᚋmodelsᚐDelivery(ctx context.Context, v any) (models.Delivery, error) {
@@ -11530,7 +12646,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖdmgraphᚋmodelsᚐPageInfo(ctx 
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+func (ec *executionContext) marshalNPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *models.PrivacySettings) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PrivacySettings!")
 		return graphql.Null
@@ -11583,6 +12699,14 @@ func (ec *executionContext) marshalNReport2ᚖdmgraphᚋmodelsᚐReport(ctx cont
 func (ec *executionContext) unmarshalNReportMessageRequestInput2dmgraphᚋgraphᚋmodelᚐReportMessageRequestInput(ctx context.Context, v any) (model.ReportMessageRequestInput, error) {
 	res, err := ec.unmarshalInputReportMessageRequestInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportMessageRequestPayload2ᚖdmgraphᚋgraphᚋmodelᚐReportMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReportMessageRequestPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReportMessageRequestPayload!")
+		return graphql.Null
+	}
+	return ec._ReportMessageRequestPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReportReason2dmgraphᚋmodelsᚐReportReason(ctx context.Context, v any) (models.ReportReason, error) {
@@ -12103,11 +13227,27 @@ func (ec *executionContext) marshalONode2dmgraphᚋmodelsᚐNode(ctx context.Con
 	return ec._Node(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPrivacySettings2ᚖdmgraphᚋgraphᚋmodelᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+func (ec *executionContext) marshalOPrivacySettings2ᚖdmgraphᚋmodelsᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *models.PrivacySettings) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._PrivacySettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx context.Context, v any) (*model.RefusalReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RefusalReason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx context.Context, sel ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

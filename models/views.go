@@ -48,6 +48,14 @@ func CanSeeVideo(viewerID int64, v *Video, owner Relation) bool {
 	}
 }
 
+// SendPermission is what the send rules say of a would-be text message:
+// where it would land, or the refusal.
+type SendPermission struct {
+	Delivery Delivery
+	// Refusal is nil when the message would be accepted.
+	Refusal *Error
+}
+
 // SendResult is what sending a message produced.
 type SendResult struct {
 	Message      *Message
@@ -122,6 +130,14 @@ func (*ConversationView) IsNode() {}
 func (*Message) IsNode()          {}
 func (*MessageRequest) IsNode()   {}
 func (*Report) IsNode()           {}
+func (*PrivacySettings) IsNode()  {}
+
+// PrivacySettings are one user's settings, a node of their own so that a
+// normalized cache keeps one copy per user.
+type PrivacySettings struct {
+	UserID              int64
+	DirectMessagePolicy DirectMessagePolicy
+}
 
 // SendParams is a validated message from SenderID to RecipientID.
 type SendParams struct {

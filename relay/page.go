@@ -16,6 +16,9 @@ type Args struct {
 	Limit    int
 	After    int64 // exclusive key bound, forward
 	Before   int64 // exclusive key bound, backward
+	// Snapshot, for the inbox, is the newest key the client has seen
+	// (InboxCursor).
+	Snapshot int64
 }
 
 // Forward checks forward-only pagination arguments.
@@ -61,6 +64,11 @@ func Both(first *int, after *string, last *int, before *string) (Args, error) {
 // direction; key gives each item's cursor key. The extra item only tells
 // whether there is more.
 func Connection[T any](args Args, items []*T, key func(*T) int64) *models.Connection[T] {
+	return ConnectionOf(args, items, func(it *T) string { return Cursor(key(it)) })
+}
+
+// ConnectionOf is Connection with cursors of any form.
+func ConnectionOf[T any](args Args, items []*T, cursor func(*T) string) *models.Connection[T] {
 	more := len(items) > args.Limit
 	if more {
 		items = items[:args.Limit]
@@ -73,7 +81,7 @@ func Connection[T any](args Args, items []*T, key func(*T) int64) *models.Connec
 	}
 	c := &models.Connection[T]{Edges: make([]*models.Edge[T], len(items)), PageInfo: &models.PageInfo{}}
 	for i, it := range items {
-		c.Edges[i] = &models.Edge[T]{Cursor: Cursor(key(it)), Node: it}
+		c.Edges[i] = &models.Edge[T]{Cursor: cursor(it), Node: it}
 	}
 	if len(c.Edges) > 0 {
 		c.PageInfo.StartCursor = &c.Edges[0].Cursor

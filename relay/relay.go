@@ -18,6 +18,8 @@ const (
 	KindMessage        = "Message"
 	KindMessageRequest = "MessageRequest"
 	KindReport         = "Report"
+	// KindPrivacySettings numbers a user's settings by the user's ID.
+	KindPrivacySettings = "PrivacySettings"
 )
 
 var enc = base64.RawURLEncoding.Strict() // one spelling per ID: no stray trailing bits
@@ -33,23 +35,38 @@ func ID(kind string, id int64) string {
 // Parse splits a global ID into its kind and number. ok is false for anything
 // that is not an ID we made.
 func Parse(gid string) (kind string, id int64, ok bool) {
-	if len(gid) == 0 || len(gid) > maxEncoded {
+	raw, ok := decodeCanonical(gid)
+	if !ok {
 		return "", 0, false
 	}
-	raw, err := enc.DecodeString(gid)
-	if err != nil || enc.EncodeToString(raw) != gid {
-		// The decoder skips newlines; only the one canonical spelling counts.
-		return "", 0, false
-	}
-	kind, num, found := strings.Cut(string(raw), ":")
+	kind, num, found := strings.Cut(raw, ":")
 	if !found || kind == "" {
 		return "", 0, false
 	}
-	id, err = strconv.ParseInt(num, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != num {
+	id, ok = positive(num)
+	if !ok {
 		return "", 0, false
 	}
 	return kind, id, true
+}
+
+// decodeCanonical decodes s, which must be the one spelling of its bytes.
+func decodeCanonical(s string) (string, bool) {
+	if len(s) == 0 || len(s) > maxEncoded {
+		return "", false
+	}
+	raw, err := enc.DecodeString(s)
+	if err != nil || enc.EncodeToString(raw) != s {
+		// The decoder skips newlines; only the one canonical spelling counts.
+		return "", false
+	}
+	return string(raw), true
+}
+
+// positive parses a positive number written without sign or leading zeros.
+func positive(num string) (int64, bool) {
+	n, err := strconv.ParseInt(num, 10, 64)
+	return n, err == nil && n > 0 && strconv.FormatInt(n, 10) == num
 }
 
 // Decode returns the number in a global ID of the wanted kind. An ID that
@@ -63,8 +80,11 @@ func Decode(kind, gid string) (int64, error) {
 }
 
 func kindWords(kind string) string {
-	if kind == KindMessageRequest {
+	switch kind {
+	case KindMessageRequest:
 		return "message request"
+	case KindPrivacySettings:
+		return "privacy settings"
 	}
 	return kind
 }
@@ -105,4 +125,9 @@ func ParsePosition(p string) (int64, error) {
 		return 0, models.Invalid("the position %q is not valid", truncate(p, 40))
 	}
 	return id, nil
+}
+
+// MessageEdge is a message as an edge of its conversation's messages.
+func MessageEdge(m *models.Message) *models.MessageEdge {
+	return &models.MessageEdge{Cursor: Cursor(m.ID), Node: m}
 }

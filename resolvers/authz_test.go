@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"dmgraph/relay"
 )
 
 // The authorization matrix: every Query, Mutation and Subscription field of
@@ -58,6 +60,39 @@ func azCanMessage(role string, data json.RawMessage) string {
 	return ""
 }
 
+// azBlockedCannotSend checks that the blocked user learns no more than
+// sendMessage tells them: BLOCKED, and no request.
+func azBlockedCannotSend(_ string, data json.RawMessage) string {
+	var out struct {
+		Conversation struct {
+			ViewerCanSend          bool
+			ViewerCannotSendReason string
+			MessageRequest         *struct{ ID string }
+		}
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return err.Error()
+	}
+	if c := out.Conversation; c.ViewerCanSend || c.ViewerCannotSendReason != "BLOCKED" || c.MessageRequest != nil {
+		return fmt.Sprintf("conversation = %+v, want no send, BLOCKED, no request", c)
+	}
+	return ""
+}
+
+// azOwnSettings checks that a user's privacySettings show to that user alone.
+func azOwnSettings(role string, data json.RawMessage) string {
+	var out struct {
+		User struct{ PrivacySettings *struct{ ID string } }
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return err.Error()
+	}
+	if seen := out.User.PrivacySettings != nil; seen != (role == "owner") {
+		return fmt.Sprintf("privacySettings seen: %v", seen)
+	}
+	return ""
+}
+
 // Shorthands for the common rows.
 const (
 	azSelf    = "anonymous=UNAUTHENTICATED owner=OK participant=OK stranger=OK blocked=OK minor=OK"
@@ -72,12 +107,23 @@ const azNoCode = "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/NO_CODE partici
 
 var azMatrix = map[string][]azCase{
 	// Queries.
-	"me":              {{op: `{ me { id username } }`, rows: "anonymous=NULL owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
-	"user":            {{op: `query($user: ID!) { user(id: $user) { id username } }`, rows: azSelf}},
+	"me": {{op: `{ me { id username } }`, rows: "anonymous=NULL owner=OK participant=OK stranger=OK blocked=OK minor=OK"}},
+	"user": {
+		{op: `query($user: ID!) { user(id: $user) { id username } }`, rows: azSelf},
+		{op: `query($user: ID!) { user(id: $user) { privacySettings { id directMessagePolicy } } }`, rows: azSelf, check: azOwnSettings},
+	},
 	"privacySettings": {{op: `{ privacySettings { directMessagePolicy } }`, rows: azSelf}},
 	"conversations":   {{op: `{ conversations { totalCount edges { node { id lastMessage { text } } } } }`, rows: azSelf}},
 	"messageRequests": {{op: `{ messageRequests { totalCount edges { node { id lastMessage { text } } } } }`, rows: azSelf}},
-	"conversation":    {{op: `query($conv: ID!) { conversation(id: $conv) { id messages { edges { node { text } } } } }`, rows: azMembers}},
+	"conversation": {
+		{op: `query($conv: ID!) { conversation(id: $conv) { id messages { edges { node { text } } } } }`, rows: azMembers},
+		{op: `query($conv: ID!) { conversation(id: $conv) { viewerCanSend viewerCannotSendReason messageRequest { id } } }`, rows: azMembers},
+		// The blocked user still sees the conversation they started, and
+		// that they can't send: what sendMessage would tell them anyway.
+		{op: `query($bconv: ID!) { conversation(id: $bconv) { viewerCanSend viewerCannotSendReason messageRequest { id } } }`,
+			rows: "anonymous=UNAUTHENTICATED owner=NOT_FOUND participant=NOT_FOUND stranger=NOT_FOUND blocked=OK minor=NOT_FOUND", check: azBlockedCannotSend},
+	},
+	"unreadConversationCount": {{op: `{ unreadConversationCount }`, rows: azSelf}},
 	"node": {
 		{op: `query($conv: ID!) { node(id: $conv) { id ... on Conversation { lastMessage { text } } } }`, rows: azMembers},
 		{op: `query($msg: ID!) { node(id: $msg) { id ... on Message { text } } }`, rows: azMembers},
@@ -86,6 +132,7 @@ var azMatrix = map[string][]azCase{
 		{op: `query($video: ID!) { node(id: $video) { id ... on Video { url } } }`, rows: azMembers},
 		{op: `query($user: ID!) { node(id: $user) { id ... on User { username } } }`,
 			rows: azSelf},
+		{op: `query($settings: ID!) { node(id: $settings) { id ... on PrivacySettings { directMessagePolicy } } }`, rows: azOwner},
 	},
 	"canMessage":       {{op: `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`, rows: azSelf, check: azCanMessage}},
 	"followers":        {{op: `query($user: ID!) { followers(userId: $user) { totalCount } }`, rows: azSelf}},
@@ -110,7 +157,7 @@ var azMatrix = map[string][]azCase{
 	"publishVideo": {{op: `mutation { publishVideo(input: {caption: "mine", url: "https://v.example/mine.mp4"}) { id } }`, rows: azSelf}},
 	"updateVideo": {{op: `mutation($video: ID!) { updateVideo(input: {id: $video, visibility: PUBLIC}) { id } }`,
 		rows: "anonymous=UNAUTHENTICATED owner=OK participant=FORBIDDEN/NOT_OWNER stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
-	"deleteVideo": {{op: `mutation($video: ID!) { deleteVideo(id: $video) }`,
+	"deleteVideo": {{op: `mutation($video: ID!) { deleteVideo(id: $video) { deletedVideoId } }`,
 		rows: "anonymous=UNAUTHENTICATED owner=OK participant=FORBIDDEN/NOT_OWNER stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
 	"sendMessage": {
 		{op: `mutation($user: ID!) { sendMessage(input: {recipientId: $user, text: "hi"}) { delivery } }`,
@@ -121,9 +168,9 @@ var azMatrix = map[string][]azCase{
 		{op: `mutation($bconv: ID!) { sendMessage(input: {conversationId: $bconv, text: "hi"}) { delivery } }`,
 			rows: "anonymous=UNAUTHENTICATED owner=NOT_FOUND participant=NOT_FOUND stranger=NOT_FOUND blocked=FORBIDDEN/BLOCKED minor=NOT_FOUND"},
 	},
-	"acceptMessageRequest":  {{op: `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { id } }`, kind: "req", rows: azOwner}},
-	"deleteMessageRequest":  {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) }`, kind: "req", rows: azOwner}},
-	"reportMessageRequest":  {{op: `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { id } }`, kind: "req", rows: azOwner}},
+	"acceptMessageRequest":  {{op: `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { conversation { id } } }`, kind: "req", rows: azOwner}},
+	"deleteMessageRequest":  {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) { removedRequestId } }`, kind: "req", rows: azOwner}},
+	"reportMessageRequest":  {{op: `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { report { id } } }`, kind: "req", rows: azOwner}},
 	"markConversationRead":  {{op: `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`, rows: azMembers}},
 	"setPhoneNumber":        {{op: `mutation($phone: String!) { setPhoneNumber(input: {phoneNumber: $phone}) { expiresAt } }`, rows: azSelf}},
 	"verifyPhoneNumber":     {{op: `mutation { verifyPhoneNumber(code: "123456") { id } }`, rows: azNoCode}},
@@ -246,8 +293,15 @@ func azSetup(t *testing.T, e *env) *azWorld {
 		reqSecret:  {owner.Token, requester.Token},
 	}
 	w.vars = map[string]any{"user": owner.ID, "owner": owner.Name, "conv": inConv.ConversationID,
-		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID, "bconv": beforeBlock.ConversationID}
+		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID, "bconv": beforeBlock.ConversationID,
+		"settings": azSettingsID(owner)}
 	return w
+}
+
+// azSettingsID is the global ID of u's privacy settings.
+func azSettingsID(u user) string {
+	_, id, _ := relay.Parse(u.ID)
+	return relay.ID(relay.KindPrivacySettings, id)
 }
 
 // actor is who plays role for a case of kind.

@@ -132,11 +132,11 @@ func (r *changeResolver) User(ctx context.Context, c *models.Change) (*models.Us
 	return optional(loadUser(ctx, c.OtherUserID))
 }
 
-func (r *changeResolver) PrivacySettings(ctx context.Context, c *models.Change) (*model.PrivacySettings, error) {
+func (r *changeResolver) PrivacySettings(ctx context.Context, c *models.Change) (*models.PrivacySettings, error) {
 	if c.Kind != models.ChangeSettingsUpdated {
 		return nil, nil
 	}
-	return (&queryResolver{r.Resolver}).PrivacySettings(ctx)
+	return privacySettings(ctx, r.svc)
 }
 
 // optionalID is the global ID of id, or nil for 0.

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 
+	"dmgraph/graph/model"
 	"dmgraph/models"
 	"dmgraph/relay"
 )
@@ -77,4 +78,41 @@ func (r *conversationResolver) ReadReceipts(ctx context.Context, c *models.Conve
 		others = append(others, m)
 	}
 	return others, nil
+}
+
+func (r *conversationResolver) ViewerCanSend(ctx context.Context, c *models.ConversationView) (bool, error) {
+	p, err := sendPermission(ctx, c)
+	return err == nil && p.Refusal == nil, err
+}
+
+func (r *conversationResolver) ViewerCannotSendReason(ctx context.Context, c *models.ConversationView) (*model.RefusalReason, error) {
+	p, err := sendPermission(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return reasonOf(p.Refusal), nil
+}
+
+// sendPermission is what the send rules say of the viewer's next text
+// message to the conversation's other member.
+func sendPermission(ctx context.Context, c *models.ConversationView) (models.SendPermission, error) {
+	members, err := loadMembers(ctx, c.ID)
+	if err != nil {
+		return models.SendPermission{}, err
+	}
+	for _, m := range members {
+		if m.UserID != c.Member.UserID {
+			return load(ctx, loadersFrom(ctx).permissions, m.UserID, "user")
+		}
+	}
+	return models.SendPermission{}, models.NotFound("conversation")
+}
+
+// MessageRequest is the viewer's open request in the conversation. Only its
+// recipient has one: the sender's side is PENDING.
+func (r *conversationResolver) MessageRequest(ctx context.Context, c *models.ConversationView) (*models.MessageRequest, error) {
+	if c.Status() != models.StatusRequest {
+		return nil, nil
+	}
+	return optional(load(ctx, loadersFrom(ctx).openRequests, c.ID, "message request"))
 }

@@ -31,7 +31,7 @@ func TestHostileStringInputs(t *testing.T) {
 			func(s string) map[string]any { return map[string]any{"s": s} }},
 		{"video url", alice.Token, `mutation($s: String!) { publishVideo(input: {caption: "c", url: $s}) { id } }`,
 			func(s string) map[string]any { return map[string]any{"s": "https://v.example/" + s} }},
-		{"report details", bob.Token, `mutation($s: String!, $r: ID!) { reportMessageRequest(input: {requestId: $r, reason: OTHER, details: $s}) { id } }`,
+		{"report details", bob.Token, `mutation($s: String!, $r: ID!) { reportMessageRequest(input: {requestId: $r, reason: OTHER, details: $s}) { report { id } } }`,
 			func(s string) map[string]any { return map[string]any{"s": s, "r": reqID} }},
 		{"phone number", alice.Token, `mutation($s: String!) { setPhoneNumber(input: {phoneNumber: $s, region: "FR"}) { expiresAt } }`,
 			func(s string) map[string]any { return map[string]any{"s": "+336123" + s} }},

@@ -34,11 +34,18 @@ type loaders struct {
 	suggested *dataloadgen.Loader[int64, []models.SuggestionReason]
 	pages     *dataloadgen.Loader[pageKey, *models.MessageConnection]
 	counts    *dataloadgen.Loader[int64, int]
+	// permissions are the send rules' answers, by recipient.
+	permissions *dataloadgen.Loader[int64, models.SendPermission]
+	// openRequests are the viewer's open requests, by conversation.
+	openRequests *dataloadgen.Loader[int64, *models.MessageRequest]
 
 	// Set by list resolvers whose items ask for follow state: the members and
 	// videos loaders then queue their users' relations before they return,
 	// so those keys form one batch before any item resolver wakes up.
 	memberRelations, ownerRelations atomic.Bool
+	// Set by list resolvers whose items ask whether the viewer may send: the
+	// members loader then queues the other members' permissions likewise.
+	memberPermissions atomic.Bool
 }
 
 // timed ends a loader's reads at deadline. A query's reads already end with
@@ -65,22 +72,27 @@ func newLoaders(svc *dm.Service, d time.Time) *loaders {
 		suggested: dataloadgen.NewMappedLoader(timed(d, svc.Suggestions), w),
 		pages:     dataloadgen.NewMappedLoader(timed(d, messagePages(svc)), w),
 		counts:    dataloadgen.NewMappedLoader(timed(d, svc.MessageCounts), w),
+
+		permissions:  dataloadgen.NewMappedLoader(timed(d, svc.SendPermissions), w),
+		openRequests: dataloadgen.NewMappedLoader(timed(d, svc.OpenRequests), w),
 	}
-	// These two prime the relations loader with the caller's context, not
-	// the timed one, which ends when their own read returns.
+	// These two prime other loaders (relations, permissions) with the
+	// caller's context, not the timed one, which ends when their own read
+	// returns.
 	members, videos := timed(d, svc.Members), timed(d, svc.Videos)
 	l.members = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64][]*models.Member, error) {
 		ms, err := members(ctx, ids)
-		if err == nil && l.memberRelations.Load() {
-			var users []int64
-			for _, list := range ms {
-				for _, m := range list {
-					users = append(users, m.UserID)
-				}
-			}
-			l.relations.LoadAllThunk(ctx, users)
+		if err != nil {
+			return ms, err
 		}
-		return ms, err
+		if l.memberRelations.Load() {
+			l.relations.LoadAllThunk(ctx, memberIDs(ms, 0))
+		}
+		if l.memberPermissions.Load() {
+			viewer, _ := models.ViewerID(ctx)
+			l.permissions.LoadAllThunk(ctx, memberIDs(ms, viewer))
+		}
+		return ms, nil
 	}, w)
 	l.videos = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]*models.Video, error) {
 		vs, err := videos(ctx, ids)
@@ -94,6 +106,19 @@ func newLoaders(svc *dm.Service, d time.Time) *loaders {
 		return vs, err
 	}, w)
 	return l
+}
+
+// memberIDs lists the users of members, but not, when given, the viewer.
+func memberIDs(ms map[int64][]*models.Member, viewer int64) []int64 {
+	var users []int64
+	for _, list := range ms {
+		for _, m := range list {
+			if m.UserID != viewer {
+				users = append(users, m.UserID)
+			}
+		}
+	}
+	return users
 }
 
 type loadersKey struct{}

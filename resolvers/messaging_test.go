@@ -77,11 +77,13 @@ func TestStrangerLandsInRequestsUntilAccepted(t *testing.T) {
 		t.Fatalf("pending sender sees receipts %+v", receipts)
 	}
 
-	var accepted struct{ AcceptMessageRequest struct{ ID, Status string } }
-	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id status } }`,
+	var accepted struct {
+		AcceptMessageRequest struct{ Conversation struct{ ID, Status string } }
+	}
+	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id status } } }`,
 		map[string]any{"id": n.ID}, &accepted)
-	if accepted.AcceptMessageRequest.Status != "ACTIVE" {
-		t.Fatalf("after accept bob sees %q", accepted.AcceptMessageRequest.Status)
+	if got := accepted.AcceptMessageRequest.Conversation.Status; got != "ACTIVE" {
+		t.Fatalf("after accept bob sees %q", got)
 	}
 	if got := e.inbox(alice)[s.ConversationID]; got != "ACTIVE" {
 		t.Fatalf("after accept alice sees %q, want ACTIVE", got)

@@ -60,12 +60,13 @@ func (r *mutationResolver) Unblock(ctx context.Context, userID string) (*models.
 	return userEdge(ctx, userID, r.svc.Unblock)
 }
 
-func (r *mutationResolver) UpdatePrivacySettings(ctx context.Context, in model.UpdatePrivacySettingsInput) (*model.PrivacySettings, error) {
+func (r *mutationResolver) UpdatePrivacySettings(ctx context.Context, in model.UpdatePrivacySettingsInput) (*models.PrivacySettings, error) {
 	p, err := r.svc.UpdatePrivacySettings(ctx, in.DirectMessagePolicy)
 	if err != nil {
 		return nil, err
 	}
-	return &model.PrivacySettings{DirectMessagePolicy: p}, nil
+	viewer, err := models.ViewerID(ctx)
+	return &models.PrivacySettings{UserID: viewer, DirectMessagePolicy: p}, err
 }
 
 func (r *mutationResolver) PublishVideo(ctx context.Context, in model.PublishVideoInput) (*models.Video, error) {
@@ -84,15 +85,20 @@ func (r *mutationResolver) UpdateVideo(ctx context.Context, in model.UpdateVideo
 	return r.svc.UpdateVideo(ctx, id, in.Visibility)
 }
 
-func (r *mutationResolver) DeleteVideo(ctx context.Context, gid string) (string, error) {
+func (r *mutationResolver) DeleteVideo(ctx context.Context, gid string) (*model.DeleteVideoPayload, error) {
 	id, err := relay.Decode(relay.KindVideo, gid)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := r.svc.DeleteVideo(ctx, id); err != nil {
-		return "", err
+		return nil, err
 	}
-	return gid, nil
+	viewer, _ := models.ViewerID(ctx) // the owner: the delete checked it
+	owner, err := loadUser(ctx, viewer)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DeleteVideoPayload{DeletedVideoID: gid, Owner: owner}, nil
 }
 
 func (r *mutationResolver) SendMessage(ctx context.Context, in model.SendMessageInput) (*models.SendResult, error) {
@@ -117,32 +123,53 @@ func (r *mutationResolver) SendMessage(ctx context.Context, in model.SendMessage
 	return res, err
 }
 
-func (r *mutationResolver) AcceptMessageRequest(ctx context.Context, requestID string) (*models.ConversationView, error) {
+func (r *mutationResolver) AcceptMessageRequest(ctx context.Context, requestID string) (*model.AcceptMessageRequestPayload, error) {
 	id, err := relay.Decode(relay.KindMessageRequest, requestID)
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.AcceptMessageRequest(ctx, id)
+	view, err := r.svc.AcceptMessageRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AcceptMessageRequestPayload{RemovedRequestID: requestID, Conversation: view,
+		ConversationEdge: relay.InboxEdge(view)}, nil
 }
 
-func (r *mutationResolver) DeleteMessageRequest(ctx context.Context, requestID string) (string, error) {
+func (r *mutationResolver) DeleteMessageRequest(ctx context.Context, requestID string) (*model.DeleteMessageRequestPayload, error) {
 	id, err := relay.Decode(relay.KindMessageRequest, requestID)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	// Read first: the conversation is the viewer's to know only while the
+	// request is open.
+	req, err := r.svc.MessageRequest(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	if err := r.svc.DeleteMessageRequest(ctx, id); err != nil {
-		return "", err
+		return nil, err
 	}
-	return requestID, nil
+	return &model.DeleteMessageRequestPayload{RemovedRequestID: requestID,
+		RemovedConversationID: relay.ID(relay.KindConversation, req.ConversationID)}, nil
 }
 
-func (r *mutationResolver) ReportMessageRequest(ctx context.Context, in model.ReportMessageRequestInput) (*models.Report, error) {
+func (r *mutationResolver) ReportMessageRequest(ctx context.Context, in model.ReportMessageRequestInput) (*model.ReportMessageRequestPayload, error) {
 	id, err := relay.Decode(relay.KindMessageRequest, in.RequestID)
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.ReportMessageRequest(ctx, dm.ReportInput{RequestID: id, Reason: in.Reason,
+	rep, err := r.svc.ReportMessageRequest(ctx, dm.ReportInput{RequestID: id, Reason: in.Reason,
 		Details: in.Details, Block: in.Block != nil && *in.Block})
+	if err != nil {
+		return nil, err
+	}
+	sender, err := loadUser(ctx, rep.ReportedUserID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ReportMessageRequestPayload{Report: rep, RemovedRequestID: relay.ID(relay.KindMessageRequest, rep.RequestID),
+		RemovedConversationID: relay.ID(relay.KindConversation, rep.ConversationID), Sender: sender}, nil
 }
 
 func (r *mutationResolver) MarkConversationRead(ctx context.Context, conversationID string) (*models.ConversationView, error) {

@@ -164,6 +164,19 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 			node["participants"] = true // senders come from the members loader below
 		}
 	}
+	if node["messageRequest"] {
+		var requests []int64
+		for _, v := range views {
+			if v.Status() == models.StatusRequest {
+				requests = append(requests, v.ID)
+			}
+		}
+		l.openRequests.LoadAllThunk(ctx, requests)
+	}
+	if anyOf(node, "viewerCanSend", "viewerCannotSendReason") {
+		l.memberPermissions.Store(true)
+		node["participants"] = true // the other participant comes from members
+	}
 	// Participants, read receipts and message senders all come from members.
 	if anyOf(node, "participants", "readReceipts", "lastMessage") {
 		if anyOf(selected(ctx, append(path, "participants")...), relationFields...) {

@@ -51,21 +51,22 @@ func (r *queryResolver) Node(ctx context.Context, gid string) (models.Node, erro
 		return r.svc.MessageRequest(ctx, id)
 	case relay.KindReport:
 		return r.svc.Report(ctx, id)
+	case relay.KindPrivacySettings:
+		if !viewerIs(ctx, id) {
+			return nil, models.NotFound("node")
+		}
+		return privacySettings(ctx, r.svc)
 	default:
 		return nil, models.NotFound("node")
 	}
 }
 
-func (r *queryResolver) PrivacySettings(ctx context.Context) (*model.PrivacySettings, error) {
-	p, err := r.svc.PrivacySettings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &model.PrivacySettings{DirectMessagePolicy: p}, nil
+func (r *queryResolver) PrivacySettings(ctx context.Context) (*models.PrivacySettings, error) {
+	return privacySettings(ctx, r.svc)
 }
 
 func (r *queryResolver) Conversations(ctx context.Context, first *int, after *string) (*models.ConversationConnection, error) {
-	args, err := relay.Forward(first, after)
+	args, err := relay.InboxArgs(first, after)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +84,10 @@ func (r *queryResolver) Conversation(ctx context.Context, id string) (*models.Co
 		return nil, err
 	}
 	return r.svc.Conversation(ctx, cid)
+}
+
+func (r *queryResolver) UnreadConversationCount(ctx context.Context) (int, error) {
+	return r.svc.UnreadConversationCount(ctx)
 }
 
 func (r *queryResolver) MessageRequests(ctx context.Context, first *int, after *string) (*models.MessageRequestConnection, error) {
@@ -107,7 +112,7 @@ func (r *queryResolver) CanMessage(ctx context.Context, userID string) (*model.M
 	var refusal *models.Error
 	switch {
 	case errors.As(err, &refusal) && refusal.Reason != "":
-		return &model.MessagePermission{Allowed: false, Reason: &refusal.Reason}, nil
+		return &model.MessagePermission{Allowed: false, Reason: reasonOf(refusal)}, nil
 	case err != nil:
 		return nil, err
 	}
@@ -153,4 +158,13 @@ func (r *queryResolver) SuggestedFriends(ctx context.Context, first *int, after 
 		return nil, err
 	}
 	return r.svc.SuggestedFriends(ctx, args)
+}
+
+// reasonOf is a refusal's reason as the schema's enum, or nil for none.
+func reasonOf(refusal *models.Error) *model.RefusalReason {
+	if refusal == nil || refusal.Reason == "" {
+		return nil
+	}
+	r := model.RefusalReason(refusal.Reason)
+	return &r
 }

@@ -106,9 +106,9 @@ func TestRaceAnswerRequestWhileSending(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					if op == "accept" {
-						opRes = e.do(r.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": req})
+						opRes = e.do(r.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`, map[string]any{"id": req})
 					} else {
-						opRes = e.do(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, map[string]any{"id": req})
+						opRes = e.do(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId } }`, map[string]any{"id": req})
 					}
 				}()
 				wg.Wait()

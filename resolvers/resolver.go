@@ -36,6 +36,12 @@ func (r *Resolver) MessageRequest() graph.MessageRequestResolver { return &messa
 func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver       { return &readReceiptResolver{r} }
 func (r *Resolver) Report() graph.ReportResolver                 { return &reportResolver{r} }
 func (r *Resolver) Subscription() graph.SubscriptionResolver     { return &subscriptionResolver{r} }
+func (r *Resolver) PrivacySettings() graph.PrivacySettingsResolver {
+	return &privacySettingsResolver{r}
+}
+func (r *Resolver) SendMessagePayload() graph.SendMessagePayloadResolver {
+	return &sendMessagePayloadResolver{r}
+}
 
 // decodeOptional decodes an optional global ID of the given kind.
 func decodeOptional(kind string, gid *string) (*int64, error) {

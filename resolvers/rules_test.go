@@ -384,7 +384,7 @@ func TestRulesAcceptedConversationSurvivesPolicyChange(t *testing.T) {
 	e.setPolicy(bob, "EVERYONE")
 	s := e.send(alice, bob, "hi")
 	req := rulesOneRequest(e, bob)
-	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": req.ID}, nil)
+	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`, map[string]any{"id": req.ID}, nil)
 	e.setPolicy(bob, "FRIENDS")
 	if p := rulesCanMessage(e, alice, bob); !p.Allowed || rulesDeref(p.Delivery) != "INBOX" {
 		t.Fatalf("after accept + FRIENDS, canMessage = %s, want INBOX", p)
@@ -429,15 +429,17 @@ func TestRulesDeleteMessageRequest(t *testing.T) {
 	}
 
 	// Neither a stranger nor the sender can delete it.
-	del := `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`
+	del := `mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId removedConversationId } }`
 	e.fail(carol.Token, del, map[string]any{"id": req.ID}, "NOT_FOUND", "")
 	e.fail(alice.Token, del, map[string]any{"id": req.ID}, "NOT_FOUND", "")
 	rulesOneRequest(e, bob)
 
-	var out struct{ DeleteMessageRequest string }
+	var out struct {
+		DeleteMessageRequest struct{ RemovedRequestID, RemovedConversationID string }
+	}
 	e.must(bob.Token, del, map[string]any{"id": req.ID}, &out)
-	if out.DeleteMessageRequest != req.ID {
-		t.Fatalf("delete returned %q, want %q", out.DeleteMessageRequest, req.ID)
+	if got := out.DeleteMessageRequest; got.RemovedRequestID != req.ID || got.RemovedConversationID != first.ConversationID {
+		t.Fatalf("delete returned %+v, want request %q of conversation %q", got, req.ID, first.ConversationID)
 	}
 	if reqs := rulesRequestsOf(e, bob); len(reqs) != 0 {
 		t.Fatalf("bob still has requests %+v", reqs)
@@ -455,7 +457,7 @@ func TestRulesDeleteMessageRequest(t *testing.T) {
 	e.fail(bob.Token, rulesConversationQuery, map[string]any{"id": first.ConversationID}, "NOT_FOUND", "")
 	e.fail(bob.Token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": req.ID}, "NOT_FOUND", "")
 	e.fail(bob.Token, del, map[string]any{"id": req.ID}, "NOT_FOUND", "")
-	e.fail(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": req.ID}, "NOT_FOUND", "")
+	e.fail(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`, map[string]any{"id": req.ID}, "NOT_FOUND", "")
 
 	// A later message opens a fresh request that shows only what came after.
 	again := e.send(alice, bob, "three")
@@ -503,7 +505,7 @@ func TestRulesDeleteMessageRequest(t *testing.T) {
 		t.Fatalf("messageCount = %d, want 1", got)
 	}
 	// Accepting now shows bob the fresh part only, and lifts the limit.
-	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": fresh.ID}, nil)
+	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`, map[string]any{"id": fresh.ID}, nil)
 	if got := rulesConversationOf(e, bob, fresh.Conversation.ID).texts(); !slices.Equal(got, []string{"three"}) {
 		t.Fatalf("after accept bob sees %v", got)
 	}
@@ -515,11 +517,28 @@ func TestRulesDeleteMessageRequest(t *testing.T) {
 // 4. reportMessageRequest.
 func TestRulesReportMessageRequest(t *testing.T) {
 	e := newEnv(t)
-	const report = `mutation($in: ReportMessageRequestInput!) { reportMessageRequest(input: $in) { id reason details createdAt } }`
+	const report = `mutation($in: ReportMessageRequestInput!) { reportMessageRequest(input: $in) {
+		report { id reason details createdAt } removedRequestId removedConversationId sender { id isBlockedByViewer } } }`
 	type reportOut struct {
 		ReportMessageRequest struct {
-			ID, Reason, CreatedAt string
-			Details               *string
+			Report struct {
+				ID, Reason, CreatedAt string
+				Details               *string
+			}
+			RemovedRequestID, RemovedConversationID string
+			Sender                                  struct {
+				ID                string
+				IsBlockedByViewer bool
+			}
+		}
+	}
+	// payload checks what a cache needs to drop the request and update its sender.
+	payload := func(out reportOut, req rulesRequest, sender user, blocked bool) {
+		t.Helper()
+		p := out.ReportMessageRequest
+		if p.RemovedRequestID != req.ID || p.RemovedConversationID != req.Conversation.ID ||
+			p.Sender.ID != sender.ID || p.Sender.IsBlockedByViewer != blocked {
+			t.Fatalf("report payload = %+v, want request %s of %s, sender %s blocked %v", p, req.ID, req.Conversation.ID, sender.ID, blocked)
 		}
 	}
 	blocked := func(u user) []string {
@@ -552,7 +571,8 @@ func TestRulesReportMessageRequest(t *testing.T) {
 
 	var out reportOut
 	e.must(bob.Token, report, map[string]any{"in": map[string]any{"requestId": req.ID, "reason": "SPAM", "details": "coin spam"}}, &out)
-	r := out.ReportMessageRequest
+	payload(out, req, alice, false)
+	r := out.ReportMessageRequest.Report
 	if r.ID == "" || r.Reason != "SPAM" || rulesDeref(r.Details) != "coin spam" {
 		t.Fatalf("report = %+v", r)
 	}
@@ -593,9 +613,10 @@ func TestRulesReportMessageRequest(t *testing.T) {
 	req = rulesOneRequest(e, erin)
 	out = reportOut{}
 	e.must(erin.Token, report, map[string]any{"in": map[string]any{"requestId": req.ID, "reason": "HARASSMENT", "block": true}}, &out)
-	if out.ReportMessageRequest.Reason != "HARASSMENT" || out.ReportMessageRequest.Details != nil {
-		t.Fatalf("report = %+v", out.ReportMessageRequest)
+	if r := out.ReportMessageRequest.Report; r.Reason != "HARASSMENT" || r.Details != nil {
+		t.Fatalf("report = %+v", r)
 	}
+	payload(out, req, dave, true)
 	if reqs := rulesRequestsOf(e, erin); len(reqs) != 0 {
 		t.Fatalf("erin still has requests %+v", reqs)
 	}
@@ -963,14 +984,19 @@ func TestRulesVideos(t *testing.T) {
 		t.Fatalf("after PRIVATE the owner sees %+v", m)
 	}
 	// Nobody else may change it, and bob can't share it anymore.
-	e.fail(bob.Token, `mutation($id: ID!) { deleteVideo(id: $id) }`, map[string]any{"id": v}, "NOT_FOUND", "")
+	e.fail(bob.Token, `mutation($id: ID!) { deleteVideo(id: $id) { deletedVideoId } }`, map[string]any{"id": v}, "NOT_FOUND", "")
 	e.fail(bob.Token, sendVideo, map[string]any{"in": map[string]any{"recipientId": alice.ID, "videoId": v}}, "NOT_FOUND", "")
 
 	// Deleted: nobody sees it.
-	var del struct{ DeleteVideo string }
-	e.must(alice.Token, `mutation($id: ID!) { deleteVideo(id: $id) }`, map[string]any{"id": v}, &del)
-	if del.DeleteVideo != v {
-		t.Fatalf("deleteVideo returned %q", del.DeleteVideo)
+	var del struct {
+		DeleteVideo struct {
+			DeletedVideoID string
+			Owner          struct{ ID string }
+		}
+	}
+	e.must(alice.Token, `mutation($id: ID!) { deleteVideo(id: $id) { deletedVideoId owner { id } } }`, map[string]any{"id": v}, &del)
+	if del.DeleteVideo.DeletedVideoID != v || del.DeleteVideo.Owner.ID != alice.ID {
+		t.Fatalf("deleteVideo returned %+v", del.DeleteVideo)
 	}
 	for _, u := range []user{alice, bob} {
 		if m := messageSeen(u, conv, msg.ID); m.Video != nil || !m.VideoUnavailable {
@@ -1372,10 +1398,12 @@ func TestRulesReportKeepsMessageCopies(t *testing.T) {
 	e.setPolicy(bob, "EVERYONE")
 	e.send(alice, bob, "buy cheap followers")
 	e.send(alice, bob, "limited offer!!")
-	var out struct{ ReportMessageRequest struct{ ID string } }
-	e.must(bob.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+	var out struct {
+		ReportMessageRequest struct{ Report struct{ ID string } }
+	}
+	e.must(bob.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { report { id } } }`,
 		map[string]any{"id": e.requests(bob)[0]}, &out)
-	_, reportID, _ := relay.Parse(out.ReportMessageRequest.ID)
+	_, reportID, _ := relay.Parse(out.ReportMessageRequest.Report.ID)
 	copies, err := e.store.ReportMessages(t.Context(), reportID)
 	if err != nil || len(copies) != 2 || *copies[0].Text != "buy cheap followers" || *copies[1].Text != "limited offer!!" {
 		t.Fatalf("report copies: %v %v", copies, err)

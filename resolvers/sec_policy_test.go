@@ -342,9 +342,9 @@ func TestSec09RequestLimitHidesDeleteAndReport(t *testing.T) {
 			}
 			switch {
 			case mode == "deleted" || mode == "deleted twice":
-				e.must(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, map[string]any{"id": reqs[0]}, nil)
+				e.must(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId } }`, map[string]any{"id": reqs[0]}, nil)
 			case mode == "reported":
-				e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+				e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { report { id } } }`,
 					map[string]any{"id": reqs[0]}, nil)
 			}
 		}
@@ -385,7 +385,7 @@ func TestSec09RequestLimitHidesDeleteAndReport(t *testing.T) {
 	s, r := e.register("s"), e.register("r")
 	e.setPolicy(r, "EVERYONE")
 	e.send(s, r, "one")
-	e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM, block: true}) { id } }`,
+	e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM, block: true}) { report { id } } }`,
 		map[string]any{"id": e.requests(r)[0]}, nil)
 	if p := rulesCanMessage(e, s, r); rulesDeref(p.Reason) != "BLOCKED" {
 		t.Errorf("after a report that blocks: %s, want BLOCKED", p)
@@ -405,9 +405,9 @@ func TestSec09SendersOwnBlockRevealsNothing(t *testing.T) {
 		}
 		switch reqs := e.requests(r); mode {
 		case "deleted":
-			e.must(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, map[string]any{"id": reqs[0]}, nil)
+			e.must(r.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId } }`, map[string]any{"id": reqs[0]}, nil)
 		case "reported":
-			e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+			e.must(r.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { report { id } } }`,
 				map[string]any{"id": reqs[0]}, nil)
 		}
 		for round := range 2 {

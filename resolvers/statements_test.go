@@ -120,3 +120,53 @@ func TestInboxWithMessagesStatementCountIsFlat(t *testing.T) {
 		t.Errorf("first 20 used %d statements, first 2 used %d", large, small)
 	}
 }
+
+// Whether the viewer may send, for a whole page of the inbox, costs the same
+// statements for 2 conversations as for 30: the send rules' facts are read
+// for every other participant at once.
+func TestInboxViewerCanSendStatementCountIsFlat(t *testing.T) {
+	e := newEnv(t)
+	viewer := e.register("viewer")
+	for i := range 30 {
+		other := e.register("other")
+		if i%2 == 0 {
+			e.friends(viewer, other)
+		} else {
+			e.setPolicy(other, "EVERYONE") // a pending request, not yet at its limit
+		}
+		e.send(viewer, other, "hello")
+	}
+	count := func(n int) int64 {
+		var out struct {
+			Conversations struct {
+				Edges []struct {
+					Node struct {
+						Status                 string
+						ViewerCanSend          bool
+						ViewerCannotSendReason *string
+						MessageRequest         *struct{ ID string }
+					}
+				}
+			}
+		}
+		before := e.statements.Load()
+		e.must(viewer.Token, `query($n: Int) { conversations(first: $n) { edges { node {
+			status viewerCanSend viewerCannotSendReason messageRequest { id } participants { id } } } } }`,
+			map[string]any{"n": n}, &out)
+		used := e.statements.Load() - before
+		if len(out.Conversations.Edges) != n {
+			t.Fatalf("first %d: %d edges", n, len(out.Conversations.Edges))
+		}
+		for _, edge := range out.Conversations.Edges {
+			if c := edge.Node; !c.ViewerCanSend || c.ViewerCannotSendReason != nil || c.MessageRequest != nil {
+				t.Fatalf("first %d: %+v, want allowed and no request", n, c)
+			}
+		}
+		return used
+	}
+	small, large := count(2), count(30)
+	t.Logf("statements: first 2 → %d, first 30 → %d", small, large)
+	if large != small {
+		t.Errorf("first 30 used %d statements, first 2 used %d", large, small)
+	}
+}

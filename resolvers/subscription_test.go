@@ -84,7 +84,7 @@ func TestLiveRequestsAcceptsAndReads(t *testing.T) {
 	// A request's messages are not delivered as messages until accepted.
 	bobWS.quiet(200 * time.Millisecond)
 
-	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": req.MessageRequestReceived.ID}, nil)
+	e.must(bob.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`, map[string]any{"id": req.MessageRequestReceived.ID}, nil)
 	var upd struct {
 		ConversationUpdated struct {
 			ID, Status   string
@@ -228,7 +228,7 @@ func TestLiveScopeAndAccess(t *testing.T) {
 	e.waitLive(mark, 2, 1)
 	e.send(alice, dave, "still a request")
 	dws.quiet(200 * time.Millisecond)
-	e.must(dave.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`,
+	e.must(dave.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`,
 		map[string]any{"id": e.requests(dave)[0]}, nil)
 	e.send(alice, dave, "accepted now")
 	// The request's own messages came as a request, never as messages.

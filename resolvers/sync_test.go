@@ -76,7 +76,7 @@ func kinds(rows []changeRow) []string {
 
 func (e *env) acceptRequest(u user, req string) {
 	e.t.Helper()
-	e.must(u.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, map[string]any{"id": req}, nil)
+	e.must(u.Token, `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { removedRequestId } }`, map[string]any{"id": req}, nil)
 }
 
 func (e *env) markRead(u user, conv string) {
@@ -104,9 +104,9 @@ func TestSyncRecordsEveryKindInOrder(t *testing.T) {
 	e.setPolicy(amy, "FRIENDS")
 	e.setPolicy(amy, "FRIENDS") // unchanged: no change
 	e.send(cat, zed, "from cat")
-	e.must(zed.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, map[string]any{"id": e.requests(zed)[0]}, nil)
+	e.must(zed.Token, `mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId } }`, map[string]any{"id": e.requests(zed)[0]}, nil)
 	e.send(dan, zed, "from dan")
-	e.must(zed.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+	e.must(zed.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { removedRequestId } }`,
 		map[string]any{"id": e.requests(zed)[0]}, nil)
 	e.block(zed, amy)
 	e.must(zed.Token, `mutation($id: ID!) { unblock(userId: $id) { id } }`, map[string]any{"id": amy.ID}, nil)

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 
+	"dmgraph/dm"
 	"dmgraph/models"
 	"dmgraph/relay"
 )
@@ -90,4 +91,38 @@ func (r *messageRequestResolver) Conversation(ctx context.Context, q *models.Mes
 
 func (r *messageRequestResolver) LastMessage(ctx context.Context, q *models.MessageRequest) (*models.Message, error) {
 	return optional(loadMessage(ctx, q.LastMessageID))
+}
+
+// PrivacySettings is the viewer's own settings, and nobody else's.
+func (r *userResolver) PrivacySettings(ctx context.Context, u *models.User) (*models.PrivacySettings, error) {
+	if !viewerIs(ctx, u.ID) {
+		return nil, nil
+	}
+	return privacySettings(ctx, r.svc)
+}
+
+// privacySettings reads the viewer's settings.
+func privacySettings(ctx context.Context, svc *dm.Service) (*models.PrivacySettings, error) {
+	p, err := svc.PrivacySettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	viewer, err := models.ViewerID(ctx)
+	return &models.PrivacySettings{UserID: viewer, DirectMessagePolicy: p}, err
+}
+
+type privacySettingsResolver struct{ *Resolver }
+
+func (r *privacySettingsResolver) ID(_ context.Context, p *models.PrivacySettings) (string, error) {
+	return relay.ID(relay.KindPrivacySettings, p.UserID), nil
+}
+
+type sendMessagePayloadResolver struct{ *Resolver }
+
+func (r *sendMessagePayloadResolver) MessageEdge(_ context.Context, res *models.SendResult) (*models.MessageEdge, error) {
+	return relay.MessageEdge(res.Message), nil
+}
+
+func (r *sendMessagePayloadResolver) ConversationEdge(_ context.Context, res *models.SendResult) (*models.ConversationEdge, error) {
+	return relay.InboxEdge(res.Conversation), nil
 }

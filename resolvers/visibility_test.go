@@ -115,9 +115,9 @@ var (
 	visNodeQuery          = visEntry{"query node", `query($id: ID!) { node(id: $id) { id ... on Conversation { status participants { username } } ... on Message { text sender { username } } ... on MessageRequest { messageCount sender { username } } ... on Report { reason } ... on Video { caption url } ... on User { username } } }`}
 	visSendToConversation = visEntry{"mutation sendMessage(conversationId)", `mutation($id: ID!) { sendMessage(input: {conversationId: $id, text: "let me in"}) { delivery message { id } conversation { id status } } }`}
 	visMarkRead           = visEntry{"mutation markConversationRead", `mutation($id: ID!) { markConversationRead(conversationId: $id) { id unreadCount } }`}
-	visAccept             = visEntry{"mutation acceptMessageRequest", `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id status } }`}
-	visDelete             = visEntry{"mutation deleteMessageRequest", `mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`}
-	visReport             = visEntry{"mutation reportMessageRequest", `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM, details: "x", block: true}) { id reason } }`}
+	visAccept             = visEntry{"mutation acceptMessageRequest", `mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id status } } }`}
+	visDelete             = visEntry{"mutation deleteMessageRequest", `mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId } }`}
+	visReport             = visEntry{"mutation reportMessageRequest", `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM, details: "x", block: true}) { report { id reason } } }`}
 )
 
 var (
@@ -291,10 +291,12 @@ func TestVisSenderCannotHandleOwnRequest(t *testing.T) {
 		t.Fatalf("alice sees %q after her own accept attempt, want PENDING", got)
 	}
 	// The recipient can.
-	var out struct{ AcceptMessageRequest struct{ Status string } }
+	var out struct {
+		AcceptMessageRequest struct{ Conversation struct{ Status string } }
+	}
 	e.must(f.bob.Token, visAccept.query, map[string]any{"id": f.requestID}, &out)
-	if out.AcceptMessageRequest.Status != "ACTIVE" {
-		t.Fatalf("bob accepted and sees %q", out.AcceptMessageRequest.Status)
+	if got := out.AcceptMessageRequest.Conversation.Status; got != "ACTIVE" {
+		t.Fatalf("bob accepted and sees %q", got)
 	}
 }
 
@@ -309,10 +311,12 @@ func TestVisReportNodeIsPrivate(t *testing.T) {
 	if len(reqs) != 1 {
 		t.Fatalf("bob has requests %v", reqs)
 	}
-	var out struct{ ReportMessageRequest struct{ ID string } }
-	e.must(bob.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`,
+	var out struct {
+		ReportMessageRequest struct{ Report struct{ ID string } }
+	}
+	e.must(bob.Token, `mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { report { id } } }`,
 		map[string]any{"id": reqs[0]}, &out)
-	id := out.ReportMessageRequest.ID
+	id := out.ReportMessageRequest.Report.ID
 	e.must(bob.Token, visNodeQuery.query, map[string]any{"id": id}, nil)
 	visExpect(t, e, "reported sender: node(report)", erin.Token, visNodeQuery.query, map[string]any{"id": id}, "NOT_FOUND", "")
 	visExpect(t, e, "stranger: node(report)", carol.Token, visNodeQuery.query, map[string]any{"id": id}, "NOT_FOUND", "")
@@ -384,7 +388,7 @@ func TestVisUndecodableIDsNotFound(t *testing.T) {
 		{visEntry{"mutation unblock", `mutation($id: ID!) { unblock(userId: $id) { id } }`}, relay.KindUser, []string{f.pending.ConversationID}},
 		{visEntry{"mutation sendMessage(recipientId)", `mutation($id: ID!) { sendMessage(input: {recipientId: $id, text: "hi"}) { delivery } }`}, relay.KindUser, []string{f.pending.ConversationID}},
 		{visEntry{"mutation updateVideo", `mutation($id: ID!) { updateVideo(input: {id: $id, visibility: PRIVATE}) { id } }`}, relay.KindVideo, []string{f.pending.ConversationID, f.bob.ID}},
-		{visEntry{"mutation deleteVideo", `mutation($id: ID!) { deleteVideo(id: $id) }`}, relay.KindVideo, []string{f.pending.ConversationID, f.bob.ID}},
+		{visEntry{"mutation deleteVideo", `mutation($id: ID!) { deleteVideo(id: $id) { deletedVideoId } }`}, relay.KindVideo, []string{f.pending.ConversationID, f.bob.ID}},
 	}
 	for _, c := range cases {
 		label := c.entry.name + " [" + c.kind + "]"
@@ -418,19 +422,20 @@ func TestVisUndecodableIDsNotFound(t *testing.T) {
 // IDs are real ones ({{user}}, {{conv}}, {{req}}, {{video}}), so that a
 // refusal can only come from the missing sign-in.
 var visAnonymousOps = map[string]string{
-	"me":               `{ me { id } }`,
-	"user":             `query($user: ID!) { user(id: $user) { id username } }`,
-	"node":             `query($conv: ID!) { node(id: $conv) { id } }`,
-	"privacySettings":  `{ privacySettings { directMessagePolicy } }`,
-	"conversations":    `{ conversations { totalCount edges { node { id } } } }`,
-	"conversation":     `query($conv: ID!) { conversation(id: $conv) { id } }`,
-	"messageRequests":  `{ messageRequests { totalCount } }`,
-	"canMessage":       `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`,
-	"followers":        `query($user: ID!) { followers(userId: $user) { totalCount edges { node { id } } } }`,
-	"following":        `query($user: ID!) { following(userId: $user) { totalCount edges { node { id } } } }`,
-	"blockedUsers":     `{ blockedUsers { totalCount } }`,
-	"suggestedFriends": `{ suggestedFriends { totalCount } }`,
-	"sync":             `{ sync(since: "czow") { position } }`,
+	"me":                      `{ me { id } }`,
+	"user":                    `query($user: ID!) { user(id: $user) { id username } }`,
+	"node":                    `query($conv: ID!) { node(id: $conv) { id } }`,
+	"privacySettings":         `{ privacySettings { directMessagePolicy } }`,
+	"conversations":           `{ conversations { totalCount edges { node { id } } } }`,
+	"conversation":            `query($conv: ID!) { conversation(id: $conv) { id } }`,
+	"messageRequests":         `{ messageRequests { totalCount } }`,
+	"unreadConversationCount": `{ unreadConversationCount }`,
+	"sync":                    `{ sync(since: "czow") { position } }`,
+	"canMessage":              `query($user: ID!) { canMessage(userId: $user) { allowed delivery reason } }`,
+	"followers":               `query($user: ID!) { followers(userId: $user) { totalCount edges { node { id } } } }`,
+	"following":               `query($user: ID!) { following(userId: $user) { totalCount edges { node { id } } } }`,
+	"blockedUsers":            `{ blockedUsers { totalCount } }`,
+	"suggestedFriends":        `{ suggestedFriends { totalCount } }`,
 
 	"register":              `mutation($name: String!) { register(input: {username: $name, password: "correct horse", displayName: "Anon", birthDate: "2001-01-01"}) { token user { id username } } }`,
 	"login":                 `mutation($name: String!) { login(input: {username: $name, password: "correct horse"}) { token user { id } } }`,
@@ -442,11 +447,11 @@ var visAnonymousOps = map[string]string{
 	"updatePrivacySettings": `mutation { updatePrivacySettings(input: {directMessagePolicy: NO_ONE}) { directMessagePolicy } }`,
 	"publishVideo":          `mutation { publishVideo(input: {caption: "anon", url: "https://v.example/a.mp4"}) { id } }`,
 	"updateVideo":           `mutation($video: ID!) { updateVideo(input: {id: $video, visibility: PRIVATE}) { id } }`,
-	"deleteVideo":           `mutation($video: ID!) { deleteVideo(id: $video) }`,
+	"deleteVideo":           `mutation($video: ID!) { deleteVideo(id: $video) { deletedVideoId } }`,
 	"sendMessage":           `mutation($user: ID!) { sendMessage(input: {recipientId: $user, text: "anon"}) { delivery } }`,
-	"acceptMessageRequest":  `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { id } }`,
-	"deleteMessageRequest":  `mutation($req: ID!) { deleteMessageRequest(requestId: $req) }`,
-	"reportMessageRequest":  `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { id } }`,
+	"acceptMessageRequest":  `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { conversation { id } } }`,
+	"deleteMessageRequest":  `mutation($req: ID!) { deleteMessageRequest(requestId: $req) { removedRequestId } }`,
+	"reportMessageRequest":  `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { report { id } } }`,
 	"markConversationRead":  `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`,
 	"setPhoneNumber":        `mutation { setPhoneNumber(input: {phoneNumber: "+33612345678"}) { expiresAt } }`,
 	"verifyPhoneNumber":     `mutation { verifyPhoneNumber(code: "123456") { id } }`,
@@ -793,7 +798,7 @@ func TestVisVideoVisibility(t *testing.T) {
 	}
 
 	update := `mutation($id: ID!, $v: VideoVisibility!) { updateVideo(input: {id: $id, visibility: $v}) { id visibility } }`
-	del := `mutation($id: ID!) { deleteVideo(id: $id) }`
+	del := `mutation($id: ID!) { deleteVideo(id: $id) { deletedVideoId } }`
 	visExpect(t, e, "carol: updateVideo(public)", carol.Token, update, map[string]any{"id": public, "v": "PRIVATE"}, "FORBIDDEN", "NOT_OWNER")
 	visExpect(t, e, "friend: updateVideo(friends)", friend.Token, update, map[string]any{"id": friends, "v": "PUBLIC"}, "FORBIDDEN", "NOT_OWNER")
 	visExpect(t, e, "carol: updateVideo(friends)", carol.Token, update, map[string]any{"id": friends, "v": "PUBLIC"}, "NOT_FOUND", "")

@@ -89,18 +89,37 @@ func (s *Store) Views(ctx context.Context, viewerID int64, ids []int64) (map[int
 }
 
 // Inbox pages through viewerID's ACTIVE and PENDING conversations, newest
-// activity first.
+// activity first. A page after a cursor also lists, first, the ones that
+// moved above its snapshot (relay.InboxCursor): both parts in one statement.
 func (s *Store) Inbox(ctx context.Context, viewerID int64, args relay.Args) (*models.ConversationConnection, error) {
 	statuses := []models.ConversationStatus{models.StatusActive, models.StatusPending}
-	q := s.visibleViews(ctx, viewerID).Where("m.status IN ?", statuses)
-	if args.After != 0 {
-		q = q.Where("m.last_message_id < ?", args.After)
+	part := `SELECT * FROM (SELECT ` + viewSelect + ` FROM conversation_members m
+		JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.user_id = ? AND m.status IN ? AND m.last_message_id %s ?
+		ORDER BY m.last_message_id %s LIMIT ?) p`
+	q := s.db.WithContext(ctx)
+	if args.After == 0 {
+		q = q.Raw(fmt.Sprintf(part, ">=", "DESC"), viewerID, statuses, 0, args.Limit+1)
+	} else {
+		q = q.Raw(fmt.Sprintf(part, ">", "ASC")+" UNION ALL "+fmt.Sprintf(part, "<", "DESC"),
+			viewerID, statuses, args.Snapshot, args.Limit+1, viewerID, statuses, args.After, args.Limit+1)
 	}
-	views, err := scanViews(q.Order("m.last_message_id DESC").Limit(args.Limit + 1))
+	views, err := scanViews(q)
 	if err != nil {
 		return nil, translate(err, "conversations")
 	}
-	c := relay.Connection(args, views, func(v *models.ConversationView) int64 { return v.Member.LastMessageID })
+	key := func(v *models.ConversationView) int64 { return v.Member.LastMessageID }
+	var moved, rest []*models.ConversationView
+	for _, v := range views {
+		if args.After != 0 && key(v) > args.Snapshot {
+			moved = append(moved, v)
+		} else {
+			rest = append(rest, v)
+		}
+	}
+	slices.SortFunc(moved, func(a, b *models.ConversationView) int { return cmp.Compare(key(a), key(b)) })
+	slices.SortFunc(rest, func(a, b *models.ConversationView) int { return cmp.Compare(key(b), key(a)) })
+	c := relay.InboxPage(args, moved, rest, key)
 	c.Count = func(ctx context.Context) (int, error) {
 		var n int64
 		err := s.db.WithContext(ctx).Model(&models.Member{}).
@@ -236,6 +255,20 @@ func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (
 		out[r.ConversationID] = r.N
 	}
 	return out, nil
+}
+
+// UnreadConversationCount counts viewerID's inbox conversations (ACTIVE and
+// PENDING) with a message UnreadCounts would count.
+func (s *Store) UnreadConversationCount(ctx context.Context, viewerID int64) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT COUNT(*) FROM conversation_members m
+		WHERE m.user_id = ? AND m.status IN ? AND EXISTS (SELECT 1 FROM messages msg
+			WHERE msg.conversation_id = m.conversation_id
+			AND msg.id > m.last_read_message_id AND msg.id > m.cleared_through_id
+			AND msg.sender_id <> m.user_id)`,
+		viewerID, []models.ConversationStatus{models.StatusActive, models.StatusPending}).Scan(&n).Error
+	return int(n), translate(err, "unread counts")
 }
 
 // MarkRead moves viewerID's read position to the newest message.

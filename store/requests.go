@@ -38,6 +38,22 @@ func (s *Store) Request(ctx context.Context, viewerID, id int64) (*models.Messag
 	return openRequest(s.db.WithContext(ctx), viewerID, id)
 }
 
+// OpenRequestsByConversations returns viewerID's open request in each of
+// the conversations that has one, in one statement (idx_requests_open).
+func (s *Store) OpenRequestsByConversations(ctx context.Context, viewerID int64, convIDs []int64) (map[int64]*models.MessageRequest, error) {
+	var reqs []*models.MessageRequest
+	err := s.db.WithContext(ctx).Where("recipient_id = ? AND status = ? AND conversation_id IN ?",
+		viewerID, models.RequestOpen, convIDs).Find(&reqs).Error
+	if err != nil {
+		return nil, translate(err, "message requests")
+	}
+	out := make(map[int64]*models.MessageRequest, len(reqs))
+	for _, r := range reqs {
+		out[r.ConversationID] = r
+	}
+	return out, nil
+}
+
 func openRequest(tx *gorm.DB, viewerID, id int64) (*models.MessageRequest, error) {
 	var r models.MessageRequest
 	err := tx.Where("id = ? AND recipient_id = ? AND status = ?", id, viewerID, models.RequestOpen).Take(&r).Error

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
@@ -114,6 +117,41 @@ func (s *Store) SendFacts(ctx context.Context, p models.SendParams) (models.Send
 	p.ClientMessageID = nil
 	f, err := loadFacts(s.db.WithContext(ctx), p, s.now())
 	return f, translate(err, "user")
+}
+
+// recipientParams are factsSQL's parameters that vary with the recipient.
+var recipientParams = regexp.MustCompile(`@(r|k)\b`)
+
+// SendFactsMany reads the facts of a would-be message from senderID to each
+// of recipients, in one statement: factsSQL once per recipient, joined by
+// UNION ALL, each with its own recipient parameters. Recipients that don't
+// exist are absent.
+func (s *Store) SendFactsMany(ctx context.Context, senderID int64, recipients []int64, cap models.RequestCap) (map[int64]models.SendFacts, error) {
+	out := make(map[int64]models.SendFacts, len(recipients))
+	if len(recipients) == 0 {
+		return out, nil
+	}
+	t := s.now()
+	args := factsArgs(models.SendParams{SenderID: senderID, RequestCap: cap}, t)
+	delete(args, "r")
+	delete(args, "k")
+	parts := make([]string, len(recipients))
+	for i, r := range recipients {
+		part := recipientParams.ReplaceAllString(factsSQL, fmt.Sprintf("@${1}%d", i))
+		parts[i] = strings.Replace(part, "SELECT ", "SELECT u.id AS recipient_id, ", 1)
+		args[fmt.Sprintf("r%d", i)], args[fmt.Sprintf("k%d", i)] = r, directKey(senderID, r)
+	}
+	var rows []struct {
+		RecipientID int64
+		models.SendFacts
+	}
+	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args).Scan(&rows).Error; err != nil {
+		return nil, translate(err, "users")
+	}
+	for _, r := range rows {
+		out[r.RecipientID] = r.SendFacts
+	}
+	return out, nil
 }
 
 // Send stores a message in the 1:1 conversation of sender and recipient,

@@ -3,9 +3,23 @@
 package model
 
 import (
+	"bytes"
 	"dmgraph/models"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
+
+// The outcome of acceptMessageRequest.
+type AcceptMessageRequestPayload struct {
+	// The accepted request's ID: it is gone from `messageRequests` (Relay @deleteEdge or @deleteRecord).
+	RemovedRequestID string `json:"removedRequestId"`
+	// The conversation, now ACTIVE.
+	Conversation *models.ConversationView `json:"conversation"`
+	// The conversation as an edge of the viewer's `conversations`, with a cursor valid for `conversations(after:)` (Relay @prependEdge).
+	ConversationEdge *models.Edge[models.ConversationView] `json:"conversationEdge"`
+}
 
 // A session token and the account it belongs to.
 type AuthPayload struct {
@@ -23,6 +37,22 @@ type ChangePage struct {
 	Position string `json:"position"`
 	// Whether more changes follow this page: ask again with `position`.
 	HasMore bool `json:"hasMore"`
+}
+
+// The outcome of deleteMessageRequest.
+type DeleteMessageRequestPayload struct {
+	// The deleted request's ID: it is gone from `messageRequests` (Relay @deleteEdge or @deleteRecord).
+	RemovedRequestID string `json:"removedRequestId"`
+	// The ID of the conversation the request opened. The viewer can no longer see it (NOT_FOUND), so evict it too.
+	RemovedConversationID string `json:"removedConversationId"`
+}
+
+// The outcome of deleteVideo.
+type DeleteVideoPayload struct {
+	// The deleted video's ID (Relay @deleteRecord). Messages that shared it now show `videoUnavailable`.
+	DeletedVideoID string `json:"deletedVideoId"`
+	// The video's owner, the viewer.
+	Owner *models.User `json:"owner"`
 }
 
 // The viewer's linked Facebook account.
@@ -47,17 +77,11 @@ type MessagePermission struct {
 	Allowed bool `json:"allowed"`
 	// Where the message would land, when allowed.
 	Delivery *models.Delivery `json:"delivery,omitempty"`
-	// Why not, when refused: SELF, BLOCKED, RECIPIENT_ALLOWS_NO_ONE, FRIENDS_ONLY, FRIENDS_AND_SUGGESTED_ONLY or REQUEST_LIMIT.
-	Reason *string `json:"reason,omitempty"`
+	// Why not, when refused.
+	Reason *RefusalReason `json:"reason,omitempty"`
 }
 
 type Mutation struct {
-}
-
-// The viewer's privacy settings.
-type PrivacySettings struct {
-	// Who may send the viewer direct messages. New accounts start with SUGGESTED_FRIENDS.
-	DirectMessagePolicy models.DirectMessagePolicy `json:"directMessagePolicy"`
 }
 
 // A video to publish.
@@ -95,6 +119,18 @@ type ReportMessageRequestInput struct {
 	Details *string `json:"details,omitempty"`
 	// Also block the sender.
 	Block *bool `json:"block,omitempty"`
+}
+
+// The outcome of reportMessageRequest.
+type ReportMessageRequestPayload struct {
+	// The report filed.
+	Report *models.Report `json:"report"`
+	// The reported request's ID: it is gone from `messageRequests` (Relay @deleteEdge or @deleteRecord).
+	RemovedRequestID string `json:"removedRequestId"`
+	// The ID of the conversation the request opened. The viewer can no longer see it (NOT_FOUND), so evict it too.
+	RemovedConversationID string `json:"removedConversationId"`
+	// The request's sender; `isBlockedByViewer` says whether the report blocked them.
+	Sender *models.User `json:"sender"`
 }
 
 // A message to send. Give exactly one of `recipientId` and `conversationId`, and text, a video, or both.
@@ -160,4 +196,125 @@ type UpdateVideoInput struct {
 	ID string `json:"id"`
 	// The new visibility.
 	Visibility models.VideoVisibility `json:"visibility"`
+}
+
+// Why the server refused something: every reason it gives, in
+// `MessagePermission.reason`, `Conversation.viewerCannotSendReason` and the
+// `extensions.reason` of errors (next to `extensions.code`, shown here in
+// brackets). A client can switch on it; new values may be added.
+type RefusalReason string
+
+const (
+	// The viewer aimed the operation at themselves (BAD_USER_INPUT).
+	RefusalReasonSelf RefusalReason = "SELF"
+	// A block stands between the viewer and the user, either way (FORBIDDEN).
+	RefusalReasonBlocked RefusalReason = "BLOCKED"
+	// The recipient's directMessagePolicy is NO_ONE (FORBIDDEN).
+	RefusalReasonRecipientAllowsNoOne RefusalReason = "RECIPIENT_ALLOWS_NO_ONE"
+	// The viewer's own directMessagePolicy is NO_ONE, so they can't start conversations (FORBIDDEN).
+	RefusalReasonSenderAllowsNoOne RefusalReason = "SENDER_ALLOWS_NO_ONE"
+	// The recipient only accepts messages from friends (FORBIDDEN).
+	RefusalReasonFriendsOnly RefusalReason = "FRIENDS_ONLY"
+	// The recipient only accepts messages from friends and suggested friends (FORBIDDEN).
+	RefusalReasonFriendsAndSuggestedOnly RefusalReason = "FRIENDS_AND_SUGGESTED_ONLY"
+	// The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (RATE_LIMITED).
+	RefusalReasonRequestLimit RefusalReason = "REQUEST_LIMIT"
+	// A message request must start with text, not only a video (BAD_USER_INPUT).
+	RefusalReasonTextRequired RefusalReason = "TEXT_REQUIRED"
+	// The viewer's age keeps direct messages off, or limits the policies they may choose (FORBIDDEN).
+	RefusalReasonAgeRestricted RefusalReason = "AGE_RESTRICTED"
+	// Only the owner may change this video (FORBIDDEN).
+	RefusalReasonNotOwner RefusalReason = "NOT_OWNER"
+	// Too many attempts in a short time: sends, sign-ins, sign-ups, subscriptions (RATE_LIMITED), or wrong codes (FORBIDDEN).
+	RefusalReasonTooManyAttempts RefusalReason = "TOO_MANY_ATTEMPTS"
+	// The viewer opened too many new message requests today (RATE_LIMITED, with retryAfter).
+	RefusalReasonNewRequestLimit RefusalReason = "NEW_REQUEST_LIMIT"
+	// This clientMessageId was already used for another message (CONFLICT).
+	RefusalReasonClientMessageIDReused RefusalReason = "CLIENT_MESSAGE_ID_REUSED"
+	// A unique value is taken, or was written twice at once (CONFLICT).
+	RefusalReasonDuplicate RefusalReason = "DUPLICATE"
+	// Introspection is turned off on this server (FORBIDDEN).
+	RefusalReasonIntrospectionDisabled RefusalReason = "INTROSPECTION_DISABLED"
+	// The phone verification code is wrong (BAD_USER_INPUT).
+	RefusalReasonWrongCode RefusalReason = "WRONG_CODE"
+	// The phone verification code has expired (BAD_USER_INPUT).
+	RefusalReasonCodeExpired RefusalReason = "CODE_EXPIRED"
+	// No phone verification code is waiting (BAD_USER_INPUT).
+	RefusalReasonNoCode RefusalReason = "NO_CODE"
+	// Too many verification codes sent to this user or number (RATE_LIMITED).
+	RefusalReasonSmsLimit RefusalReason = "SMS_LIMIT"
+	// Too many new numbers synced today (RATE_LIMITED).
+	RefusalReasonContactsLimit RefusalReason = "CONTACTS_LIMIT"
+	// The Facebook access token is invalid or expired (BAD_USER_INPUT).
+	RefusalReasonFacebookTokenInvalid RefusalReason = "FACEBOOK_TOKEN_INVALID"
+	// Facebook could not be reached (UNAVAILABLE).
+	RefusalReasonFacebookUnavailable RefusalReason = "FACEBOOK_UNAVAILABLE"
+)
+
+var AllRefusalReason = []RefusalReason{
+	RefusalReasonSelf,
+	RefusalReasonBlocked,
+	RefusalReasonRecipientAllowsNoOne,
+	RefusalReasonSenderAllowsNoOne,
+	RefusalReasonFriendsOnly,
+	RefusalReasonFriendsAndSuggestedOnly,
+	RefusalReasonRequestLimit,
+	RefusalReasonTextRequired,
+	RefusalReasonAgeRestricted,
+	RefusalReasonNotOwner,
+	RefusalReasonTooManyAttempts,
+	RefusalReasonNewRequestLimit,
+	RefusalReasonClientMessageIDReused,
+	RefusalReasonDuplicate,
+	RefusalReasonIntrospectionDisabled,
+	RefusalReasonWrongCode,
+	RefusalReasonCodeExpired,
+	RefusalReasonNoCode,
+	RefusalReasonSmsLimit,
+	RefusalReasonContactsLimit,
+	RefusalReasonFacebookTokenInvalid,
+	RefusalReasonFacebookUnavailable,
+}
+
+func (e RefusalReason) IsValid() bool {
+	switch e {
+	case RefusalReasonSelf, RefusalReasonBlocked, RefusalReasonRecipientAllowsNoOne, RefusalReasonSenderAllowsNoOne, RefusalReasonFriendsOnly, RefusalReasonFriendsAndSuggestedOnly, RefusalReasonRequestLimit, RefusalReasonTextRequired, RefusalReasonAgeRestricted, RefusalReasonNotOwner, RefusalReasonTooManyAttempts, RefusalReasonNewRequestLimit, RefusalReasonClientMessageIDReused, RefusalReasonDuplicate, RefusalReasonIntrospectionDisabled, RefusalReasonWrongCode, RefusalReasonCodeExpired, RefusalReasonNoCode, RefusalReasonSmsLimit, RefusalReasonContactsLimit, RefusalReasonFacebookTokenInvalid, RefusalReasonFacebookUnavailable:
+		return true
+	}
+	return false
+}
+
+func (e RefusalReason) String() string {
+	return string(e)
+}
+
+func (e *RefusalReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RefusalReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RefusalReason", str)
+	}
+	return nil
+}
+
+func (e RefusalReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RefusalReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RefusalReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
