@@ -147,7 +147,7 @@ func TestSec03AnonymousSocketsCannotLockOutUsers(t *testing.T) {
 }
 
 // Item 7: one user's signed-in sockets are capped; the next
-// connection_init is refused with 4429, and a closed socket frees a place.
+// connection_init is refused with 4803, and a closed socket frees a place.
 func TestSec07SocketsPerUserAreCapped(t *testing.T) {
 	e := newEnv(t, withHandlerOptions(func(o *resolvers.Options) { o.SocketLimits.PerUser = 3 }))
 	hog, other := e.register("hog"), e.register("other")
@@ -157,7 +157,7 @@ func TestSec07SocketsPerUserAreCapped(t *testing.T) {
 	}
 	extra := e.dialWS(hog.Token, wsOptions{})
 	if code, reason := extra.closedWith(5 * time.Second); code != socket.CloseTooManySockets || !strings.Contains(reason, "too many connections") {
-		t.Fatalf("the fourth socket: close %d %q, want 4429", code, reason)
+		t.Fatalf("the fourth socket: close %d %q, want %d", code, reason, socket.CloseTooManySockets)
 	}
 	e.connectWS(other, "") // another user is not affected
 

@@ -15,6 +15,7 @@ import (
 	"dmgraph/auth"
 	"dmgraph/dm"
 	"dmgraph/models"
+	"dmgraph/realtime/socket"
 )
 
 const (
@@ -274,7 +275,8 @@ func TestLiveAuth(t *testing.T) {
 	}
 }
 
-// A subscriber that doesn't read never slows a sender, and is closed with 4429.
+// A subscriber that doesn't read never slows a sender, and is closed with
+// 4800, which the stock client retries.
 func TestLiveSlowConsumer(t *testing.T) {
 	e := newEnv(t, withHubBuffer(4), withTinySockets())
 	alice, bob := e.register("alice"), e.register("bob")
@@ -293,8 +295,8 @@ func TestLiveSlowConsumer(t *testing.T) {
 	}
 	t.Logf("sends took %v until the slow reader was dropped", time.Since(start))
 	go slow.read()
-	if code, _ := slow.closedWith(10 * time.Second); code != 4429 {
-		t.Fatalf("slow consumer closed with %d, want 4429", code)
+	if code, _ := slow.closedWith(10 * time.Second); code != socket.CloseSlowConsumer {
+		t.Fatalf("slow consumer closed with %d, want %d", code, socket.CloseSlowConsumer)
 	}
 }
 
