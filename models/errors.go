@@ -37,6 +37,9 @@ const (
 	// ReasonClientIDReused: a clientMessageId already used for another
 	// message (another recipient, conversation or content).
 	ReasonClientIDReused = "CLIENT_MESSAGE_ID_REUSED"
+	// ReasonTooManySubscriptions refuses a subscription over the limit of
+	// one websocket; the socket's others run on.
+	ReasonTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 	// ReasonIntrospectionDisabled refuses __schema and __type on a server
 	// with introspection turned off.
 	ReasonIntrospectionDisabled = "INTROSPECTION_DISABLED"

@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -143,7 +144,11 @@ func (s *Server) subscribe(ctx context.Context, notify func()) (*subscription, e
 	}
 	sess := sessionFrom(ctx)
 	if sess != nil && !sess.addSubscription() {
-		return nil, models.RateLimited(models.ReasonTooManyAttempts, "too many subscriptions on one connection", time.Second)
+		// This operation only: the socket and its other subscriptions run
+		// on, and one of them ending makes room.
+		return nil, models.RateLimited(models.ReasonTooManySubscriptions,
+			fmt.Sprintf("at most %d subscriptions per connection: complete one first, or open another connection", MaxSubscriptions),
+			time.Second)
 	}
 	s.metrics.SubscriptionStarted()
 	return &subscription{Subscription: s.hub.Subscribe(viewer, notify), metrics: s.metrics, session: sess}, nil
