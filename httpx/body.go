@@ -3,7 +3,6 @@ package httpx
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -47,12 +46,11 @@ func ReadBody(timeout time.Duration, next http.Handler) http.Handler {
 			return
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			w.Header().Set("Connection", "close")
-			WriteError(w, http.StatusRequestTimeout, models.CodeBadUserInput,
-				fmt.Sprintf("the request body did not arrive within %v", timeout))
+			WriteError(w, http.StatusRequestTimeout, models.Invalid("the request body did not arrive within %v", timeout))
 			return
 		case err != nil:
 			w.Header().Set("Connection", "close")
-			WriteError(w, http.StatusBadRequest, models.CodeBadUserInput, "the request body could not be read")
+			WriteError(w, http.StatusBadRequest, models.Invalid("the request body could not be read"))
 			return
 		}
 		r.Body = io.NopCloser(buf)
@@ -62,6 +60,5 @@ func ReadBody(timeout time.Duration, next http.Handler) http.Handler {
 
 func bodyTooLarge(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
-	WriteError(w, http.StatusRequestEntityTooLarge, models.CodeBadUserInput,
-		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
+	WriteError(w, http.StatusRequestEntityTooLarge, models.Invalid("the request body is larger than %d bytes", maxBodyBytes))
 }

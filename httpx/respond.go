@@ -6,15 +6,19 @@ package httpx
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"dmgraph/models"
 )
 
-// WriteError answers with status and one error carrying code, in the shape
-// of a GraphQL response.
-func WriteError(w http.ResponseWriter, status int, code models.Code, msg string) {
+// WriteError answers with status and e, in the shape of a GraphQL response
+// with the extensions every error carries (models.Error.Extensions).
+func WriteError(w http.ResponseWriter, status int, e *models.Error) {
+	if e.Code == models.CodeRateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds()))
+	}
 	WriteJSON(w, status, map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": code},
+		"message": e.Message, "extensions": e.Extensions(),
 	}}})
 }
 

@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -56,8 +57,28 @@ type Error struct {
 	Code    Code
 	Reason  string
 	Message string
-	// RetryAfter, for RATE_LIMITED, is how long to wait before trying again.
+	// RetryAfter, for RATE_LIMITED, is how long to wait before trying
+	// again (Extensions makes it a second when it is less).
 	RetryAfter time.Duration
+}
+
+// Extensions are what a client reads of e: extensions.code, and reason and
+// retryAfter when they apply. Every RATE_LIMITED carries retryAfter, in
+// whole seconds, at least 1, so that a generic "wait and retry" works.
+func (e *Error) Extensions() map[string]any {
+	ext := map[string]any{"code": string(e.Code)}
+	if e.Reason != "" {
+		ext["reason"] = e.Reason
+	}
+	if e.Code == CodeRateLimited {
+		ext["retryAfter"] = e.RetryAfterSeconds()
+	}
+	return ext
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
+func (e *Error) RetryAfterSeconds() int {
+	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
 }
 
 func (e *Error) Error() string {

@@ -174,13 +174,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				log.WarnContext(ctx, "dependency unavailable", "err", err, "path", out.Path.String())
 			}
 			out.Message = e.Message
-			out.Extensions = map[string]any{"code": string(e.Code)}
-			if e.Reason != "" {
-				out.Extensions["reason"] = e.Reason
-			}
-			if e.RetryAfter > 0 {
-				out.Extensions["retryAfter"] = int(e.RetryAfter.Seconds())
-			}
+			out.Extensions = e.Extensions()
 			return out
 		}
 		if code, _ := out.Extensions["code"].(string); code == errcode.ValidationFailed || code == errcode.ParseFailed {
@@ -272,6 +266,6 @@ type unsupported struct{}
 func (unsupported) Supports(*http.Request) bool { return true }
 
 func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
-	httpx.WriteError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
-		"send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter")
+	httpx.WriteError(w, http.StatusUnsupportedMediaType,
+		models.Invalid("send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter"))
 }

@@ -188,6 +188,7 @@ func TestSec07SocketsPerAddressAreCapped(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.code() != "RATE_LIMITED" {
 		t.Fatalf("refusal body: %+v %v", body, err)
 	}
+	checkRetryAfter(t, body)
 	e.signInFrom("203.0.113.10", u, "").expect("connection_ack")
 }
 
@@ -379,9 +380,11 @@ func TestSec07RegistrationsPerIPv6Subnet(t *testing.T) {
 			t.Fatalf("sign-up %d refused: %+v", i+1, res.Errors)
 		}
 	}
-	if res := registerFrom("2001:db8:7:7:ffff::3", "v6user2"); res.code() != "RATE_LIMITED" {
+	res := registerFrom("2001:db8:7:7:ffff::3", "v6user2")
+	if res.code() != "RATE_LIMITED" {
 		t.Fatalf("a third sign-up from the same /64: %+v, want RATE_LIMITED", res.Errors)
 	}
+	checkRetryAfter(t, res)
 	if res := registerFrom("2001:db8:7:8::1", "v6user3"); len(res.Errors) != 0 {
 		t.Fatalf("a sign-up from another /64 refused: %+v", res.Errors)
 	}

@@ -180,6 +180,9 @@ func (ws *wsClient) refused(id string) response {
 	if m := ws.expect("complete"); m.ID != id {
 		ws.t.Fatalf("complete for %s, want %s", m.ID, id)
 	}
+	if bad := rateLimitsWithoutRetryAfter(res); len(bad) > 0 {
+		ws.t.Fatalf("RATE_LIMITED without retryAfter: %+v", bad)
+	}
 	return res
 }
 
