@@ -60,6 +60,10 @@ type Error struct {
 	// RetryAfter, for RATE_LIMITED, is how long to wait before trying
 	// again (Extensions makes it a second when it is less).
 	RetryAfter time.Duration
+	// Field, for bad input, names the input field at fault as the schema
+	// does ("text", "first"); the GraphQL edge makes it the argument path
+	// the client wrote ("input.text").
+	Field string
 }
 
 // Extensions are what a client reads of e: extensions.code, and reason and
@@ -72,6 +76,9 @@ func (e *Error) Extensions() map[string]any {
 	}
 	if e.Code == CodeRateLimited {
 		ext["retryAfter"] = e.RetryAfterSeconds()
+	}
+	if e.Field != "" {
+		ext["field"] = e.Field
 	}
 	return ext
 }
@@ -128,6 +135,13 @@ func NotFound(what string) *Error {
 // Invalid reports bad input in words a person understands.
 func Invalid(format string, args ...any) *Error {
 	return Errorf(CodeBadUserInput, format, args...)
+}
+
+// InvalidField reports bad input in one field, named as in the schema.
+func InvalidField(field, format string, args ...any) *Error {
+	e := Invalid(format, args...)
+	e.Field = field
+	return e
 }
 
 // CodeOf returns the code of the first *Error in err's chain, or INTERNAL.
