@@ -34,7 +34,7 @@ func Authenticate(tokens Authenticator, log *slog.Logger, timeout time.Duration,
 		}
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			WriteError(w, http.StatusUnauthorized, errBadToken)
+			RefuseRequest(w, r, http.StatusUnauthorized, errBadToken)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -44,15 +44,15 @@ func Authenticate(tokens Authenticator, log *slog.Logger, timeout time.Duration,
 		switch {
 		case err == nil:
 		case errors.As(err, &e) && e.Code == models.CodeUnauthenticated:
-			WriteError(w, http.StatusUnauthorized, e)
+			RefuseRequest(w, r, http.StatusUnauthorized, e)
 			return
 		case errors.Is(err, models.ErrUnavailable):
 			log.WarnContext(r.Context(), "token not checked: dependency unavailable", "err", err)
-			WriteError(w, http.StatusServiceUnavailable, models.ErrUnavailable)
+			RefuseRequest(w, r, http.StatusServiceUnavailable, models.ErrUnavailable)
 			return
 		default:
 			log.ErrorContext(r.Context(), "token not checked", "err", err)
-			WriteError(w, http.StatusInternalServerError, errInternal)
+			RefuseRequest(w, r, http.StatusInternalServerError, errInternal)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))

@@ -149,7 +149,7 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", httpx.WithClientIP(opts.TrustedProxies, httpx.Authenticate(svc, log, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, srv)))))
+	mux.Handle("/query", httpx.WithClientIP(opts.TrustedProxies, httpx.Authenticate(svc, log, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, httpx.OKUnderJSON(srv))))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -313,7 +313,7 @@ type unsupported struct{}
 
 func (unsupported) Supports(*http.Request) bool { return true }
 
-func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
-	httpx.WriteError(w, http.StatusUnsupportedMediaType,
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	httpx.WriteError(w, r, http.StatusUnsupportedMediaType,
 		models.Invalid("send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter"))
 }

@@ -263,17 +263,17 @@ func (s *Server) Admit(next http.Handler) http.Handler {
 			return
 		}
 		if !s.allowed(r) {
-			httpx.WriteError(w, http.StatusForbidden, models.Errorf(models.CodeForbidden, "websocket origin not allowed"))
+			httpx.WriteError(w, r, http.StatusForbidden, models.Errorf(models.CodeForbidden, "websocket origin not allowed"))
 			return
 		}
 		if ss.draining.Load() {
-			httpx.WriteError(w, http.StatusServiceUnavailable, models.Errorf(models.CodeUnavailable, "the server is shutting down; connect again"))
+			httpx.WriteError(w, r, http.StatusServiceUnavailable, models.Errorf(models.CodeUnavailable, "the server is shutting down; connect again"))
 			return
 		}
 		sess := &session{}
 		evicted, ok := ss.admit(sess, models.AddressKey(models.ClientIP(r.Context())))
 		if !ok {
-			httpx.WriteError(w, http.StatusTooManyRequests,
+			httpx.WriteError(w, r, http.StatusTooManyRequests,
 				models.RateLimited("", "too many connections from this address: close one first", time.Second))
 			return
 		}
