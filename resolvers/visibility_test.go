@@ -43,7 +43,7 @@ func visCheckErrors(t testing.TB, what string, res response) {
 			t.Errorf("%s: error %+v has code %q, not one of the spec's codes", what, err, code)
 		}
 		for k := range err.Extensions {
-			if k != "code" && k != "reason" {
+			if k != "code" && k != "reason" && k != "field" && k != "retryAfter" {
 				t.Errorf("%s: error %+v carries extension %q", what, err, k)
 			}
 		}
