@@ -17,6 +17,11 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (auth.Claims, error)
 }
 
+var (
+	errBadToken = models.Errorf(models.CodeUnauthenticated, "invalid or expired token")
+	errInternal = models.Errorf(models.CodeInternal, "internal error")
+)
+
 // Authenticate puts the bearer token's user in the request context. No
 // header means anonymous; a bad or expired token is refused outright, so a
 // client learns to sign in again instead of silently seeing less.
@@ -29,7 +34,7 @@ func Authenticate(tokens Authenticator, log *slog.Logger, timeout time.Duration,
 		}
 		scheme, token, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			WriteError(w, http.StatusUnauthorized, models.CodeUnauthenticated, "invalid or expired token")
+			RefuseRequest(w, r, http.StatusUnauthorized, errBadToken)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
@@ -39,15 +44,15 @@ func Authenticate(tokens Authenticator, log *slog.Logger, timeout time.Duration,
 		switch {
 		case err == nil:
 		case errors.As(err, &e) && e.Code == models.CodeUnauthenticated:
-			WriteError(w, http.StatusUnauthorized, e.Code, e.Message)
+			RefuseRequest(w, r, http.StatusUnauthorized, e)
 			return
 		case errors.Is(err, models.ErrUnavailable):
 			log.WarnContext(r.Context(), "token not checked: dependency unavailable", "err", err)
-			WriteError(w, http.StatusServiceUnavailable, models.CodeUnavailable, models.ErrUnavailable.Message)
+			RefuseRequest(w, r, http.StatusServiceUnavailable, models.ErrUnavailable)
 			return
 		default:
 			log.ErrorContext(r.Context(), "token not checked", "err", err)
-			WriteError(w, http.StatusInternalServerError, models.CodeInternal, "internal error")
+			RefuseRequest(w, r, http.StatusInternalServerError, errInternal)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), claims.UserID)))

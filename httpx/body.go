@@ -3,7 +3,6 @@ package httpx
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -29,7 +28,7 @@ func ReadBody(timeout time.Duration, next http.Handler) http.Handler {
 			return
 		}
 		if r.ContentLength > maxBodyBytes {
-			bodyTooLarge(w)
+			bodyTooLarge(w, r)
 			return
 		}
 		buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
@@ -43,16 +42,15 @@ func ReadBody(timeout time.Duration, next http.Handler) http.Handler {
 		// After a failed read the deadline stays: net/http discards the
 		// rest of the body before it closes, and must not wait for it.
 		case errors.As(err, &tooLarge):
-			bodyTooLarge(w)
+			bodyTooLarge(w, r)
 			return
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			w.Header().Set("Connection", "close")
-			WriteError(w, http.StatusRequestTimeout, models.CodeBadUserInput,
-				fmt.Sprintf("the request body did not arrive within %v", timeout))
+			WriteError(w, r, http.StatusRequestTimeout, models.Invalid("the request body did not arrive within %v", timeout))
 			return
 		case err != nil:
 			w.Header().Set("Connection", "close")
-			WriteError(w, http.StatusBadRequest, models.CodeBadUserInput, "the request body could not be read")
+			WriteError(w, r, http.StatusBadRequest, models.Invalid("the request body could not be read"))
 			return
 		}
 		r.Body = io.NopCloser(buf)
@@ -60,8 +58,7 @@ func ReadBody(timeout time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-func bodyTooLarge(w http.ResponseWriter) {
+func bodyTooLarge(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Connection", "close")
-	WriteError(w, http.StatusRequestEntityTooLarge, models.CodeBadUserInput,
-		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
+	WriteError(w, r, http.StatusRequestEntityTooLarge, models.Invalid("the request body is larger than %d bytes", maxBodyBytes))
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -37,6 +38,9 @@ const (
 	// ReasonClientIDReused: a clientMessageId already used for another
 	// message (another recipient, conversation or content).
 	ReasonClientIDReused = "CLIENT_MESSAGE_ID_REUSED"
+	// ReasonTooManySubscriptions refuses a subscription over the limit of
+	// one websocket; the socket's others run on.
+	ReasonTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 	// ReasonIntrospectionDisabled refuses __schema and __type on a server
 	// with introspection turned off.
 	ReasonIntrospectionDisabled = "INTROSPECTION_DISABLED"
@@ -53,8 +57,35 @@ type Error struct {
 	Code    Code
 	Reason  string
 	Message string
-	// RetryAfter, for RATE_LIMITED, is how long to wait before trying again.
+	// RetryAfter, for RATE_LIMITED, is how long to wait before trying
+	// again (Extensions makes it a second when it is less).
 	RetryAfter time.Duration
+	// Field, for bad input, names the input field at fault as the schema
+	// does ("text", "first"); the GraphQL edge makes it the argument path
+	// the client wrote ("input.text").
+	Field string
+}
+
+// Extensions are what a client reads of e: extensions.code, and reason and
+// retryAfter when they apply. Every RATE_LIMITED carries retryAfter, in
+// whole seconds, at least 1, so that a generic "wait and retry" works.
+func (e *Error) Extensions() map[string]any {
+	ext := map[string]any{"code": string(e.Code)}
+	if e.Reason != "" {
+		ext["reason"] = e.Reason
+	}
+	if e.Code == CodeRateLimited {
+		ext["retryAfter"] = e.RetryAfterSeconds()
+	}
+	if e.Field != "" {
+		ext["field"] = e.Field
+	}
+	return ext
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
+func (e *Error) RetryAfterSeconds() int {
+	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
 }
 
 func (e *Error) Error() string {
@@ -104,6 +135,13 @@ func NotFound(what string) *Error {
 // Invalid reports bad input in words a person understands.
 func Invalid(format string, args ...any) *Error {
 	return Errorf(CodeBadUserInput, format, args...)
+}
+
+// InvalidField reports bad input in one field, named as in the schema.
+func InvalidField(field, format string, args ...any) *Error {
+	e := Invalid(format, args...)
+	e.Field = field
+	return e
 }
 
 // CodeOf returns the code of the first *Error in err's chain, or INTERNAL.

@@ -70,8 +70,10 @@ func Decide(in PolicyInput) (Delivery, error) {
 		return DeliveryInbox, nil
 	}
 	if in.RequestMessages >= MaxRequestMessages {
-		return "", Refusal(CodeRateLimited, ReasonRequestLimit,
-			"you can send up to 3 messages until your request is accepted")
+		// Not RATE_LIMITED: waiting lifts nothing, the recipient's
+		// acceptance does.
+		return "", Refusal(CodeForbidden, ReasonRequestLimit,
+			"you can send up to 3 messages until the recipient accepts your request")
 	}
 	if in.RequestMessages == 0 && !in.HasText {
 		return "", Refusal(CodeBadUserInput, ReasonTextRequired, "a message request must start with text")

@@ -34,7 +34,7 @@ const (
 	noOne         = "FORBIDDEN/RECIPIENT_ALLOWS_NO_ONE"
 	friendsOnly   = "FORBIDDEN/FRIENDS_ONLY"
 	suggestedOnly = "FORBIDDEN/FRIENDS_AND_SUGGESTED_ONLY"
-	requestLimit  = "RATE_LIMITED/REQUEST_LIMIT"
+	requestLimit  = "FORBIDDEN/REQUEST_LIMIT"
 	textRequired  = "BAD_USER_INPUT/TEXT_REQUIRED"
 )
 

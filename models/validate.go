@@ -27,7 +27,7 @@ var usernamePattern = regexp.MustCompile(`^[a-z0-9._]{2,24}$`)
 func NormalizeUsername(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if !usernamePattern.MatchString(s) {
-		return "", Invalid("a username has 2 to 24 characters: letters, digits, dots and underscores")
+		return "", InvalidField("username", "a username has 2 to 24 characters: letters, digits, dots and underscores")
 	}
 	return s, nil
 }
@@ -35,7 +35,7 @@ func NormalizeUsername(s string) (string, error) {
 // CheckPassword enforces the password rules.
 func CheckPassword(p string) error {
 	if !utf8.ValidString(p) || utf8.RuneCountInString(p) < MinPasswordRunes {
-		return Invalid("a password needs at least %d characters", MinPasswordRunes)
+		return InvalidField("password", "a password needs at least %d characters", MinPasswordRunes)
 	}
 	return CheckPasswordLength(p)
 }
@@ -44,7 +44,7 @@ func CheckPassword(p string) error {
 // account can have: registration and login answer them alike.
 func CheckPasswordLength(p string) error {
 	if len(p) > MaxPasswordBytes {
-		return Invalid("a password can be at most %d bytes long", MaxPasswordBytes)
+		return InvalidField("password", "a password can be at most %d bytes long", MaxPasswordBytes)
 	}
 	return nil
 }
@@ -54,19 +54,19 @@ func CheckPasswordLength(p string) error {
 // control characters, or show nothing at all (only zero-width, blank or
 // combining characters).
 func CleanDisplayName(s string) (string, error) {
-	s, err := cleanText(s, "a display name", 1, MaxDisplayNameRunes)
+	s, err := cleanText(s, "displayName", "a display name", 1, MaxDisplayNameRunes)
 	if err != nil {
 		return "", err
 	}
 	visible := false
 	for _, r := range s {
 		if unicode.Is(unicode.Bidi_Control, r) || unicode.IsControl(r) {
-			return "", Invalid("a display name can't contain control or text-direction characters")
+			return "", InvalidField("displayName", "a display name can't contain control or text-direction characters")
 		}
 		visible = visible || !invisible(r)
 	}
 	if !visible {
-		return "", Invalid("a display name needs at least one visible character")
+		return "", InvalidField("displayName", "a display name needs at least one visible character")
 	}
 	return s, nil
 }
@@ -87,10 +87,10 @@ func invisible(r rune) bool {
 // CheckAge requires the user to be at least MinAge on today's date.
 func CheckAge(birth, today time.Time) error {
 	if birth.After(today) {
-		return Invalid("the birth date is in the future")
+		return InvalidField("birthDate", "the birth date is in the future")
 	}
 	if Age(birth, today) < MinAge {
-		return Invalid("you must be at least %d to use dmgraph", MinAge)
+		return InvalidField("birthDate", "you must be at least %d to use dmgraph", MinAge)
 	}
 	return nil
 }
@@ -109,7 +109,7 @@ func CleanMessageText(s *string) (*string, error) {
 	if s == nil {
 		return nil, nil
 	}
-	t, err := cleanText(*s, "a message", 0, MaxTextRunes)
+	t, err := cleanText(*s, "text", "a message", 0, MaxTextRunes)
 	if err != nil || t == "" {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func CleanMessageText(s *string) (*string, error) {
 
 // CleanCaption trims and checks a video caption (which may be empty).
 func CleanCaption(s string) (string, error) {
-	return cleanText(s, "a caption", 0, MaxCaptionRunes)
+	return cleanText(s, "caption", "a caption", 0, MaxCaptionRunes)
 }
 
 // CleanDetails trims optional report details.
@@ -126,7 +126,7 @@ func CleanDetails(s *string) (*string, error) {
 	if s == nil || strings.TrimSpace(*s) == "" {
 		return nil, nil
 	}
-	t, err := cleanText(*s, "report details", 1, MaxDetailsRunes)
+	t, err := cleanText(*s, "details", "report details", 1, MaxDetailsRunes)
 	return &t, err
 }
 
@@ -135,7 +135,7 @@ func CleanClientMessageID(s *string) (*string, error) {
 	if s == nil {
 		return nil, nil
 	}
-	t, err := cleanText(*s, "a clientMessageId", 1, MaxClientIDRunes)
+	t, err := cleanText(*s, "clientMessageId", "a clientMessageId", 1, MaxClientIDRunes)
 	return &t, err
 }
 
@@ -144,22 +144,24 @@ func CheckVideoURL(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > 2048 {
-		return "", Invalid("a video URL must be an http or https address")
+		return "", InvalidField("url", "a video URL must be an http or https address")
 	}
 	return s, nil
 }
 
-func cleanText(s, what string, minRunes, maxRunes int) (string, error) {
+// cleanText trims and checks the text of input field, called what in
+// messages.
+func cleanText(s, field, what string, minRunes, maxRunes int) (string, error) {
 	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return "", Invalid("%s must be valid UTF-8 text without NUL characters", what)
+		return "", InvalidField(field, "%s must be valid UTF-8 text without NUL characters", what)
 	}
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
 	if n < minRunes {
-		return "", Invalid("%s can't be empty", what)
+		return "", InvalidField(field, "%s can't be empty", what)
 	}
 	if n > maxRunes {
-		return "", Invalid("%s can be at most %d characters", what, maxRunes)
+		return "", InvalidField(field, "%s can be at most %d characters", what, maxRunes)
 	}
 	return s, nil
 }

@@ -35,14 +35,14 @@ func Both(first *int, after *string, last *int, before *string) (Args, error) {
 		return Args{}, models.Invalid("page forward with first and after, or back with last and before")
 	}
 	var a Args
-	n := first
+	n, field := first, "first"
 	if last != nil {
-		a.Backward, n = true, last
+		a.Backward, n, field = true, last, "last"
 	}
 	a.Limit = DefaultPageSize
 	if n != nil {
 		if *n < 0 || *n > MaxPageSize {
-			return Args{}, models.Invalid("page size must be between 0 and %d", MaxPageSize)
+			return Args{}, models.InvalidField(field, "page size must be between 0 and %d", MaxPageSize)
 		}
 		a.Limit = *n
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -111,7 +113,8 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 		MaxPendingSockets: opts.MaxPendingSockets, Limits: opts.SocketLimits, Keepalive: opts.Keepalive,
 		ReadTimeout: opts.OperationTimeout, TokenRecheckInterval: opts.TokenRecheckInterval})
 	resolver := &Resolver{svc: svc, sockets: sockets, metrics: opts.Metrics}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()}))
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: resolver, Complexity: complexity()})
+	srv := handler.New(schema)
 	srv.AddTransport(sockets.Transport())
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -139,14 +142,14 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 	srv.AroundRootFields(refuseIntrospection)
 	srv.AroundOperations(deadline(opts.OperationTimeout))
 	srv.AroundOperations(sockets.RefuseRevoked)
-	srv.SetErrorPresenter(presentError(log))
+	srv.SetErrorPresenter(presentError(log, schema.Schema()))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return errors.New("panic")
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", httpx.WithClientIP(opts.TrustedProxies, httpx.Authenticate(svc, log, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, srv)))))
+	mux.Handle("/query", httpx.WithClientIP(opts.TrustedProxies, httpx.Authenticate(svc, log, opts.OperationTimeout, sockets.Admit(httpx.ReadBody(opts.BodyTimeout, httpx.OKUnderJSON(srv))))))
 	if opts.Playground {
 		pg := playground.Handler("dmgraph", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -164,8 +167,9 @@ func NewHandler(svc *dm.Service, opts Options) *Handler {
 
 // presentError gives every error a code. Domain errors keep their message,
 // code and reason; gqlgen's own parse and validation errors are the client's
-// fault; anything else is logged and masked.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+// fault; anything else is logged and masked. Bad input names the input at
+// fault in extensions.field (inputField).
+func presentError(log *slog.Logger, schema *ast.Schema) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		var e *models.Error
@@ -174,17 +178,17 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				log.WarnContext(ctx, "dependency unavailable", "err", err, "path", out.Path.String())
 			}
 			out.Message = e.Message
-			out.Extensions = map[string]any{"code": string(e.Code)}
-			if e.Reason != "" {
-				out.Extensions["reason"] = e.Reason
-			}
-			if e.RetryAfter > 0 {
-				out.Extensions["retryAfter"] = int(e.RetryAfter.Seconds())
+			out.Extensions = e.Extensions()
+			if field := inputField(ctx, schema, out.Path, e.Field); e.Code == models.CodeBadUserInput && field != "" {
+				out.Extensions["field"] = field
 			}
 			return out
 		}
 		if code, _ := out.Extensions["code"].(string); code == errcode.ValidationFailed || code == errcode.ParseFailed {
 			out.Extensions["code"] = string(models.CodeBadUserInput)
+			if field := inputField(ctx, schema, out.Path, ""); field != "" {
+				out.Extensions["field"] = field
+			}
 			return out
 		}
 		var g *gqlerror.Error
@@ -204,6 +208,44 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		return &gqlerror.Error{Message: "internal error", Path: out.Path,
 			Extensions: map[string]any{"code": string(models.CodeInternal)}}
 	}
+}
+
+// inputField is the path of the input at fault, as the client wrote it:
+// "input.text" for an argument's field, "$in.text" for a variable's. A
+// domain error names its field as the schema does ("text"): it is looked up
+// among the erring field's arguments, then among their input objects'
+// fields. gqlgen's own errors carry the path: a variable that does not
+// coerce (["variable", "in", "text"]), an argument that does not unmarshal
+// (the field's path, then "input", "birthDate").
+func inputField(ctx context.Context, schema *ast.Schema, path ast.Path, field string) string {
+	fc := graphql.GetFieldContext(ctx)
+	switch {
+	case field != "" && fc != nil && fc.Field.Definition != nil:
+		return argumentPath(schema, fc.Field.Definition.Arguments, field)
+	case field != "":
+		return field
+	case len(path) > 1 && path[0] == ast.PathName("variable"):
+		return "$" + strings.TrimPrefix(path[1:].String(), ".")
+	case fc != nil:
+		if fp := fc.Path(); len(path) > len(fp) && slices.Equal(path[:len(fp)], fp) {
+			return strings.TrimPrefix(path[len(fp):].String(), ".")
+		}
+	}
+	return ""
+}
+
+// argumentPath finds field among args, or the fields of their input
+// objects.
+func argumentPath(schema *ast.Schema, args ast.ArgumentDefinitionList, field string) string {
+	if args.ForName(field) != nil {
+		return field
+	}
+	for _, a := range args {
+		if def := schema.Types[a.Type.Name()]; def != nil && def.Kind == ast.InputObject && def.Fields.ForName(field) != nil {
+			return a.Name + "." + field
+		}
+	}
+	return field
 }
 
 // websocketOnlySubscriptions refuses subscriptions over HTTP, POST or GET:
@@ -271,7 +313,7 @@ type unsupported struct{}
 
 func (unsupported) Supports(*http.Request) bool { return true }
 
-func (unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
-	httpx.WriteError(w, http.StatusUnsupportedMediaType, models.CodeBadUserInput,
-		"send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter")
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	httpx.WriteError(w, r, http.StatusUnsupportedMediaType,
+		models.Invalid("send GraphQL as POST with Content-Type: application/json, or as GET with a query parameter"))
 }

@@ -282,6 +282,9 @@ func (e *env) doRaw(token, body string) response {
 		e.t.Fatalf("decode response: %v", err)
 	}
 	out.Status = res.StatusCode
+	if bad := rateLimitsWithoutRetryAfter(out); len(bad) > 0 {
+		e.t.Fatalf("RATE_LIMITED without retryAfter: %+v", bad)
+	}
 	return out
 }
 

@@ -127,7 +127,7 @@ func TestRequestLimit(t *testing.T) {
 			t.Fatalf("message %d delivery %s", i, s.Delivery)
 		}
 	}
-	e.sendFails(alice, bob, "one more", "RATE_LIMITED", "REQUEST_LIMIT")
+	e.sendFails(alice, bob, "one more", "FORBIDDEN", "REQUEST_LIMIT")
 	var out struct {
 		MessageRequests struct {
 			Edges []struct{ Node struct{ MessageCount int } }

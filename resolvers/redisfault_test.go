@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dmgraph/faultnet"
+	"dmgraph/realtime/socket"
 )
 
 // The Redis cut: two instances share one database and one Redis, each
@@ -199,8 +200,9 @@ func redisCut(t *testing.T, redisURL string, c redisCutCase) {
 		problems = append(problems, sc.s.problems...)
 		reconnects[sc.s.name] = sc.s.conns - 1
 		for code := range sc.s.closes {
-			if code != 4429 {
-				t.Errorf("%s was closed with %d; only 4429 (resume with after) may end a subscription here", sc.s.name, code)
+			if code != socket.CloseResync && code != socket.CloseSlowConsumer {
+				t.Errorf("%s was closed with %d; only %d or %d (resume with after) may end a subscription here",
+					sc.s.name, code, socket.CloseResync, socket.CloseSlowConsumer)
 			}
 		}
 	}

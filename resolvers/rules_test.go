@@ -497,7 +497,7 @@ func TestRulesDeleteMessageRequest(t *testing.T) {
 	e.fail(carol.Token, node, map[string]any{"id": again.ConversationID}, "NOT_FOUND", "")
 	// The request limit counts every request message since bob last
 	// accepted, the deleted ones too, so alice can't tell (issue 14, item 9).
-	e.sendFails(alice, bob, "four", "RATE_LIMITED", "REQUEST_LIMIT")
+	e.sendFails(alice, bob, "four", "FORBIDDEN", "REQUEST_LIMIT")
 	if p := rulesCanMessage(e, alice, bob); p.Allowed || rulesDeref(p.Reason) != "REQUEST_LIMIT" {
 		t.Fatalf("canMessage at the limit = %s, want REQUEST_LIMIT", p)
 	}

@@ -147,7 +147,7 @@ func TestSec03AnonymousSocketsCannotLockOutUsers(t *testing.T) {
 }
 
 // Item 7: one user's signed-in sockets are capped; the next
-// connection_init is refused with 4429, and a closed socket frees a place.
+// connection_init is refused with 4803, and a closed socket frees a place.
 func TestSec07SocketsPerUserAreCapped(t *testing.T) {
 	e := newEnv(t, withHandlerOptions(func(o *resolvers.Options) { o.SocketLimits.PerUser = 3 }))
 	hog, other := e.register("hog"), e.register("other")
@@ -157,7 +157,7 @@ func TestSec07SocketsPerUserAreCapped(t *testing.T) {
 	}
 	extra := e.dialWS(hog.Token, wsOptions{})
 	if code, reason := extra.closedWith(5 * time.Second); code != socket.CloseTooManySockets || !strings.Contains(reason, "too many connections") {
-		t.Fatalf("the fourth socket: close %d %q, want 4429", code, reason)
+		t.Fatalf("the fourth socket: close %d %q, want %d", code, reason, socket.CloseTooManySockets)
 	}
 	e.connectWS(other, "") // another user is not affected
 
@@ -188,6 +188,7 @@ func TestSec07SocketsPerAddressAreCapped(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.code() != "RATE_LIMITED" {
 		t.Fatalf("refusal body: %+v %v", body, err)
 	}
+	checkRetryAfter(t, body)
 	e.signInFrom("203.0.113.10", u, "").expect("connection_ack")
 }
 
@@ -379,9 +380,11 @@ func TestSec07RegistrationsPerIPv6Subnet(t *testing.T) {
 			t.Fatalf("sign-up %d refused: %+v", i+1, res.Errors)
 		}
 	}
-	if res := registerFrom("2001:db8:7:7:ffff::3", "v6user2"); res.code() != "RATE_LIMITED" {
+	res := registerFrom("2001:db8:7:7:ffff::3", "v6user2")
+	if res.code() != "RATE_LIMITED" {
 		t.Fatalf("a third sign-up from the same /64: %+v, want RATE_LIMITED", res.Errors)
 	}
+	checkRetryAfter(t, res)
 	if res := registerFrom("2001:db8:7:8::1", "v6user3"); len(res.Errors) != 0 {
 		t.Fatalf("a sign-up from another /64 refused: %+v", res.Errors)
 	}

@@ -371,8 +371,8 @@ func TestSec09RequestLimitHidesDeleteAndReport(t *testing.T) {
 		n := rulesCountsOf(e, s)
 		v.Requests, v.Inbox = n.Requests, n.Conversations
 		views[mode] = v
-		if v.SendError.Code != "RATE_LIMITED" || v.SendError.Reason != "REQUEST_LIMIT" {
-			t.Errorf("%s: the fourth message = %+v, want RATE_LIMITED/REQUEST_LIMIT", mode, v.SendError)
+		if v.SendError.Code != "FORBIDDEN" || v.SendError.Reason != "REQUEST_LIMIT" {
+			t.Errorf("%s: the fourth message = %+v, want FORBIDDEN/REQUEST_LIMIT", mode, v.SendError)
 		}
 	}
 	for mode, v := range views {
@@ -416,7 +416,7 @@ func TestSec09SendersOwnBlockRevealsNothing(t *testing.T) {
 			if p := rulesCanMessage(e, s, r); p.Allowed || rulesDeref(p.Reason) != "REQUEST_LIMIT" {
 				t.Errorf("%s, after block and unblock %d: canMessage %s, want REQUEST_LIMIT", mode, round+1, p)
 			}
-			if got := secSendRefusal(e, s, r); got.Code != "RATE_LIMITED" || got.Reason != "REQUEST_LIMIT" {
+			if got := secSendRefusal(e, s, r); got.Code != "FORBIDDEN" || got.Reason != "REQUEST_LIMIT" {
 				t.Errorf("%s, after block and unblock %d: send %+v, want REQUEST_LIMIT", mode, round+1, got)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"dmgraph/auth"
 	"dmgraph/dm"
 	"dmgraph/models"
+	"dmgraph/realtime/socket"
 )
 
 const (
@@ -274,7 +275,8 @@ func TestLiveAuth(t *testing.T) {
 	}
 }
 
-// A subscriber that doesn't read never slows a sender, and is closed with 4429.
+// A subscriber that doesn't read never slows a sender, and is closed with
+// 4800, which the stock client retries.
 func TestLiveSlowConsumer(t *testing.T) {
 	e := newEnv(t, withHubBuffer(4), withTinySockets())
 	alice, bob := e.register("alice"), e.register("bob")
@@ -293,8 +295,8 @@ func TestLiveSlowConsumer(t *testing.T) {
 	}
 	t.Logf("sends took %v until the slow reader was dropped", time.Since(start))
 	go slow.read()
-	if code, _ := slow.closedWith(10 * time.Second); code != 4429 {
-		t.Fatalf("slow consumer closed with %d, want 4429", code)
+	if code, _ := slow.closedWith(10 * time.Second); code != socket.CloseSlowConsumer {
+		t.Fatalf("slow consumer closed with %d, want %d", code, socket.CloseSlowConsumer)
 	}
 }
 
@@ -336,21 +338,46 @@ func TestLiveNoGoroutineLeak(t *testing.T) {
 	}
 }
 
-// A socket flooding subscribe messages is closed with 4429.
-func TestLiveSubscriptionFloodIsCut(t *testing.T) {
+// A subscription over socket.MaxSubscriptions is refused alone: the
+// socket's others run on, and one of them ending makes room.
+func TestLiveSubscriptionsPerSocketAreCapped(t *testing.T) {
 	e := newEnv(t)
-	u := e.register("flood")
-	ws := e.connectWS(u, "")
-	for i := range 100 {
-		// The server may close the socket before the last subscribe is
-		// written: stop writing then, the close code is what matters.
-		msg := wsMsg{ID: fmt.Sprint(i), Type: "subscribe", Payload: mustMarshal(map[string]any{"query": subMessages})}
-		if err := ws.c.WriteJSON(msg); err != nil {
-			break
-		}
+	alice, bob := e.register("alice"), e.register("bob")
+	e.friends(alice, bob)
+	ws := e.connectWS(bob, "")
+	mark := e.statements.Load()
+	for i := range socket.MaxSubscriptions {
+		ws.subscribe(fmt.Sprint(i), subMessages, nil)
 	}
-	if code, _ := ws.closedWith(10 * time.Second); code != 4429 {
-		t.Fatalf("flooding socket closed with %d, want 4429", code)
+	e.waitLive(mark, socket.MaxSubscriptions, socket.MaxSubscriptions)
+	ws.subscribe("over", subMessages, nil)
+	res := ws.refused("over")
+	if res.code() != "RATE_LIMITED" || res.reason() != models.ReasonTooManySubscriptions {
+		t.Fatalf("the subscription over the limit: %+v, want RATE_LIMITED/%s", res.Errors, models.ReasonTooManySubscriptions)
+	}
+	checkRetryAfter(t, res)
+
+	ws.write(wsMsg{ID: "0", Type: "complete"})
+	waitFor(t, "the completed subscription's end", 5*time.Second, func() bool { return e.hub.Subscriptions() < socket.MaxSubscriptions })
+	mark = e.statements.Load()
+	ws.subscribe("again", subMessages, nil)
+	e.waitLive(mark, socket.MaxSubscriptions, 1)
+	sent := e.send(alice, bob, "to every subscription")
+	got := map[string]bool{}
+	for len(got) < socket.MaxSubscriptions {
+		m := ws.next()
+		if m.Type == "complete" && m.ID == "0" {
+			continue // gqlgen's answer to the client's complete
+		}
+		var v struct{ MessageAdded struct{ ID string } }
+		ws.decode(m, &v)
+		if v.MessageAdded.ID != sent.MessageID || got[m.ID] {
+			t.Fatalf("subscription %s got message %s, want %s once", m.ID, v.MessageAdded.ID, sent.MessageID)
+		}
+		got[m.ID] = true
+	}
+	if got["0"] || !got["again"] {
+		t.Fatalf("delivered to %v: want the 63 still running and the new one", got)
 	}
 }
 

@@ -161,13 +161,40 @@ func (ws *wsClient) expect(typ string) wsMsg {
 // data reads the next result of subscription id and decodes its data.
 func (ws *wsClient) data(id string, out any) {
 	ws.t.Helper()
-	want := "next"
-	if ws.proto == protoLegacyWS {
-		want = "data"
-	}
-	m := ws.expect(want)
+	m := ws.next()
 	if m.ID != id {
 		ws.t.Fatalf("result for subscription %s, want %s", m.ID, id)
+	}
+	ws.decode(m, out)
+}
+
+// refused reads the answer to subscription id that refused it, and the
+// complete that ends it.
+func (ws *wsClient) refused(id string) response {
+	ws.t.Helper()
+	m := ws.next()
+	var res response
+	if err := json.Unmarshal(m.Payload, &res); err != nil || m.ID != id || !visDataEmpty(res.Data) || len(res.Errors) == 0 {
+		ws.t.Fatalf("got %s %s %s, want subscription %s refused", m.ID, m.Type, m.Payload, id)
+	}
+	if m := ws.expect("complete"); m.ID != id {
+		ws.t.Fatalf("complete for %s, want %s", m.ID, id)
+	}
+	if bad := rateLimitsWithoutRetryAfter(res); len(bad) > 0 {
+		ws.t.Fatalf("RATE_LIMITED without retryAfter: %+v", bad)
+	}
+	return res
+}
+
+// decode checks that m is a result without errors, and decodes its data.
+func (ws *wsClient) decode(m wsMsg, out any) {
+	ws.t.Helper()
+	typ := "next"
+	if ws.proto == protoLegacyWS {
+		typ = "data"
+	}
+	if m.Type != typ {
+		ws.t.Fatalf("got %s %s, want %s", m.Type, m.Payload, typ)
 	}
 	var res struct {
 		Data   json.RawMessage

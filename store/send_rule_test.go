@@ -149,7 +149,7 @@ func TestSendRuleOnEveryPath(t *testing.T) {
 					w.t.Fatalf("extension %+v of request %d", res, first.RequestID)
 				}
 			}
-			w.refused(a, b, models.CodeRateLimited, models.ReasonRequestLimit)
+			w.refused(a, b, models.CodeForbidden, models.ReasonRequestLimit)
 			if rs := w.requests(first.Message.ConversationID); len(rs) != 1 || rs[0].MessageCount != 3 {
 				w.t.Fatalf("requests %+v", rs)
 			}

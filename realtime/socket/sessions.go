@@ -39,8 +39,9 @@ type session struct {
 // Socket limits against floods. The defaults of the configurable ones are
 // in DefaultLimits.
 const (
-	// MaxSubscriptions bounds the subscriptions one socket may hold;
-	// the next one closes it with 4429.
+	// MaxSubscriptions bounds the subscriptions one socket may hold; the
+	// next one is refused (RATE_LIMITED, TOO_MANY_SUBSCRIPTIONS), and the
+	// others run on.
 	MaxSubscriptions = 64
 	// DefaultMaxPending bounds sockets that have not yet sent a valid
 	// connection_init. When they are that many, a new socket takes the
@@ -57,7 +58,7 @@ type Limits struct {
 	// are refused with HTTP 429.
 	PerAddress int
 	// PerUser bounds one user's signed-in sockets; connection_init on one
-	// more is refused with close code 4429.
+	// more is refused with close code 4803.
 	PerUser int
 }
 
@@ -79,11 +80,11 @@ func (l Limits) orDefaults() Limits {
 	return d
 }
 
-// addSubscription counts a new subscription on the socket, and closes the
-// socket when there are too many.
+// addSubscription counts a new subscription on the socket, unless it holds
+// MaxSubscriptions already.
 func (s *session) addSubscription() bool {
 	if s.subscriptions.Add(1) > MaxSubscriptions {
-		s.close(CloseSlowConsumer, "too many subscriptions on one connection")
+		s.subscriptions.Add(-1)
 		return false
 	}
 	return true

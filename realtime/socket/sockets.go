@@ -25,25 +25,55 @@ import (
 	"dmgraph/realtime"
 )
 
-// Websocket close codes sent by the server.
+// Websocket close codes sent by the server. Each meaning has a code of its
+// own, chosen for what the stock graphql-ws client (npm graphql-ws 6) does
+// with it: the client reconnects by itself, with its backoff, after every
+// code below but 4401 and 4409, and calls connectionParams again each time.
+// It gives up on 1002–1011, on 1015–1999, and on the codes its protocol
+// names fatal (4400, 4401, 4406, 4409, 4429, 4500), so none of those ends
+// a socket that the client should resume. The 48xx codes are ours: the
+// server ended the socket for its own reasons, and the client resumes.
+// The README's table says the same for clients.
 const (
-	CloseGoingAway     = 1001 // server shutting down: reconnect elsewhere and resume
-	CloseUnauthorized  = 4401 // the token expired, or its user signed out everywhere: sign in again
-	CloseForbidden     = 4403 // connection_init had no valid token
-	CloseTryAgainLater = 1013 // the server could not check the token just now
-	CloseSlowConsumer  = 4429 // fell behind: reconnect and resume with after
-	// CloseTooManySockets refuses connection_init when the user already
-	// holds WS_MAX_SOCKETS_PER_USER signed-in sockets.
-	CloseTooManySockets = 4429
+	// CloseGoingAway: the server is shutting down. Retried.
+	CloseGoingAway = 1001
+	// CloseTryAgainLater: the database is unavailable, at connection_init
+	// or for a subscription's read. Retried.
+	CloseTryAgainLater = 1013
+	// CloseUnauthorized: the token expired, or its user signed out
+	// everywhere. Fatal to the stock client: sign in again.
+	CloseUnauthorized = 4401
+	// CloseForbidden: connection_init had no valid token. The stock client
+	// retries it up to retryAttempts times (connection_ack resets its
+	// count, and none comes), asking connectionParams for a token each
+	// time, then gives up.
+	CloseForbidden = 4403
 	// CloseInitTimeout ends a socket that had not sent a valid
-	// connection_init when newer ones needed its place.
+	// connection_init when newer ones needed its place. Retried.
 	CloseInitTimeout = 4408
 	// CloseSubscriberExists ends a socket that reused the ID of an
-	// operation still running on it.
+	// operation still running on it, as graphql-transport-ws requires.
+	// Fatal: a client bug.
 	CloseSubscriberExists = 4409
-	writeWait             = 10 * time.Second
-	wsPayloadReadLimit    = 64 << 10
-	wsInitTimeout         = 10 * time.Second
+	// CloseSlowConsumer: the client fell behind its subscription's buffer.
+	// Retried.
+	CloseSlowConsumer = 4800
+	// CloseResync: events between instances may have been lost (a broker
+	// outage). Retried.
+	CloseResync = 4801
+	// CloseInternal: the server failed to read what it owed the client.
+	// Retried.
+	CloseInternal = 4802
+	// CloseTooManySockets refuses connection_init when the user already
+	// holds WS_MAX_SOCKETS_PER_USER signed-in sockets. Retried up to
+	// retryAttempts times, like 4403, in case one of them closes meanwhile.
+	CloseTooManySockets = 4803
+)
+
+const (
+	writeWait          = 10 * time.Second
+	wsPayloadReadLimit = 64 << 10
+	wsInitTimeout      = 10 * time.Second
 )
 
 // Tokens is what the sockets need of the accounts service: to sign a
@@ -189,7 +219,7 @@ func (s *Server) init(ctx context.Context, payload transport.InitPayload) (conte
 		return transport.AppendCloseReason(ctx, "try again later"), nil, errors.New("the token could not be checked; try again later")
 	default:
 		s.log.ErrorContext(ctx, "websocket token not checked", "err", err)
-		ctx = transport.WithWebsocketCloseCode(ctx, 1011)
+		ctx = transport.WithWebsocketCloseCode(ctx, CloseInternal)
 		return transport.AppendCloseReason(ctx, "internal error"), nil, errors.New("internal error")
 	}
 	if sess := sessionFrom(ctx); sess != nil {
@@ -233,17 +263,18 @@ func (s *Server) Admit(next http.Handler) http.Handler {
 			return
 		}
 		if !s.allowed(r) {
-			httpx.WriteError(w, http.StatusForbidden, models.CodeForbidden, "websocket origin not allowed")
+			httpx.WriteError(w, r, http.StatusForbidden, models.Errorf(models.CodeForbidden, "websocket origin not allowed"))
 			return
 		}
 		if ss.draining.Load() {
-			httpx.WriteError(w, http.StatusServiceUnavailable, models.CodeUnavailable, "the server is shutting down; connect again")
+			httpx.WriteError(w, r, http.StatusServiceUnavailable, models.Errorf(models.CodeUnavailable, "the server is shutting down; connect again"))
 			return
 		}
 		sess := &session{}
 		evicted, ok := ss.admit(sess, models.AddressKey(models.ClientIP(r.Context())))
 		if !ok {
-			httpx.WriteError(w, http.StatusTooManyRequests, models.CodeRateLimited, "too many connections from this address")
+			httpx.WriteError(w, r, http.StatusTooManyRequests,
+				models.RateLimited("", "too many connections from this address: close one first", time.Second))
 			return
 		}
 		for _, old := range evicted {

@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -136,7 +137,11 @@ func (s *Server) subscribe(ctx context.Context, notify func()) (*subscription, e
 	}
 	sess := sessionFrom(ctx)
 	if sess != nil && !sess.addSubscription() {
-		return nil, models.RateLimited(models.ReasonTooManyAttempts, "too many subscriptions on one connection", time.Second)
+		// This operation only: the socket and its other subscriptions run
+		// on, and one of them ending makes room.
+		return nil, models.RateLimited(models.ReasonTooManySubscriptions,
+			fmt.Sprintf("at most %d subscriptions per connection: complete one first, or open another connection", MaxSubscriptions),
+			time.Second)
 	}
 	s.metrics.SubscriptionStarted()
 	return &subscription{Subscription: s.hub.Subscribe(viewer, notify), metrics: s.metrics, session: sess}, nil
@@ -169,8 +174,9 @@ func (s *subscription) Close() {
 // context. One run at a time: a kick during a run makes it look again.
 //
 // The run ends the subscription when the client leaves, the handler says
-// stop, or the hub ended it; a subscriber that fell behind is disconnected
-// with 4429 so that it resumes with `after`.
+// stop, or the hub ended it; a subscriber that fell behind, or whose events
+// may have been lost, is disconnected (4800, 4801) so that it resumes with
+// `after`.
 type pump struct {
 	ctx context.Context
 
@@ -250,13 +256,11 @@ func (p *pump) drain() bool {
 		case !ended:
 			return true
 		default:
-			if p.sub.Overflowed() {
-				reason := "slow consumer: reconnect and resume with after"
+			if s := sessionFrom(p.ctx); s != nil && p.sub.Overflowed() {
 				if p.sub.Resynced() {
-					reason = "events may have been lost: reconnect and resume with after"
-				}
-				if s := sessionFrom(p.ctx); s != nil {
-					s.close(CloseSlowConsumer, reason)
+					s.close(CloseResync, "events may have been lost: reconnect and resume with after")
+				} else {
+					s.close(CloseSlowConsumer, "slow consumer: reconnect and resume with after")
 				}
 			}
 			return false
@@ -324,7 +328,7 @@ func apart[T any](fn func() (T, error)) (T, error) {
 }
 
 // abort ends the viewer's socket after a failure to read the database:
-// 1013 (try again later) when the database is unavailable, else 1011.
+// 1013 (try again later) when the database is unavailable, else 4802.
 func (s *Server) abort(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return // the client left, or the server is closing the socket
@@ -342,13 +346,13 @@ func (s *Server) abort(ctx context.Context, err error) {
 
 // resumeClose is the close code and reason for a socket ended because the
 // server failed to read what it owed the client: 1013 (try again later) when
-// the database is unavailable, else 1011. Either way, the client resumes
-// with `after`.
+// the database is unavailable, else 4802 (internal). Either way, the client
+// resumes with `after`.
 func resumeClose(unavailable bool) (int, string) {
 	if unavailable {
 		return CloseTryAgainLater, "unavailable: reconnect later and resume with after"
 	}
-	return 1011, "internal error: reconnect and resume with after"
+	return CloseInternal, "internal error: reconnect and resume with after"
 }
 
 func send[T any](ctx context.Context, out chan<- T, v T) bool {
