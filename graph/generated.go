@@ -1874,7 +1874,7 @@ enum RefusalReason {
   FRIENDS_ONLY
   "The recipient only accepts messages from friends and suggested friends (FORBIDDEN)."
   FRIENDS_AND_SUGGESTED_ONLY
-  "The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (RATE_LIMITED)."
+  "The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (FORBIDDEN)."
   REQUEST_LIMIT
   "A message request must start with text, not only a video (BAD_USER_INPUT)."
   TEXT_REQUIRED
@@ -1882,8 +1882,10 @@ enum RefusalReason {
   AGE_RESTRICTED
   "Only the owner may change this video (FORBIDDEN)."
   NOT_OWNER
-  "Too many attempts in a short time: sends, sign-ins, sign-ups, subscriptions (RATE_LIMITED), or wrong codes (FORBIDDEN)."
+  "Too many attempts in a short time: sends, sign-ins, sign-ups (RATE_LIMITED), or wrong codes (FORBIDDEN)."
   TOO_MANY_ATTEMPTS
+  "The socket already holds 64 subscriptions: this one is refused alone (RATE_LIMITED, with retryAfter); end another first."
+  TOO_MANY_SUBSCRIPTIONS
   "The viewer opened too many new message requests today (RATE_LIMITED, with retryAfter)."
   NEW_REQUEST_LIMIT
   "This clientMessageId was already used for another message (CONFLICT)."

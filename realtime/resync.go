@@ -10,7 +10,7 @@ const EventResync models.EventKind = "RESYNC"
 
 // Resync ends every open subscription of this instance the way a slow
 // consumer's is ended (Overflowed reports true, so the socket closes with
-// 4429 and the client resumes with `after`; Resynced tells why), and
+// 4801 and the client resumes with `after`; Resynced tells why), and
 // returns how many it ended.
 //
 // A broker calls it when events between instances may have been lost, for

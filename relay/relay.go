@@ -122,7 +122,7 @@ func ParsePosition(p string) (int64, error) {
 	}
 	k, id, ok := Parse(p)
 	if !ok || k != "s" || id < 0 {
-		return 0, models.Invalid("the position %q is not valid", truncate(p, 40))
+		return 0, models.InvalidField("since", "the position %q is not valid", truncate(p, 40))
 	}
 	return id, nil
 }

@@ -22,7 +22,7 @@ func (r *queryResolver) Sync(ctx context.Context, since *string, first *int) (*m
 	n := defaultSyncPage
 	if first != nil {
 		if *first < 0 || *first > maxSyncPage {
-			return nil, models.Invalid("first must be between 0 and %d", maxSyncPage)
+			return nil, models.InvalidField("first", "first must be between 0 and %d", maxSyncPage)
 		}
 		n = *first
 	}

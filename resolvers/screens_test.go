@@ -88,7 +88,7 @@ func TestViewerCanSendFollowsTheRules(t *testing.T) {
 	e.send(alice, bob, "two")
 	e.send(alice, bob, "three")
 	check("three requests", alice, bob, "REQUEST_LIMIT")
-	e.sendFails(alice, bob, "four", "RATE_LIMITED", "REQUEST_LIMIT")
+	e.sendFails(alice, bob, "four", "FORBIDDEN", "REQUEST_LIMIT")
 
 	e.block(bob, alice)
 	// The block removed the request: bob no longer sees the conversation.

@@ -217,7 +217,7 @@ const (
 	RefusalReasonFriendsOnly RefusalReason = "FRIENDS_ONLY"
 	// The recipient only accepts messages from friends and suggested friends (FORBIDDEN).
 	RefusalReasonFriendsAndSuggestedOnly RefusalReason = "FRIENDS_AND_SUGGESTED_ONLY"
-	// The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (RATE_LIMITED).
+	// The viewer sent the 3 messages a pending request allows; it lifts only when the recipient accepts (FORBIDDEN).
 	RefusalReasonRequestLimit RefusalReason = "REQUEST_LIMIT"
 	// A message request must start with text, not only a video (BAD_USER_INPUT).
 	RefusalReasonTextRequired RefusalReason = "TEXT_REQUIRED"
@@ -225,8 +225,10 @@ const (
 	RefusalReasonAgeRestricted RefusalReason = "AGE_RESTRICTED"
 	// Only the owner may change this video (FORBIDDEN).
 	RefusalReasonNotOwner RefusalReason = "NOT_OWNER"
-	// Too many attempts in a short time: sends, sign-ins, sign-ups, subscriptions (RATE_LIMITED), or wrong codes (FORBIDDEN).
+	// Too many attempts in a short time: sends, sign-ins, sign-ups (RATE_LIMITED), or wrong codes (FORBIDDEN).
 	RefusalReasonTooManyAttempts RefusalReason = "TOO_MANY_ATTEMPTS"
+	// The socket already holds 64 subscriptions: this one is refused alone (RATE_LIMITED, with retryAfter); end another first.
+	RefusalReasonTooManySubscriptions RefusalReason = "TOO_MANY_SUBSCRIPTIONS"
 	// The viewer opened too many new message requests today (RATE_LIMITED, with retryAfter).
 	RefusalReasonNewRequestLimit RefusalReason = "NEW_REQUEST_LIMIT"
 	// This clientMessageId was already used for another message (CONFLICT).
@@ -263,6 +265,7 @@ var AllRefusalReason = []RefusalReason{
 	RefusalReasonAgeRestricted,
 	RefusalReasonNotOwner,
 	RefusalReasonTooManyAttempts,
+	RefusalReasonTooManySubscriptions,
 	RefusalReasonNewRequestLimit,
 	RefusalReasonClientMessageIDReused,
 	RefusalReasonDuplicate,
@@ -278,7 +281,7 @@ var AllRefusalReason = []RefusalReason{
 
 func (e RefusalReason) IsValid() bool {
 	switch e {
-	case RefusalReasonSelf, RefusalReasonBlocked, RefusalReasonRecipientAllowsNoOne, RefusalReasonSenderAllowsNoOne, RefusalReasonFriendsOnly, RefusalReasonFriendsAndSuggestedOnly, RefusalReasonRequestLimit, RefusalReasonTextRequired, RefusalReasonAgeRestricted, RefusalReasonNotOwner, RefusalReasonTooManyAttempts, RefusalReasonNewRequestLimit, RefusalReasonClientMessageIDReused, RefusalReasonDuplicate, RefusalReasonIntrospectionDisabled, RefusalReasonWrongCode, RefusalReasonCodeExpired, RefusalReasonNoCode, RefusalReasonSmsLimit, RefusalReasonContactsLimit, RefusalReasonFacebookTokenInvalid, RefusalReasonFacebookUnavailable:
+	case RefusalReasonSelf, RefusalReasonBlocked, RefusalReasonRecipientAllowsNoOne, RefusalReasonSenderAllowsNoOne, RefusalReasonFriendsOnly, RefusalReasonFriendsAndSuggestedOnly, RefusalReasonRequestLimit, RefusalReasonTextRequired, RefusalReasonAgeRestricted, RefusalReasonNotOwner, RefusalReasonTooManyAttempts, RefusalReasonTooManySubscriptions, RefusalReasonNewRequestLimit, RefusalReasonClientMessageIDReused, RefusalReasonDuplicate, RefusalReasonIntrospectionDisabled, RefusalReasonWrongCode, RefusalReasonCodeExpired, RefusalReasonNoCode, RefusalReasonSmsLimit, RefusalReasonContactsLimit, RefusalReasonFacebookTokenInvalid, RefusalReasonFacebookUnavailable:
 		return true
 	}
 	return false
