@@ -2157,7 +2157,7 @@ enum ChangeKind {
   CONVERSATION_UNBLOCKED
   "The viewer followed ` + "`" + `user` + "`" + `."
   USER_FOLLOWED
-  "The viewer unfollowed ` + "`" + `user` + "`" + `."
+  "The viewer no longer follows ` + "`" + `user` + "`" + `: the viewer unfollowed them, or a block between the two, either way, ended the follow."
   USER_UNFOLLOWED
   "The viewer changed their privacy settings. ` + "`" + `privacySettings` + "`" + ` is set."
   SETTINGS_UPDATED

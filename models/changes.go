@@ -42,8 +42,9 @@ const (
 	// from them left the user's requests).
 	ChangeConversationBlocked   ChangeKind = "CONVERSATION_BLOCKED"
 	ChangeConversationUnblocked ChangeKind = "CONVERSATION_UNBLOCKED"
-	// ChangeUserFollowed and ChangeUserUnfollowed: the user followed or
-	// unfollowed someone.
+	// ChangeUserFollowed and ChangeUserUnfollowed: the user followed
+	// someone, or no longer does (they unfollowed, or a block either way
+	// ended the follow).
 	ChangeUserFollowed   ChangeKind = "USER_FOLLOWED"
 	ChangeUserUnfollowed ChangeKind = "USER_UNFOLLOWED"
 	// ChangeSettingsUpdated: the user changed their privacy settings.

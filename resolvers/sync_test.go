@@ -292,3 +292,32 @@ func TestSyncVideoAvailabilityChangesItsMessages(t *testing.T) {
 		t.Fatalf("amy's: %v", got)
 	}
 }
+
+// A block ends follows both ways, and each follower's sequence says so,
+// also when the two never talked (no conversation to name).
+func TestBlockEndsFollowsInEachFollowersSequence(t *testing.T) {
+	e := newEnv(t)
+	amy, zed := e.register("amy"), e.register("zed")
+	e.follow(amy, zed)
+	e.follow(zed, amy)
+	fromAmy, fromZed := e.position(amy), e.position(zed)
+	e.block(zed, amy)
+
+	for _, c := range []struct {
+		who   user
+		from  string
+		want  []string
+		other user
+	}{
+		{amy, fromAmy, []string{"USER_UNFOLLOWED"}, zed},
+		{zed, fromZed, []string{"USER_UNFOLLOWED", "USER_BLOCKED"}, amy},
+	} {
+		got := e.changesSince(c.who, c.from)
+		if !slices.Equal(kinds(got), c.want) {
+			t.Fatalf("%s's changes %v, want %v", c.who.Name, kinds(got), c.want)
+		}
+		if u := got[0].User; u == nil || u.ID != c.other.ID {
+			t.Errorf("%s's USER_UNFOLLOWED names %+v, want %s", c.who.Name, u, c.other.ID)
+		}
+	}
+}

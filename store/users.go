@@ -168,21 +168,22 @@ func (s *Store) Unfollow(ctx context.Context, follower, followee int64) error {
 		if err := lockUsers(tx, follower, followee); err != nil {
 			return err
 		}
-		gone, err := unfollow(tx, follower, followee)
-		if err != nil || !gone {
-			return err
-		}
-		return record(tx, models.Change{UserID: follower, Kind: models.ChangeUserUnfollowed, OtherUserID: followee})
+		return unfollow(tx, follower, followee)
 	})
 }
 
-// unfollow removes a follow and reports whether there was one.
-func unfollow(tx *gorm.DB, follower, followee int64) (bool, error) {
+// unfollow removes a follow, if any, and records it in the follower's
+// sequence, whoever ended it: the follower, or a block either way. tx holds
+// both users locked.
+func unfollow(tx *gorm.DB, follower, followee int64) error {
 	res := tx.Where("follower_id = ? AND followee_id = ?", follower, followee).Delete(&models.Follow{})
 	if res.Error != nil || res.RowsAffected == 0 {
-		return false, res.Error
+		return res.Error
 	}
-	return true, adjustFollowCounts(tx, follower, followee, -1)
+	if err := adjustFollowCounts(tx, follower, followee, -1); err != nil {
+		return err
+	}
+	return record(tx, models.Change{UserID: follower, Kind: models.ChangeUserUnfollowed, OtherUserID: followee})
 }
 
 func adjustFollowCounts(tx *gorm.DB, follower, followee int64, by int) error {
@@ -208,10 +209,10 @@ func block(tx *gorm.DB, blocker, blocked int64) error {
 	if res.Error != nil || res.RowsAffected == 0 {
 		return res.Error // blocked already
 	}
-	if _, err := unfollow(tx, blocker, blocked); err != nil {
+	if err := unfollow(tx, blocker, blocked); err != nil {
 		return err
 	}
-	if _, err := unfollow(tx, blocked, blocker); err != nil {
+	if err := unfollow(tx, blocked, blocker); err != nil {
 		return err
 	}
 	// Pending requests between the two go, in both directions: the blocked
