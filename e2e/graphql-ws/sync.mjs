@@ -2,11 +2,20 @@
 // its default retry: the app below keeps its latest applied position in a
 // variable and returns it as connectionParams.since, and has no reconnect
 // code. It starts the server itself, so it can restart it, and puts a TCP
-// proxy of its own between every client and the server, so it can cut
-// sockets.
+// proxy of its own in front of each client, so it can cut its sockets.
+//
+//   1. a server restart (1001) while another user writes;
+//   2. TCP cuts, mid-stream and while away;
+//   3. a second device hears everything the first does;
+//   4. every kind of change arrives live at least once;
+//   5. a property test: random operations by four users on two devices
+//      each, racing, with random cuts.
+// Each device must end up having applied exactly its user's sequence (no
+// change lost, none twice) and hold the state a fresh query shows.
 //
 // Usage: DMGRAPH_BIN=/tmp/dmgraph DATABASE_URL=sqlite:/tmp/x.db node sync.mjs
-// SEED=<n> replays the property test's operations.
+// SEED=<n> replays the property test's random choices (what they aim at
+// comes from the app's state, as a user's taps would).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createClient } from 'graphql-ws';
@@ -25,7 +34,6 @@ const ALL_KINDS = ['MESSAGE_ADDED', 'REQUEST_RECEIVED', 'REQUEST_EXTENDED', 'REQ
   'REQUEST_REPORTED', 'CONVERSATION_ACCEPTED', 'CONVERSATION_READ', 'USER_BLOCKED', 'USER_UNBLOCKED',
   'CONVERSATION_BLOCKED', 'CONVERSATION_UNBLOCKED', 'USER_FOLLOWED', 'USER_UNFOLLOWED', 'SETTINGS_UPDATED'];
 const kindsSeen = new Set();
-const devices = [];
 
 // ---------------------------------------------------------------- failing
 
@@ -236,7 +244,6 @@ async function attempt(u, name, ...args) {
   if (!body.errors) return body.data;
   const code = body.errors[0]?.extensions?.code;
   check(REFUSALS.has(code), () => `${u.name} ${name}(${args}): ${JSON.stringify(body.errors)}`);
-  if (process.env.DEBUG) console.log(`refused ${u.name} ${name}: ${JSON.stringify(body.errors)}`);
   return null;
 }
 
@@ -317,7 +324,6 @@ class Device {
     this.added = []; // messageAdded's message IDs, in order
     this.connects = 0;
     this.live = false;
-    devices.push(this);
   }
 
   // start does what the README tells an app to do: the position first, then
@@ -441,11 +447,6 @@ async function newDevice(u, name, { direct, options } = {}) {
   const d = new Device(u, name, proxy, options);
   await d.start();
   return d;
-}
-
-// requestFrom is u's open request from sender, or undefined.
-function requestsOf(st) {
-  return [...st.requests.keys()];
 }
 
 // ---------------------------------------------------------------- 1. restart
