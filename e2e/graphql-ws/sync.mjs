@@ -30,7 +30,7 @@ if (!bin || !databaseURL) {
 const seed = Number(process.env.SEED ?? Date.now() % 1e9);
 const startedAt = Date.now();
 
-const ALL_KINDS = ['MESSAGE_ADDED', 'REQUEST_RECEIVED', 'REQUEST_EXTENDED', 'REQUEST_ACCEPTED', 'REQUEST_DELETED',
+const ALL_KINDS = ['MESSAGE_ADDED', 'MESSAGE_UPDATED', 'REQUEST_RECEIVED', 'REQUEST_EXTENDED', 'REQUEST_ACCEPTED', 'REQUEST_DELETED',
   'REQUEST_REPORTED', 'CONVERSATION_ACCEPTED', 'CONVERSATION_READ', 'USER_BLOCKED', 'USER_UNBLOCKED',
   'CONVERSATION_BLOCKED', 'CONVERSATION_UNBLOCKED', 'USER_FOLLOWED', 'USER_UNFOLLOWED', 'SETTINGS_UPDATED'];
 const kindsSeen = new Set();
@@ -218,9 +218,12 @@ async function register(name) {
 const mutations = {
   send: [`mutation($to: ID!, $t: String!, $k: String) { sendMessage(input: {recipientId: $to, text: $t, clientMessageId: $k}) { message { id } conversation { id } } }`,
     (to, t, k) => ({ to, t, k })],
-  accept: [`mutation($id: ID!) { acceptMessageRequest(requestId: $id) { id } }`, (id) => ({ id })],
-  delete: [`mutation($id: ID!) { deleteMessageRequest(requestId: $id) }`, (id) => ({ id })],
-  report: [`mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { id } }`, (id) => ({ id })],
+  sendVideo: [`mutation($to: ID!, $v: ID!) { sendMessage(input: {recipientId: $to, videoId: $v}) { message { id } } }`, (to, v) => ({ to, v })],
+  publishVideo: [`mutation { publishVideo(input: {caption: "clip", url: "https://v.example/clip.mp4"}) { id } }`, () => ({})],
+  hideVideo: [`mutation($id: ID!) { updateVideo(input: {id: $id, visibility: PRIVATE}) { id } }`, (id) => ({ id })],
+  accept: [`mutation($id: ID!) { acceptMessageRequest(requestId: $id) { conversation { id } } }`, (id) => ({ id })],
+  delete: [`mutation($id: ID!) { deleteMessageRequest(requestId: $id) { removedRequestId } }`, (id) => ({ id })],
+  report: [`mutation($id: ID!) { reportMessageRequest(input: {requestId: $id, reason: SPAM}) { removedRequestId } }`, (id) => ({ id })],
   read: [`mutation($id: ID!) { markConversationRead(conversationId: $id) { id } }`, (id) => ({ id })],
   block: [`mutation($id: ID!) { block(userId: $id) { id } }`, (id) => ({ id })],
   unblock: [`mutation($id: ID!) { unblock(userId: $id) { id } }`, (id) => ({ id })],
@@ -228,7 +231,7 @@ const mutations = {
   unfollow: [`mutation($id: ID!) { unfollow(userId: $id) { id } }`, (id) => ({ id })],
   setPolicy: [`mutation($p: DirectMessagePolicy!) { updatePrivacySettings(input: {directMessagePolicy: $p}) { directMessagePolicy } }`, (p) => ({ p })],
 };
-const REFUSALS = new Set(['FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'BAD_USER_INPUT', 'RATE_LIMITED']); // RATE_LIMITED: REQUEST_LIMIT, a rule, not a rate
+const REFUSALS = new Set(['FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'BAD_USER_INPUT']);
 
 // act runs a mutation as u and returns its data.
 async function act(u, name, ...args) {
@@ -249,7 +252,7 @@ async function attempt(u, name, ...args) {
 
 // ---------------------------------------------------------------- the state an app keeps
 
-const CONV = 'id status unreadCount lastMessage { id }';
+const CONV = 'id status unreadCount lastMessage { id videoUnavailable }';
 const REQ = 'id messageCount lastMessage { id }';
 
 // fresh reads u's state as a fresh query shows it, in the shape fold keeps.
@@ -273,7 +276,7 @@ async function fresh(u) {
 function emptyState() {
   return { inbox: new Map(), requests: new Map(), blocked: new Set(), following: new Set(), policy: null };
 }
-const conv = (c) => ({ status: c.status, unread: c.unreadCount, last: c.lastMessage?.id ?? null });
+const conv = (c) => ({ status: c.status, unread: c.unreadCount, last: c.lastMessage?.id ?? null, gone: c.lastMessage?.videoUnavailable ?? null });
 const req = (r) => ({ count: r.messageCount, last: r.lastMessage?.id ?? null });
 
 // fold applies one change to the state, as an app would: each change carries
@@ -568,12 +571,17 @@ async function secondDevice() {
   await act(zed, 'send', amy.id, 'hello again');
   expect.push('REQUEST_RECEIVED', 'REQUEST_EXTENDED');
   const request = async (u) => [...(await fresh(u)).requests.keys()][0]; // as u's first device shows it
-  const convZed = (await act(amy, 'accept', await request(amy))).acceptMessageRequest.id;
+  const convZed = (await act(amy, 'accept', await request(amy))).acceptMessageRequest.conversation.id;
   expect.push('REQUEST_ACCEPTED');
   await act(zed, 'send', amy.id, 'thanks'); // accepting read the request: this one is unread
   await act(amy, 'read', convZed);
   await act(amy, 'send', zed.id, 'hi zed');
   expect.push('MESSAGE_ADDED', 'CONVERSATION_READ', 'MESSAGE_ADDED');
+  // A video amy shared goes private: the message that shares it changed.
+  const video = (await act(amy, 'publishVideo')).publishVideo.id;
+  await act(amy, 'sendVideo', zed.id, video);
+  await act(amy, 'hideVideo', video);
+  expect.push('MESSAGE_ADDED', 'MESSAGE_UPDATED');
 
   await act(dan, 'send', amy.id, 'from dan');
   await act(amy, 'delete', await request(amy));
