@@ -25,14 +25,3 @@ func (s *Service) LatestChange(ctx context.Context) (int64, error) {
 	}
 	return s.store.LatestChange(ctx, viewer)
 }
-
-// MessageWatermark is the newest message the viewer had been told of at
-// position since: where a stream of messages resumed from that position
-// starts.
-func (s *Service) MessageWatermark(ctx context.Context, since int64) (int64, error) {
-	viewer, err := models.ViewerID(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return s.store.MessageWatermark(ctx, viewer, since)
-}

@@ -109,7 +109,6 @@ type Suggestions interface {
 type Changes interface {
 	Changes(ctx context.Context, userID, since int64, limit int) ([]*models.Change, error)
 	LatestChange(ctx context.Context, userID int64) (int64, error)
-	MessageWatermark(ctx context.Context, userID, since int64) (int64, error)
 }
 
 // Sessions are the users' token versions: signing out everywhere raises one.

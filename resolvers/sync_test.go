@@ -321,3 +321,29 @@ func TestBlockEndsFollowsInEachFollowersSequence(t *testing.T) {
 		}
 	}
 }
+
+// messageAdded resumed from a position replays the messages the change
+// sequence holds after it, as changes does, even in a conversation that is
+// a request again by now (its replay once read the current inbox instead).
+func TestMessageAddedResumesAsTheSequenceDoes(t *testing.T) {
+	e := newEnv(t)
+	cy, di := e.register("cy"), e.register("di")
+	e.setPolicy(di, "EVERYONE")
+	e.send(cy, di, "hi di")
+	e.acceptRequest(di, e.requests(di)[0])
+	since := e.position(di)
+	m2 := e.send(di, cy, "while away").MessageID // di's own message, in an ACTIVE conversation
+	e.block(di, cy)
+	e.must(di.Token, `mutation($id: ID!) { unblock(userId: $id) { id } }`, map[string]any{"id": cy.ID}, nil)
+	e.send(cy, di, "again") // a new request: di's side is REQUEST again
+
+	ws := e.dialWS("", wsOptions{payload: map[string]any{"Authorization": "Bearer " + di.Token, "since": since}})
+	ws.expect("connection_ack")
+	ws.subscribe("m", `subscription { messageAdded { id } }`, nil)
+	var got struct{ MessageAdded struct{ ID string } }
+	ws.data("m", &got)
+	if got.MessageAdded.ID != m2 {
+		t.Fatalf("messageAdded replayed %s first, want %s", got.MessageAdded.ID, m2)
+	}
+	ws.quiet(300 * time.Millisecond) // the new request's message is not an inbox message
+}

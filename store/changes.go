@@ -65,16 +65,3 @@ func (s *Store) LatestChange(ctx context.Context, userID int64) (int64, error) {
 	}
 	return ids[0], nil
 }
-
-// MessageWatermark is the newest message userID had been told of at
-// position since: where a stream of messages resumed from a position starts.
-func (s *Store) MessageWatermark(ctx context.Context, userID, since int64) (int64, error) {
-	var ids []int64
-	err := s.db.WithContext(ctx).Model(&models.Change{}).
-		Where("user_id = ? AND id <= ? AND kind = ?", userID, since, models.ChangeMessageAdded).
-		Order("id DESC").Limit(1).Pluck("message_id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return 0, translate(err, "changes")
-	}
-	return ids[0], nil
-}

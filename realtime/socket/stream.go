@@ -25,15 +25,19 @@ type MessageLog interface {
 	// MessagesAfter reads up to limit messages after the ID given, in ID
 	// order.
 	MessagesAfter(ctx context.Context, scope, after int64, limit int) ([]*models.Message, error)
-	// MessageWatermark is the newest message the viewer had been told of
-	// at a position of their change sequence.
-	MessageWatermark(ctx context.Context, since int64) (int64, error)
+	// Message reads a message the viewer can see.
+	Message(ctx context.Context, id int64) (*models.Message, error)
+	// A stream resumed from a position of the viewer's change sequence
+	// reads the sequence.
+	ChangeLog
 }
 
-// Messages streams messages by ID from a watermark: after; else, given a
-// position of the viewer's change sequence (since), the newest message they
-// had been told of there; else the newest message when subscribing. In one
-// conversation or (conversationID nil) all of the viewer's. It reads "messages after the watermark" from the log, in
+// Messages streams messages by ID from a watermark: after, or the newest
+// message when subscribing, in one conversation or (conversationID nil) all
+// of the viewer's. Given a position of the viewer's change sequence (since)
+// and no after, it streams instead the messages of the sequence after that
+// position, as ChangesAs does: what the changes subscription delivers as
+// MESSAGE_ADDED, at the same positions. It reads "messages after the watermark" from the log, in
 // ID order, except when an event's message is provably the next one
 // (models.Event.NextFor): then it sends the message the event carries.
 // Since each user's message IDs are handed out in commit order
@@ -49,6 +53,14 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 	if conversationID != nil {
 		scope = *conversationID
 	}
+	if after == nil && since != nil {
+		return ChangesAs(ctx, s, msgs, since, func(ctx context.Context, c *models.Change) (*models.Message, error) {
+			if c.Kind != models.ChangeMessageAdded || (scope != 0 && c.ConversationID != scope) {
+				return nil, nil
+			}
+			return msgs.Message(ctx, c.MessageID)
+		})
+	}
 	// Subscribe before reading the watermark, so nothing committed in
 	// between is missed.
 	p := newPump(ctx)
@@ -57,20 +69,11 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 		return nil, err
 	}
 	var last int64
-	switch {
-	case after != nil:
+	if after != nil {
 		last = *after
-	case since != nil:
-		last, err = bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
-			return msgs.MessageWatermark(ctx, *since)
-		})
-		after = &last // replay what follows
-	default:
-		last, err = bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
-			return msgs.LatestMessageID(ctx, scope)
-		})
-	}
-	if err != nil {
+	} else if last, err = bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+		return msgs.LatestMessageID(ctx, scope)
+	}); err != nil {
 		sub.Close()
 		return stopped[*models.Message](ctx, err)
 	}
