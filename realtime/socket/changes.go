@@ -44,27 +44,15 @@ func ChangesAs[T any](ctx context.Context, s *Server, log ChangeLog, since *int6
 	}
 	out := make(chan *T)
 	catchUp := func() bool {
-		for {
-			batch, err := bounded(ctx, s.timeout, func(ctx context.Context) ([]*models.Change, error) {
-				return log.Changes(ctx, last, replayBatch)
-			})
-			if err != nil {
-				s.abort(ctx, err)
-				return false
+		return replay(ctx, s, &last, func(ctx context.Context, after int64) ([]*models.Change, error) {
+			return log.Changes(ctx, after, replayBatch)
+		}, func(c *models.Change) (int64, bool) {
+			v, err := bounded(ctx, s.timeout, func(ctx context.Context) (*T, error) { return view(ctx, c) })
+			if v == nil && err == nil {
+				return c.ID, true // not for this view
 			}
-			for _, c := range batch {
-				v, err := bounded(ctx, s.timeout, func(ctx context.Context) (*T, error) { return view(ctx, c) })
-				if v != nil || err != nil {
-					if !deliver(ctx, s, out, v, err) {
-						return false
-					}
-				}
-				last = c.ID
-			}
-			if len(batch) < replayBatch {
-				return true
-			}
-		}
+			return c.ID, deliver(ctx, s, out, v, err)
+		})
 	}
 	var first func() bool
 	if since != nil {

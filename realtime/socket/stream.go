@@ -80,24 +80,9 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 	out := make(chan *models.Message)
 	// catchUp sends every message after the watermark.
 	catchUp := func() bool {
-		for {
-			batch, err := bounded(ctx, s.timeout, func(ctx context.Context) ([]*models.Message, error) {
-				return msgs.MessagesAfter(ctx, scope, last, replayBatch)
-			})
-			if err != nil {
-				s.abort(ctx, err)
-				return false
-			}
-			for _, m := range batch {
-				if !send(ctx, out, m) {
-					return false
-				}
-				last = m.ID
-			}
-			if len(batch) < replayBatch {
-				return true
-			}
-		}
+		return replay(ctx, s, &last, func(ctx context.Context, after int64) ([]*models.Message, error) {
+			return msgs.MessagesAfter(ctx, scope, after, replayBatch)
+		}, func(m *models.Message) (int64, bool) { return m.ID, send(ctx, out, m) })
 	}
 	var first func() bool
 	if after != nil {
@@ -116,6 +101,31 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 		return catchUp()
 	}, func() { close(out) })
 	return out, nil
+}
+
+// replay emits, batch by batch, what read returns after *last, moving *last
+// past each item emit took; emit returns the item's key and whether the
+// stream goes on. False when the stream must end: emit said so, or reading
+// failed (the socket is then closed for the client to resume).
+func replay[T any](ctx context.Context, s *Server, last *int64, read func(ctx context.Context, after int64) ([]T, error),
+	emit func(T) (int64, bool)) bool {
+	for {
+		batch, err := bounded(ctx, s.timeout, func(ctx context.Context) ([]T, error) { return read(ctx, *last) })
+		if err != nil {
+			s.abort(ctx, err)
+			return false
+		}
+		for _, v := range batch {
+			key, ok := emit(v)
+			if !ok {
+				return false
+			}
+			*last = key
+		}
+		if len(batch) < replayBatch {
+			return true
+		}
+	}
 }
 
 // stopped is what a subscription whose start read failed returns: when the
