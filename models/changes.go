@@ -99,6 +99,16 @@ func ChangeLogFrom(ctx context.Context) *ChangeLog {
 	return l
 }
 
+// Mark returns a function that drops what the log gained since the mark; on
+// a nil log, a function that does nothing.
+func (l *ChangeLog) Mark() (rewind func()) {
+	if l == nil {
+		return func() {}
+	}
+	n := len(l.Changes)
+	return func() { l.Changes = l.Changes[:n] }
+}
+
 // Audience lists the users the log's changes belong to, each once, in the
 // order they first appear.
 func (l *ChangeLog) Audience() []int64 {

@@ -256,21 +256,15 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 		}
 	}
 	var err error
-	log := models.ChangeLogFrom(ctx)
-	var mark int
-	if log != nil {
-		mark = len(log.Changes)
-		// Only committed changes stay in the log.
-		defer func() {
-			if err != nil {
-				log.Changes = log.Changes[:mark]
-			}
-		}()
-	}
-	for range 3 {
-		if log != nil {
-			log.Changes = log.Changes[:mark]
+	// Only committed changes stay in the context's change log.
+	rewind := models.ChangeLogFrom(ctx).Mark()
+	defer func() {
+		if err != nil {
+			rewind()
 		}
+	}()
+	for range 3 {
+		rewind()
 		// Begin and Commit run outside the statement callbacks: their
 		// errors are marked here.
 		err = s.db.WithContext(ctx).Transaction(fn)

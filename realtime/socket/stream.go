@@ -34,15 +34,16 @@ type MessageLog interface {
 
 // Messages streams messages by ID from a watermark: after, or the newest
 // message when subscribing, in one conversation or (conversationID nil) all
-// of the viewer's. Given a position of the viewer's change sequence (since)
-// and no after, it streams instead the messages of the sequence after that
-// position, as ChangesAs does: what the changes subscription delivers as
-// MESSAGE_ADDED, at the same positions. It reads "messages after the watermark" from the log, in
+// of the viewer's. It reads "messages after the watermark" from the log, in
 // ID order, except when an event's message is provably the next one
 // (models.Event.NextFor): then it sends the message the event carries.
 // Since each user's message IDs are handed out in commit order
 // (store.lockUsers), neither can skip one, so replay and live delivery are
 // one gap-free, duplicate-free sequence.
+//
+// Given a position of the viewer's change sequence (since) and no after, it
+// streams instead the messages of the sequence after that position, through
+// ChangesAs: what the changes subscription delivers as MESSAGE_ADDED.
 func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, after, since *int64) (<-chan *models.Message, error) {
 	if _, err := bounded(ctx, s.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, msgs.CheckMessageScope(ctx, conversationID)
