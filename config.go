@@ -15,6 +15,7 @@ import (
 	"dmgraph/dm"
 	"dmgraph/facebook"
 	"dmgraph/httpx"
+	"dmgraph/models"
 	"dmgraph/ratelimit"
 	"dmgraph/realtime/socket"
 	"dmgraph/resolvers"
@@ -35,6 +36,8 @@ type config struct {
 	OperationTimeout time.Duration
 	// DatabaseMaxConns bounds the PostgreSQL connection pool.
 	DatabaseMaxConns int
+	// GroupMaxMembers is a group's size limit, creator included (GROUP_MAX_MEMBERS).
+	GroupMaxMembers int
 	// PasswordHashCost is bcrypt's work factor for new password hashes
 	// (PASSWORD_HASH_COST). Lower is only for load tests, which register
 	// thousands of users; production refuses anything below the default.
@@ -158,6 +161,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"RATE_LIMIT_SMS_USER", &c.Limits.SMSUser},
 		{"RATE_LIMIT_SMS_NUMBER", &c.Limits.SMSNumber},
 		{"RATE_LIMIT_CONTACTS", &c.Limits.Contacts},
+		{"RATE_LIMIT_GROUPS_CREATED", &c.Limits.GroupsCreated},
+		{"RATE_LIMIT_GROUP_ADDITIONS", &c.Limits.GroupAdditions},
 	}
 	for _, l := range limits {
 		if s := getenv(l.name); s != "" {
@@ -206,6 +211,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("DATABASE_MAX_CONNS must be a positive number, got %q", s)
 		}
 		c.DatabaseMaxConns = n
+	}
+	if c.GroupMaxMembers, err = positive(getenv, "GROUP_MAX_MEMBERS", models.DefaultGroupMaxMembers); err != nil {
+		return c, err
 	}
 	c.PasswordHashCost = auth.DefaultCost
 	if s := getenv("PASSWORD_HASH_COST"); s != "" {

@@ -116,8 +116,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger, migrate bool, ev
 	// login with an unknown username take twice as long as the rest.
 	passwords.CheckMissing("")
 	svc := dm.New(dm.Deps{Store: st, Tokens: tokens, Phones: phones, SMS: sender, Log: log, Events: events, Limits: limits,
-		Passwords: passwords,
-		Facebook:  facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
+		Passwords: passwords, GroupMaxMembers: cfg.GroupMaxMembers,
+		Facebook: facebook.New(cfg.FacebookGraphURL, cfg.FacebookTimeout)})
 	return &app{store: st, svc: svc}, nil
 }
 

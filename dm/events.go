@@ -46,6 +46,12 @@ func (s *Service) recordedEdge(change func(ctx context.Context, viewer, other in
 func (s *Service) publishSend(ctx context.Context, res *models.SendResult) {
 	msg := res.Message
 	added := models.Event{Kind: models.EventMessageAdded, ConversationID: msg.ConversationID, MessageID: msg.ID, Message: msg}
+	if res.Audience != nil {
+		// A group's: every active member, each with what they had before.
+		added.Audience, added.Prev, added.ConversationPrev = res.Audience, res.AudiencePrev, res.Prev.Conversation
+		s.publish(ctx, added)
+		return
+	}
 	if p := res.Prev; p != nil {
 		added.ConversationPrev = p.Conversation
 		added.Prev = []int64{p.Sender}

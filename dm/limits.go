@@ -30,20 +30,25 @@ type Limits struct {
 	// Contacts bounds the numbers new to a user's synced contacts, so that
 	// numbers cannot be mapped to accounts in bulk.
 	Contacts ratelimit.Limit
+	// GroupsCreated bounds the groups a user creates, and GroupAdditions
+	// the people they add to groups (each counts one).
+	GroupsCreated, GroupAdditions ratelimit.Limit
 }
 
 // DefaultLimits are the limits unless configured otherwise.
 func DefaultLimits(l ratelimit.Limiter) *Limits {
 	return &Limits{
-		Limiter:       l,
-		LoginFailures: ratelimit.Limit{Count: 10, Period: 15 * time.Minute},
-		LoginIP:       ratelimit.Limit{Count: 100, Period: 15 * time.Minute},
-		RegisterIP:    ratelimit.Limit{Count: 20, Period: time.Hour},
-		Send:          ratelimit.Limit{Count: 30, Period: 10 * time.Second},
-		NewRequests:   ratelimit.Limit{Count: 50, Period: 24 * time.Hour},
-		SMSUser:       ratelimit.Limit{Count: 10, Period: 24 * time.Hour},
-		SMSNumber:     ratelimit.Limit{Count: 5, Period: 24 * time.Hour},
-		Contacts:      ratelimit.Limit{Count: 10000, Period: 24 * time.Hour},
+		Limiter:        l,
+		LoginFailures:  ratelimit.Limit{Count: 10, Period: 15 * time.Minute},
+		LoginIP:        ratelimit.Limit{Count: 100, Period: 15 * time.Minute},
+		RegisterIP:     ratelimit.Limit{Count: 20, Period: time.Hour},
+		Send:           ratelimit.Limit{Count: 30, Period: 10 * time.Second},
+		NewRequests:    ratelimit.Limit{Count: 50, Period: 24 * time.Hour},
+		SMSUser:        ratelimit.Limit{Count: 10, Period: 24 * time.Hour},
+		SMSNumber:      ratelimit.Limit{Count: 5, Period: 24 * time.Hour},
+		Contacts:       ratelimit.Limit{Count: 10000, Period: 24 * time.Hour},
+		GroupsCreated:  ratelimit.Limit{Count: 20, Period: 24 * time.Hour},
+		GroupAdditions: ratelimit.Limit{Count: 300, Period: 24 * time.Hour},
 	}
 }
 

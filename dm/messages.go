@@ -38,12 +38,17 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 		"you are sending messages too fast; slow down"); err != nil {
 		return nil, err
 	}
-	p, err := s.sendParams(ctx, viewer, in)
+	p, group, err := s.sendParams(ctx, viewer, in)
 	if err != nil {
 		return nil, err
 	}
 	p.ClientMessageID, p.RequestCap = clientID, s.requestCap()
-	res, err := s.store.Send(ctx, p)
+	var res *models.SendResult
+	if group {
+		res, err = s.sendGroup(ctx, p, *in.ConversationID)
+	} else {
+		res, err = s.store.Send(ctx, p)
+	}
 	if errors.Is(err, models.ErrDuplicate) && p.ClientMessageID != nil {
 		// A concurrent retry with the same key won the race.
 		return s.resend(ctx, viewer, *p.ClientMessageID, in)
@@ -55,39 +60,44 @@ func (s *Service) SendMessage(ctx context.Context, in SendInput) (*models.SendRe
 	return res, nil
 }
 
-// sendParams validates a send and resolves its recipient.
-func (s *Service) sendParams(ctx context.Context, viewer int64, in SendInput) (models.SendParams, error) {
-	p := models.SendParams{SenderID: viewer, VideoID: in.VideoID}
+// sendParams validates a send and resolves its recipient; group is true
+// for a message to a group (conversationId), which has none.
+func (s *Service) sendParams(ctx context.Context, viewer int64, in SendInput) (p models.SendParams, group bool, err error) {
+	p = models.SendParams{SenderID: viewer, VideoID: in.VideoID}
 	if (in.RecipientID == nil) == (in.ConversationID == nil) {
-		return p, models.Invalid("give exactly one of recipientId and conversationId")
+		return p, false, models.Invalid("give exactly one of recipientId and conversationId")
 	}
-	var err error
 	if p.Text, err = models.CleanMessageText(in.Text); err != nil {
-		return p, err
+		return p, false, err
 	}
 	if p.Text == nil && p.VideoID == nil {
-		return p, models.Invalid("a message needs text or a video")
+		return p, false, models.Invalid("a message needs text or a video")
 	}
-	if p.RecipientID, err = s.recipient(ctx, viewer, in); err != nil {
-		return p, err
+	if p.RecipientID, group, err = s.recipient(ctx, viewer, in); err != nil {
+		return p, false, err
 	}
 	if p.VideoID != nil {
 		if _, err := s.Video(ctx, *p.VideoID); err != nil {
-			return p, err
+			return p, false, err
 		}
 	}
-	return p, nil
+	return p, group, nil
 }
 
-func (s *Service) recipient(ctx context.Context, viewer int64, in SendInput) (int64, error) {
+func (s *Service) recipient(ctx context.Context, viewer int64, in SendInput) (int64, bool, error) {
 	if in.ConversationID != nil {
-		if _, err := s.store.View(ctx, viewer, *in.ConversationID); err != nil {
-			return 0, err
+		view, err := s.store.View(ctx, viewer, *in.ConversationID)
+		if err != nil {
+			return 0, false, err
 		}
-		return s.store.OtherMember(ctx, *in.ConversationID, viewer)
+		if view.Kind == models.KindGroup {
+			return 0, true, nil
+		}
+		other, err := s.store.OtherMember(ctx, *in.ConversationID, viewer)
+		return other, false, err
 	}
 	// A recipient that doesn't exist is NOT_FOUND from the send itself.
-	return *in.RecipientID, nil
+	return *in.RecipientID, false, nil
 }
 
 // resend returns the message the viewer already sent with this key, when in

@@ -23,6 +23,7 @@ type Store interface {
 	Suggestions
 	Sessions
 	Changes
+	Groups
 }
 
 // Users are the accounts.
@@ -131,6 +132,8 @@ type Service struct {
 	log      *slog.Logger
 	clock    models.Clock
 	versions *tokenVersions
+	// groupMaxMembers is a group's size limit (models.DefaultGroupMaxMembers when 0).
+	groupMaxMembers int
 }
 
 // Deps are what a Service is built from.
@@ -146,7 +149,10 @@ type Deps struct {
 	Events Publisher
 	// Limits are the abuse limits; nil means none.
 	Limits *Limits
-	Log    *slog.Logger
+	// GroupMaxMembers is a group's size limit, its creator included
+	// (models.DefaultGroupMaxMembers when 0).
+	GroupMaxMembers int
+	Log             *slog.Logger
 	// Clock judges ages and stamps what the service creates; nil is the
 	// real time. The store is given the same one.
 	Clock models.Clock
@@ -164,5 +170,6 @@ func New(d Deps) *Service {
 		d.Events = noEvents{}
 	}
 	return &Service{store: d.Store, tokens: d.Tokens, hasher: d.Passwords, phones: d.Phones, sms: d.SMS,
-		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, clock: d.Clock, versions: newTokenVersions()}
+		facebook: d.Facebook, events: d.Events, limits: d.Limits, log: d.Log, clock: d.Clock, versions: newTokenVersions(),
+		groupMaxMembers: d.GroupMaxMembers}
 }

@@ -32,6 +32,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Change() ChangeResolver
 	Conversation() ConversationResolver
+	GroupInvitation() GroupInvitationResolver
+	GroupMemberEdge() GroupMemberEdgeResolver
 	Message() MessageResolver
 	MessageRequest() MessageRequestResolver
 	Mutation() MutationResolver
@@ -41,6 +43,7 @@ type ResolverRoot interface {
 	Report() ReportResolver
 	SendMessagePayload() SendMessagePayloadResolver
 	Subscription() SubscriptionResolver
+	SystemEvent() SystemEventResolver
 	User() UserResolver
 	Video() VideoResolver
 }
@@ -55,6 +58,12 @@ type ComplexityRoot struct {
 		RemovedRequestID func(childComplexity int) int
 	}
 
+	AddGroupMembersPayload struct {
+		Added        func(childComplexity int) int
+		Conversation func(childComplexity int) int
+		Invitations  func(childComplexity int) int
+	}
+
 	AuthPayload struct {
 		Token func(childComplexity int) int
 		User  func(childComplexity int) int
@@ -64,6 +73,8 @@ type ComplexityRoot struct {
 		At              func(childComplexity int) int
 		Conversation    func(childComplexity int) int
 		ConversationID  func(childComplexity int) int
+		Invitation      func(childComplexity int) int
+		InvitationID    func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Message         func(childComplexity int) int
 		Position        func(childComplexity int) int
@@ -82,16 +93,21 @@ type ComplexityRoot struct {
 	Conversation struct {
 		CreatedAt              func(childComplexity int) int
 		ID                     func(childComplexity int) int
+		Kind                   func(childComplexity int) int
 		LastMessage            func(childComplexity int) int
 		LastMessageAt          func(childComplexity int) int
+		Members                func(childComplexity int, first *int, after *string) int
 		MessageRequest         func(childComplexity int) int
 		Messages               func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Participants           func(childComplexity int) int
+		PendingInvitations     func(childComplexity int) int
 		ReadReceipts           func(childComplexity int) int
 		Status                 func(childComplexity int) int
+		Title                  func(childComplexity int) int
 		UnreadCount            func(childComplexity int) int
 		ViewerCanSend          func(childComplexity int) int
 		ViewerCannotSendReason func(childComplexity int) int
+		ViewerRole             func(childComplexity int) int
 	}
 
 	ConversationConnection struct {
@@ -103,6 +119,11 @@ type ComplexityRoot struct {
 	ConversationEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CreateGroupPayload struct {
+		Conversation     func(childComplexity int) int
+		ConversationEdge func(childComplexity int) int
 	}
 
 	DeleteMessageRequestPayload struct {
@@ -120,12 +141,41 @@ type ComplexityRoot struct {
 		FriendCount    func(childComplexity int) int
 	}
 
+	GroupAddPermission struct {
+		Allowed          func(childComplexity int) int
+		Reason           func(childComplexity int) int
+		RequiresApproval func(childComplexity int) int
+	}
+
+	GroupInvitation struct {
+		Conversation func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Invitee      func(childComplexity int) int
+		Inviter      func(childComplexity int) int
+	}
+
+	GroupMemberConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GroupMemberEdge struct {
+		Cursor   func(childComplexity int) int
+		JoinedAt func(childComplexity int) int
+		Node     func(childComplexity int) int
+		Role     func(childComplexity int) int
+	}
+
 	Message struct {
 		ClientMessageID  func(childComplexity int) int
 		Conversation     func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
 		ID               func(childComplexity int) int
+		ReadByCount      func(childComplexity int) int
 		Sender           func(childComplexity int) int
+		SystemEvent      func(childComplexity int) int
 		Text             func(childComplexity int) int
 		Video            func(childComplexity int) int
 		VideoUnavailable func(childComplexity int) int
@@ -169,28 +219,35 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptMessageRequest  func(childComplexity int, requestID string) int
-		Block                 func(childComplexity int, userID string) int
-		DeleteMessageRequest  func(childComplexity int, requestID string) int
-		DeleteVideo           func(childComplexity int, id string) int
-		Follow                func(childComplexity int, userID string) int
-		LinkFacebookAccount   func(childComplexity int, accessToken string) int
-		Login                 func(childComplexity int, input model.LoginInput) int
-		MarkConversationRead  func(childComplexity int, conversationID string) int
-		PublishVideo          func(childComplexity int, input model.PublishVideoInput) int
-		Register              func(childComplexity int, input model.RegisterInput) int
-		RemoveSyncedContacts  func(childComplexity int) int
-		ReportMessageRequest  func(childComplexity int, input model.ReportMessageRequestInput) int
-		SendMessage           func(childComplexity int, input model.SendMessageInput) int
-		SetPhoneNumber        func(childComplexity int, input model.SetPhoneNumberInput) int
-		SignOutEverywhere     func(childComplexity int) int
-		SyncContacts          func(childComplexity int, input model.SyncContactsInput) int
-		Unblock               func(childComplexity int, userID string) int
-		Unfollow              func(childComplexity int, userID string) int
-		UnlinkFacebookAccount func(childComplexity int) int
-		UpdatePrivacySettings func(childComplexity int, input model.UpdatePrivacySettingsInput) int
-		UpdateVideo           func(childComplexity int, input model.UpdateVideoInput) int
-		VerifyPhoneNumber     func(childComplexity int, code string) int
+		AcceptMessageRequest     func(childComplexity int, requestID string) int
+		AddGroupMembers          func(childComplexity int, input model.AddGroupMembersInput) int
+		Block                    func(childComplexity int, userID string) int
+		CreateGroup              func(childComplexity int, input model.CreateGroupInput) int
+		DeleteMessageRequest     func(childComplexity int, requestID string) int
+		DeleteVideo              func(childComplexity int, id string) int
+		Follow                   func(childComplexity int, userID string) int
+		LeaveGroup               func(childComplexity int, conversationID string) int
+		LinkFacebookAccount      func(childComplexity int, accessToken string) int
+		Login                    func(childComplexity int, input model.LoginInput) int
+		MarkConversationRead     func(childComplexity int, conversationID string) int
+		PublishVideo             func(childComplexity int, input model.PublishVideoInput) int
+		Register                 func(childComplexity int, input model.RegisterInput) int
+		RemoveGroupMember        func(childComplexity int, conversationID string, userID string) int
+		RemoveSyncedContacts     func(childComplexity int) int
+		RenameGroup              func(childComplexity int, conversationID string, title *string) int
+		ReportMessageRequest     func(childComplexity int, input model.ReportMessageRequestInput) int
+		RespondToGroupInvitation func(childComplexity int, invitationID string, accept bool) int
+		SendMessage              func(childComplexity int, input model.SendMessageInput) int
+		SetGroupMemberRole       func(childComplexity int, conversationID string, userID string, role models.GroupRole) int
+		SetPhoneNumber           func(childComplexity int, input model.SetPhoneNumberInput) int
+		SignOutEverywhere        func(childComplexity int) int
+		SyncContacts             func(childComplexity int, input model.SyncContactsInput) int
+		Unblock                  func(childComplexity int, userID string) int
+		Unfollow                 func(childComplexity int, userID string) int
+		UnlinkFacebookAccount    func(childComplexity int) int
+		UpdatePrivacySettings    func(childComplexity int, input model.UpdatePrivacySettingsInput) int
+		UpdateVideo              func(childComplexity int, input model.UpdateVideoInput) int
+		VerifyPhoneNumber        func(childComplexity int, code string) int
 	}
 
 	PageInfo struct {
@@ -207,6 +264,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		BlockedUsers            func(childComplexity int, first *int, after *string) int
+		CanAddToGroup           func(childComplexity int, conversationID string, userID string) int
 		CanMessage              func(childComplexity int, userID string) int
 		Conversation            func(childComplexity int, id string) int
 		Conversations           func(childComplexity int, first *int, after *string) int
@@ -228,6 +286,11 @@ type ComplexityRoot struct {
 		User            func(childComplexity int) int
 	}
 
+	RemoveGroupMemberPayload struct {
+		Conversation  func(childComplexity int) int
+		RemovedUserID func(childComplexity int) int
+	}
+
 	Report struct {
 		CreatedAt func(childComplexity int) int
 		Details   func(childComplexity int) int
@@ -240,6 +303,11 @@ type ComplexityRoot struct {
 		RemovedRequestID      func(childComplexity int) int
 		Report                func(childComplexity int) int
 		Sender                func(childComplexity int) int
+	}
+
+	RespondToGroupInvitationPayload struct {
+		Conversation        func(childComplexity int) int
+		RemovedInvitationID func(childComplexity int) int
 	}
 
 	SendMessagePayload struct {
@@ -265,6 +333,13 @@ type ComplexityRoot struct {
 		InvalidCount func(childComplexity int) int
 		MatchedCount func(childComplexity int) int
 		SyncedCount  func(childComplexity int) int
+	}
+
+	SystemEvent struct {
+		Kind   func(childComplexity int) int
+		Member func(childComplexity int) int
+		Role   func(childComplexity int) int
+		Title  func(childComplexity int) int
 	}
 
 	User struct {
@@ -319,13 +394,19 @@ type ChangeResolver interface {
 	RequestID(ctx context.Context, obj *models.Change) (*string, error)
 	User(ctx context.Context, obj *models.Change) (*models.User, error)
 	PrivacySettings(ctx context.Context, obj *models.Change) (*models.PrivacySettings, error)
+	Invitation(ctx context.Context, obj *models.Change) (*models.GroupInvitation, error)
+	InvitationID(ctx context.Context, obj *models.Change) (*string, error)
 }
 type ConversationResolver interface {
 	ID(ctx context.Context, obj *models.ConversationView) (string, error)
 
+	Members(ctx context.Context, obj *models.ConversationView, first *int, after *string) (*models.Connection[models.Member], error)
+	ViewerRole(ctx context.Context, obj *models.ConversationView) (*models.GroupRole, error)
+	PendingInvitations(ctx context.Context, obj *models.ConversationView) ([]*models.GroupInvitation, error)
+
 	Participants(ctx context.Context, obj *models.ConversationView) ([]*models.User, error)
 	LastMessage(ctx context.Context, obj *models.ConversationView) (*models.Message, error)
-
+	LastMessageAt(ctx context.Context, obj *models.ConversationView) (*time.Time, error)
 	UnreadCount(ctx context.Context, obj *models.ConversationView) (int, error)
 	Messages(ctx context.Context, obj *models.ConversationView, first *int, after *string, last *int, before *string) (*models.Connection[models.Message], error)
 	ReadReceipts(ctx context.Context, obj *models.ConversationView) ([]*models.Member, error)
@@ -334,15 +415,28 @@ type ConversationResolver interface {
 	ViewerCannotSendReason(ctx context.Context, obj *models.ConversationView) (*model.RefusalReason, error)
 	MessageRequest(ctx context.Context, obj *models.ConversationView) (*models.MessageRequest, error)
 }
+type GroupInvitationResolver interface {
+	ID(ctx context.Context, obj *models.GroupInvitation) (string, error)
+	Conversation(ctx context.Context, obj *models.GroupInvitation) (*models.ConversationView, error)
+	Invitee(ctx context.Context, obj *models.GroupInvitation) (*models.User, error)
+	Inviter(ctx context.Context, obj *models.GroupInvitation) (*models.User, error)
+}
+type GroupMemberEdgeResolver interface {
+	Node(ctx context.Context, obj *models.Edge[models.Member]) (*models.User, error)
+	Role(ctx context.Context, obj *models.Edge[models.Member]) (*models.GroupRole, error)
+	JoinedAt(ctx context.Context, obj *models.Edge[models.Member]) (*time.Time, error)
+}
 type MessageResolver interface {
 	ID(ctx context.Context, obj *models.Message) (string, error)
 	Conversation(ctx context.Context, obj *models.Message) (*models.ConversationView, error)
 	Sender(ctx context.Context, obj *models.Message) (*models.User, error)
-
+	Text(ctx context.Context, obj *models.Message) (*string, error)
 	Video(ctx context.Context, obj *models.Message) (*models.Video, error)
 	VideoUnavailable(ctx context.Context, obj *models.Message) (bool, error)
 
 	ClientMessageID(ctx context.Context, obj *models.Message) (*string, error)
+
+	ReadByCount(ctx context.Context, obj *models.Message) (int, error)
 }
 type MessageRequestResolver interface {
 	ID(ctx context.Context, obj *models.MessageRequest) (string, error)
@@ -366,6 +460,13 @@ type MutationResolver interface {
 	AcceptMessageRequest(ctx context.Context, requestID string) (*model.AcceptMessageRequestPayload, error)
 	DeleteMessageRequest(ctx context.Context, requestID string) (*model.DeleteMessageRequestPayload, error)
 	ReportMessageRequest(ctx context.Context, input model.ReportMessageRequestInput) (*model.ReportMessageRequestPayload, error)
+	CreateGroup(ctx context.Context, input model.CreateGroupInput) (*model.CreateGroupPayload, error)
+	AddGroupMembers(ctx context.Context, input model.AddGroupMembersInput) (*model.AddGroupMembersPayload, error)
+	RemoveGroupMember(ctx context.Context, conversationID string, userID string) (*model.RemoveGroupMemberPayload, error)
+	LeaveGroup(ctx context.Context, conversationID string) (*models.ConversationView, error)
+	RenameGroup(ctx context.Context, conversationID string, title *string) (*models.ConversationView, error)
+	SetGroupMemberRole(ctx context.Context, conversationID string, userID string, role models.GroupRole) (*models.ConversationView, error)
+	RespondToGroupInvitation(ctx context.Context, invitationID string, accept bool) (*model.RespondToGroupInvitationPayload, error)
 	MarkConversationRead(ctx context.Context, conversationID string) (*models.ConversationView, error)
 	SetPhoneNumber(ctx context.Context, input model.SetPhoneNumberInput) (*model.SetPhoneNumberPayload, error)
 	VerifyPhoneNumber(ctx context.Context, code string) (*models.User, error)
@@ -387,6 +488,7 @@ type QueryResolver interface {
 	UnreadConversationCount(ctx context.Context) (int, error)
 	MessageRequests(ctx context.Context, first *int, after *string) (*models.Connection[models.MessageRequest], error)
 	CanMessage(ctx context.Context, userID string) (*model.MessagePermission, error)
+	CanAddToGroup(ctx context.Context, conversationID string, userID string) (*model.GroupAddPermission, error)
 	Followers(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
 	Following(ctx context.Context, userID string, first *int, after *string) (*models.Connection[models.User], error)
 	BlockedUsers(ctx context.Context, first *int, after *string) (*models.Connection[models.User], error)
@@ -409,6 +511,9 @@ type SubscriptionResolver interface {
 	MessageRequestReceived(ctx context.Context) (<-chan *models.MessageRequest, error)
 	ConversationUpdated(ctx context.Context) (<-chan *models.ConversationView, error)
 	Changes(ctx context.Context, since *string) (<-chan *models.Change, error)
+}
+type SystemEventResolver interface {
+	Member(ctx context.Context, obj *models.SystemEvent) (*models.User, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *models.User) (string, error)
@@ -464,6 +569,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AcceptMessageRequestPayload.RemovedRequestID(childComplexity), true
 
+	case "AddGroupMembersPayload.added":
+		if e.ComplexityRoot.AddGroupMembersPayload.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddGroupMembersPayload.Added(childComplexity), true
+	case "AddGroupMembersPayload.conversation":
+		if e.ComplexityRoot.AddGroupMembersPayload.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddGroupMembersPayload.Conversation(childComplexity), true
+	case "AddGroupMembersPayload.invitations":
+		if e.ComplexityRoot.AddGroupMembersPayload.Invitations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddGroupMembersPayload.Invitations(childComplexity), true
+
 	case "AuthPayload.token":
 		if e.ComplexityRoot.AuthPayload.Token == nil {
 			break
@@ -495,6 +619,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.ConversationID(childComplexity), true
+	case "Change.invitation":
+		if e.ComplexityRoot.Change.Invitation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Invitation(childComplexity), true
+	case "Change.invitationId":
+		if e.ComplexityRoot.Change.InvitationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.InvitationID(childComplexity), true
 	case "Change.kind":
 		if e.ComplexityRoot.Change.Kind == nil {
 			break
@@ -569,6 +705,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.ID(childComplexity), true
+	case "Conversation.kind":
+		if e.ComplexityRoot.Conversation.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.Kind(childComplexity), true
 	case "Conversation.lastMessage":
 		if e.ComplexityRoot.Conversation.LastMessage == nil {
 			break
@@ -581,6 +723,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.LastMessageAt(childComplexity), true
+	case "Conversation.members":
+		if e.ComplexityRoot.Conversation.Members == nil {
+			break
+		}
+
+		args, err := ec.field_Conversation_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Conversation.Members(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Conversation.messageRequest":
 		if e.ComplexityRoot.Conversation.MessageRequest == nil {
 			break
@@ -604,6 +757,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Participants(childComplexity), true
+	case "Conversation.pendingInvitations":
+		if e.ComplexityRoot.Conversation.PendingInvitations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.PendingInvitations(childComplexity), true
 	case "Conversation.readReceipts":
 		if e.ComplexityRoot.Conversation.ReadReceipts == nil {
 			break
@@ -616,6 +775,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Status(childComplexity), true
+	case "Conversation.title":
+		if e.ComplexityRoot.Conversation.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.Title(childComplexity), true
 	case "Conversation.unreadCount":
 		if e.ComplexityRoot.Conversation.UnreadCount == nil {
 			break
@@ -634,6 +799,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.ViewerCannotSendReason(childComplexity), true
+	case "Conversation.viewerRole":
+		if e.ComplexityRoot.Conversation.ViewerRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ViewerRole(childComplexity), true
 
 	case "ConversationConnection.edges":
 		if e.ComplexityRoot.ConversationConnection.Edges == nil {
@@ -666,6 +837,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConversationEdge.Node(childComplexity), true
+
+	case "CreateGroupPayload.conversation":
+		if e.ComplexityRoot.CreateGroupPayload.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateGroupPayload.Conversation(childComplexity), true
+	case "CreateGroupPayload.conversationEdge":
+		if e.ComplexityRoot.CreateGroupPayload.ConversationEdge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateGroupPayload.ConversationEdge(childComplexity), true
 
 	case "DeleteMessageRequestPayload.removedConversationId":
 		if e.ComplexityRoot.DeleteMessageRequestPayload.RemovedConversationID == nil {
@@ -706,6 +890,100 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FacebookLink.FriendCount(childComplexity), true
 
+	case "GroupAddPermission.allowed":
+		if e.ComplexityRoot.GroupAddPermission.Allowed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAddPermission.Allowed(childComplexity), true
+	case "GroupAddPermission.reason":
+		if e.ComplexityRoot.GroupAddPermission.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAddPermission.Reason(childComplexity), true
+	case "GroupAddPermission.requiresApproval":
+		if e.ComplexityRoot.GroupAddPermission.RequiresApproval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupAddPermission.RequiresApproval(childComplexity), true
+
+	case "GroupInvitation.conversation":
+		if e.ComplexityRoot.GroupInvitation.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupInvitation.Conversation(childComplexity), true
+	case "GroupInvitation.createdAt":
+		if e.ComplexityRoot.GroupInvitation.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupInvitation.CreatedAt(childComplexity), true
+	case "GroupInvitation.id":
+		if e.ComplexityRoot.GroupInvitation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupInvitation.ID(childComplexity), true
+	case "GroupInvitation.invitee":
+		if e.ComplexityRoot.GroupInvitation.Invitee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupInvitation.Invitee(childComplexity), true
+	case "GroupInvitation.inviter":
+		if e.ComplexityRoot.GroupInvitation.Inviter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupInvitation.Inviter(childComplexity), true
+
+	case "GroupMemberConnection.edges":
+		if e.ComplexityRoot.GroupMemberConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberConnection.Edges(childComplexity), true
+	case "GroupMemberConnection.pageInfo":
+		if e.ComplexityRoot.GroupMemberConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberConnection.PageInfo(childComplexity), true
+	case "GroupMemberConnection.totalCount":
+		if e.ComplexityRoot.GroupMemberConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberConnection.TotalCount(childComplexity), true
+
+	case "GroupMemberEdge.cursor":
+		if e.ComplexityRoot.GroupMemberEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberEdge.Cursor(childComplexity), true
+	case "GroupMemberEdge.joinedAt":
+		if e.ComplexityRoot.GroupMemberEdge.JoinedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberEdge.JoinedAt(childComplexity), true
+	case "GroupMemberEdge.node":
+		if e.ComplexityRoot.GroupMemberEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberEdge.Node(childComplexity), true
+	case "GroupMemberEdge.role":
+		if e.ComplexityRoot.GroupMemberEdge.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMemberEdge.Role(childComplexity), true
+
 	case "Message.clientMessageId":
 		if e.ComplexityRoot.Message.ClientMessageID == nil {
 			break
@@ -730,12 +1008,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.ID(childComplexity), true
+	case "Message.readByCount":
+		if e.ComplexityRoot.Message.ReadByCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ReadByCount(childComplexity), true
 	case "Message.sender":
 		if e.ComplexityRoot.Message.Sender == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Message.Sender(childComplexity), true
+	case "Message.systemEvent":
+		if e.ComplexityRoot.Message.SystemEvent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.SystemEvent(childComplexity), true
 	case "Message.text":
 		if e.ComplexityRoot.Message.Text == nil {
 			break
@@ -886,6 +1176,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptMessageRequest(childComplexity, args["requestId"].(string)), true
+	case "Mutation.addGroupMembers":
+		if e.ComplexityRoot.Mutation.AddGroupMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addGroupMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddGroupMembers(childComplexity, args["input"].(model.AddGroupMembersInput)), true
 	case "Mutation.block":
 		if e.ComplexityRoot.Mutation.Block == nil {
 			break
@@ -897,6 +1198,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Block(childComplexity, args["userId"].(string)), true
+	case "Mutation.createGroup":
+		if e.ComplexityRoot.Mutation.CreateGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateGroup(childComplexity, args["input"].(model.CreateGroupInput)), true
 	case "Mutation.deleteMessageRequest":
 		if e.ComplexityRoot.Mutation.DeleteMessageRequest == nil {
 			break
@@ -930,6 +1242,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Follow(childComplexity, args["userId"].(string)), true
+	case "Mutation.leaveGroup":
+		if e.ComplexityRoot.Mutation.LeaveGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_leaveGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LeaveGroup(childComplexity, args["conversationId"].(string)), true
 	case "Mutation.linkFacebookAccount":
 		if e.ComplexityRoot.Mutation.LinkFacebookAccount == nil {
 			break
@@ -985,12 +1308,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(model.RegisterInput)), true
+	case "Mutation.removeGroupMember":
+		if e.ComplexityRoot.Mutation.RemoveGroupMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeGroupMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveGroupMember(childComplexity, args["conversationId"].(string), args["userId"].(string)), true
 	case "Mutation.removeSyncedContacts":
 		if e.ComplexityRoot.Mutation.RemoveSyncedContacts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveSyncedContacts(childComplexity), true
+	case "Mutation.renameGroup":
+		if e.ComplexityRoot.Mutation.RenameGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renameGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenameGroup(childComplexity, args["conversationId"].(string), args["title"].(*string)), true
 	case "Mutation.reportMessageRequest":
 		if e.ComplexityRoot.Mutation.ReportMessageRequest == nil {
 			break
@@ -1002,6 +1347,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReportMessageRequest(childComplexity, args["input"].(model.ReportMessageRequestInput)), true
+	case "Mutation.respondToGroupInvitation":
+		if e.ComplexityRoot.Mutation.RespondToGroupInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_respondToGroupInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RespondToGroupInvitation(childComplexity, args["invitationId"].(string), args["accept"].(bool)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -1013,6 +1369,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(model.SendMessageInput)), true
+	case "Mutation.setGroupMemberRole":
+		if e.ComplexityRoot.Mutation.SetGroupMemberRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setGroupMemberRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetGroupMemberRole(childComplexity, args["conversationId"].(string), args["userId"].(string), args["role"].(models.GroupRole)), true
 	case "Mutation.setPhoneNumber":
 		if e.ComplexityRoot.Mutation.SetPhoneNumber == nil {
 			break
@@ -1152,6 +1519,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.BlockedUsers(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.canAddToGroup":
+		if e.ComplexityRoot.Query.CanAddToGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Query_canAddToGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CanAddToGroup(childComplexity, args["conversationId"].(string), args["userId"].(string)), true
 	case "Query.canMessage":
 		if e.ComplexityRoot.Query.CanMessage == nil {
 			break
@@ -1301,6 +1679,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReadReceipt.User(childComplexity), true
 
+	case "RemoveGroupMemberPayload.conversation":
+		if e.ComplexityRoot.RemoveGroupMemberPayload.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveGroupMemberPayload.Conversation(childComplexity), true
+	case "RemoveGroupMemberPayload.removedUserId":
+		if e.ComplexityRoot.RemoveGroupMemberPayload.RemovedUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveGroupMemberPayload.RemovedUserID(childComplexity), true
+
 	case "Report.createdAt":
 		if e.ComplexityRoot.Report.CreatedAt == nil {
 			break
@@ -1350,6 +1741,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReportMessageRequestPayload.Sender(childComplexity), true
+
+	case "RespondToGroupInvitationPayload.conversation":
+		if e.ComplexityRoot.RespondToGroupInvitationPayload.Conversation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RespondToGroupInvitationPayload.Conversation(childComplexity), true
+	case "RespondToGroupInvitationPayload.removedInvitationId":
+		if e.ComplexityRoot.RespondToGroupInvitationPayload.RemovedInvitationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RespondToGroupInvitationPayload.RemovedInvitationID(childComplexity), true
 
 	case "SendMessagePayload.conversation":
 		if e.ComplexityRoot.SendMessagePayload.Conversation == nil {
@@ -1442,6 +1846,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncContactsPayload.SyncedCount(childComplexity), true
+
+	case "SystemEvent.kind":
+		if e.ComplexityRoot.SystemEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemEvent.Kind(childComplexity), true
+	case "SystemEvent.member":
+		if e.ComplexityRoot.SystemEvent.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemEvent.Member(childComplexity), true
+	case "SystemEvent.role":
+		if e.ComplexityRoot.SystemEvent.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemEvent.Role(childComplexity), true
+	case "SystemEvent.title":
+		if e.ComplexityRoot.SystemEvent.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemEvent.Title(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -1600,6 +2029,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddGroupMembersInput", ec.unmarshalInputAddGroupMembersInput),
+			graphql.NewInputUnmarshaler("CreateGroupInput", ec.unmarshalInputCreateGroupInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("PublishVideoInput", ec.unmarshalInputPublishVideoInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
@@ -1809,6 +2240,63 @@ enum ConversationStatus {
   PENDING
   "Someone sent the viewer a message request that the viewer has not handled yet."
   REQUEST
+  "The viewer left this group, or was removed from it: its history up to then stays readable, nothing after it reaches the viewer, and the viewer can't send."
+  LEFT
+}
+
+"""
+Whether a conversation is between two people or a group.
+"""
+enum ConversationKind {
+  "A 1:1 conversation, unique per pair of users."
+  DIRECT
+  "A group of up to 32 members (GROUP_MAX_MEMBERS)."
+  GROUP
+}
+
+"""
+A member's role in a group.
+"""
+enum GroupRole {
+  "The creator, until they leave: ownership then passes to the longest-standing admin, else to the longest-standing member. Does what admins do, and sets roles."
+  OWNER
+  "May remove members (not the owner or other admins) and rename the group."
+  ADMIN
+  "May send, add their friends, and leave."
+  MEMBER
+}
+
+"""
+What a system message records in a group's history.
+"""
+enum SystemEventKind {
+  "The sender created the group."
+  GROUP_CREATED
+  "The sender added ` + "`" + `member` + "`" + ` (or approved their invitation)."
+  MEMBER_ADDED
+  "The sender left the group."
+  MEMBER_LEFT
+  "The sender removed ` + "`" + `member` + "`" + `."
+  MEMBER_REMOVED
+  "The sender renamed the group to ` + "`" + `title` + "`" + ` (null: the title was cleared)."
+  GROUP_RENAMED
+  "` + "`" + `member` + "`" + `'s role became ` + "`" + `role` + "`" + `: set by the sender, or ownership passed to them when the owner (the sender) left."
+  ROLE_CHANGED
+}
+
+"""
+A membership, title or role change, recorded in a group's history as a
+message: clients render it ("alice added bob") in order with the rest.
+"""
+type SystemEvent {
+  "What happened. The message's ` + "`" + `sender` + "`" + ` did it."
+  kind: SystemEventKind!
+  "The member it concerns, for MEMBER_ADDED, MEMBER_REMOVED and ROLE_CHANGED."
+  member: User
+  "The new title, for GROUP_RENAMED."
+  title: String
+  "The new role, for ROLE_CHANGED."
+  role: GroupRole
 }
 
 """
@@ -1892,6 +2380,18 @@ enum RefusalReason {
   CLIENT_MESSAGE_ID_REUSED
   "A unique value is taken, or was written twice at once (CONFLICT)."
   DUPLICATE
+  "Only friends (mutual follows) can be added to a group (FORBIDDEN)."
+  NOT_FRIENDS
+  "The person's settings keep them out of groups: directMessagePolicy NO_ONE (FORBIDDEN)."
+  RECIPIENT_SETTING
+  "The group already has GROUP_MAX_MEMBERS members (FORBIDDEN)."
+  GROUP_FULL
+  "Only the group's owner and admins may do this; only its owner may set roles (FORBIDDEN)."
+  NOT_ADMIN
+  "The viewer is no longer a member of this group: it is read-only (FORBIDDEN)."
+  NOT_MEMBER
+  "Too many groups created, or members added, today (RATE_LIMITED, with retryAfter)."
+  GROUP_LIMIT
   "Introspection is turned off on this server (FORBIDDEN)."
   INTROSPECTION_DISABLED
   "The phone verification code is wrong (BAD_USER_INPUT)."
@@ -1920,6 +2420,58 @@ type MessagePermission {
   delivery: Delivery
   "Why not, when refused."
   reason: RefusalReason
+}
+
+"""
+Whether the viewer may add a user to a group now, as addGroupMembers would answer.
+"""
+type GroupAddPermission {
+  "True when the addition would be accepted."
+  allowed: Boolean!
+  "True when the addition would wait for the group creator's approval (a group created by a 16–17-year-old)."
+  requiresApproval: Boolean!
+  "Why not, when refused."
+  reason: RefusalReason
+}
+
+"""
+An addition to a group waiting for the approval of its creator, who is
+16 or 17: the creator accepts or declines it with respondToGroupInvitation.
+Seen by the creator and the member who asked for it.
+"""
+type GroupInvitation implements Node {
+  "The opaque global ID."
+  id: ID!
+  "The group."
+  conversation: Conversation!
+  "Who would be added."
+  invitee: User!
+  "Who asked for it."
+  inviter: User!
+  "When it was asked for."
+  createdAt: Time!
+}
+
+"An edge in a GroupMemberConnection: a member, with their role."
+type GroupMemberEdge {
+  "Opaque position of this edge, for ` + "`" + `after` + "`" + `."
+  cursor: String!
+  "The member."
+  node: User!
+  "Their role; null in a DIRECT conversation."
+  role: GroupRole
+  "When they joined (again, for a member added back)."
+  joinedAt: Time!
+}
+
+"A page of a conversation's members, longest-standing first."
+type GroupMemberConnection {
+  "The members on this page."
+  edges: [GroupMemberEdge!]!
+  "Paging state."
+  pageInfo: PageInfo!
+  "How many members the conversation has."
+  totalCount: Int!
 }
 
 """
@@ -1960,6 +2512,10 @@ type Message implements Node {
   createdAt: Time!
   "The sender's idempotency key, shown to the sender only."
   clientMessageId: String
+  "What a system message records (a group's membership, title or role changed); null for a message someone wrote."
+  systemEvent: SystemEvent
+  "How many members other than the sender have read this message: a group's \"seen by\". Read positions hidden by a block are not counted."
+  readByCount: Int!
 }
 
 """
@@ -1975,14 +2531,25 @@ type ReadReceipt {
 }
 
 """
-A conversation between participants. A 1:1 conversation is unique per pair of users.
+A conversation between participants: a 1:1 conversation (unique per pair of
+users) or a group.
 """
 type Conversation implements Node {
   "The opaque global ID."
   id: ID!
+  "DIRECT or GROUP."
+  kind: ConversationKind!
+  "A group's title; null for a DIRECT conversation, or a group without one."
+  title: String
+  "Members, longest-standing first, with their roles: a group's current members (for a former member, as of when they left)."
+  members(first: Int, after: String): GroupMemberConnection!
+  "The viewer's role in a group; null in a DIRECT conversation, or once the viewer left."
+  viewerRole: GroupRole
+  "Additions waiting for the viewer's approval: the viewer is the 16–17-year-old creator of this group. Empty for anyone else."
+  pendingInvitations: [GroupInvitation!]!
   "The state of the conversation for the viewer."
   status: ConversationStatus!
-  "Everyone in the conversation, the viewer included."
+  "Everyone in the conversation, the viewer included: a group's current members."
   participants: [User!]!
   "The newest message the viewer can see."
   lastMessage: Message
@@ -2161,6 +2728,18 @@ enum ChangeKind {
   USER_UNFOLLOWED
   "The viewer changed their privacy settings. ` + "`" + `privacySettings` + "`" + ` is set."
   SETTINGS_UPDATED
+  "` + "`" + `user` + "`" + ` joined the group ` + "`" + `conversation` + "`" + ` (the viewer, when they were added or created it). ` + "`" + `message` + "`" + ` is the system message that records it."
+  MEMBER_JOINED
+  "` + "`" + `user` + "`" + ` left the group or was removed from it. When ` + "`" + `user` + "`" + ` is the viewer, the group is now read-only (status LEFT). ` + "`" + `message` + "`" + ` is the system message."
+  MEMBER_LEFT
+  "The group ` + "`" + `conversation` + "`" + ` was renamed. ` + "`" + `message` + "`" + ` is the system message."
+  GROUP_RENAMED
+  "` + "`" + `user` + "`" + `'s role in the group changed. ` + "`" + `message` + "`" + ` is the system message."
+  MEMBER_ROLE_CHANGED
+  "An addition waits for the viewer's approval, or for the creator's when the viewer asked for it: ` + "`" + `invitation` + "`" + ` is set while it waits."
+  INVITATION_RECEIVED
+  "An addition the viewer approves or asked for was accepted or declined: remove ` + "`" + `invitationId` + "`" + ` from ` + "`" + `pendingInvitations` + "`" + `."
+  INVITATION_RESOLVED
 }
 
 """
@@ -2190,6 +2769,10 @@ type Change {
   user: User
   "The viewer's privacy settings, for SETTINGS_UPDATED."
   privacySettings: PrivacySettings
+  "The group invitation it concerns while it still waits."
+  invitation: GroupInvitation
+  "The ID of that invitation, even once it was answered."
+  invitationId: ID
 }
 
 """
@@ -2244,7 +2827,7 @@ type SendMessagePayload {
   message: Message!
   "The conversation it belongs to."
   conversation: Conversation!
-  "Where it landed for the recipient."
+  "Where it landed for the recipient (always INBOX in a group)."
   delivery: Delivery!
   "The message as an edge of the conversation's ` + "`" + `messages` + "`" + `, with a cursor valid for ` + "`" + `messages(after:)` + "`" + ` and ` + "`" + `messages(before:)` + "`" + ` (Relay @appendEdge)."
   messageEdge: MessageEdge!
@@ -2329,6 +2912,8 @@ type Query {
   messageRequests(first: Int, after: String): MessageRequestConnection!
   "Whether the viewer may message a user now, without sending anything."
   canMessage(userId: ID!): MessagePermission!
+  "Whether the viewer may add a user to a group now, without adding anything: what addGroupMembers would answer."
+  canAddToGroup(conversationId: ID!, userId: ID!): GroupAddPermission!
   "People who follow a user, most recent first."
   followers(userId: ID!, first: Int, after: String): UserConnection!
   "People a user follows, most recent first."
@@ -2412,7 +2997,7 @@ A message to send. Give exactly one of ` + "`" + `recipientId` + "`" + ` and ` +
 input SendMessageInput {
   "The user to message; the 1:1 conversation with them is found or started."
   recipientId: ID
-  "An existing conversation of the viewer's."
+  "An existing conversation of the viewer's: a 1:1 conversation, or a group the viewer is a member of."
   conversationId: ID
   "1–4000 characters after trimming."
   text: String
@@ -2420,6 +3005,64 @@ input SendMessageInput {
   videoId: ID
   "An idempotency key chosen by the client (at most 64 characters). Repeating it returns the original message."
   clientMessageId: String
+}
+
+"A new group."
+input CreateGroupInput {
+  "1–100 characters after trimming, or null for none."
+  title: String
+  "The viewer's friends to add: 1–31 distinct users (the viewer is added as OWNER)."
+  memberIds: [ID!]!
+}
+
+"People to add to a group."
+input AddGroupMembersInput {
+  "The group."
+  conversationId: ID!
+  "Friends of the viewer's to add, at most GROUP_MAX_MEMBERS. Members already in are skipped."
+  userIds: [ID!]!
+}
+
+"""
+The outcome of createGroup.
+"""
+type CreateGroupPayload {
+  "The new group."
+  conversation: Conversation!
+  "The group as an edge of the viewer's ` + "`" + `conversations` + "`" + `, at the top (Relay @prependEdge)."
+  conversationEdge: ConversationEdge!
+}
+
+"""
+The outcome of addGroupMembers: all the people asked for, or none.
+"""
+type AddGroupMembersPayload {
+  "The group, with its new members."
+  conversation: Conversation!
+  "Who was added now."
+  added: [User!]!
+  "Additions waiting for the creator's approval (a group created by a 16–17-year-old)."
+  invitations: [GroupInvitation!]!
+}
+
+"""
+The outcome of removeGroupMember.
+"""
+type RemoveGroupMemberPayload {
+  "The group, without the removed member."
+  conversation: Conversation!
+  "The removed member's ID."
+  removedUserId: ID!
+}
+
+"""
+The outcome of respondToGroupInvitation.
+"""
+type RespondToGroupInvitationPayload {
+  "The answered invitation's ID: it is gone from ` + "`" + `pendingInvitations` + "`" + ` (Relay @deleteRecord)."
+  removedInvitationId: ID!
+  "The group, with the invitee when accepted."
+  conversation: Conversation!
 }
 
 "A report on a message request."
@@ -2469,6 +3112,28 @@ type Mutation {
   deleteMessageRequest(requestId: ID!): DeleteMessageRequestPayload!
   "Report a message request: it is removed like a delete, and optionally the sender is blocked."
   reportMessageRequest(input: ReportMessageRequestInput!): ReportMessageRequestPayload!
+  """
+  Create a group of the viewer (as OWNER) and friends of theirs. Refusals,
+  each with its reason: AGE_RESTRICTED (13–15-year-olds can't use groups),
+  NOT_FRIENDS, BLOCKED, RECIPIENT_SETTING, GROUP_FULL, GROUP_LIMIT.
+  """
+  createGroup(input: CreateGroupInput!): CreateGroupPayload!
+  """
+  Add friends of the viewer's to a group the viewer is a member of, all or
+  none. Refused as createGroup is, per person; in a group created by a
+  16–17-year-old, additions by anyone else wait for the creator's approval.
+  """
+  addGroupMembers(input: AddGroupMembersInput!): AddGroupMembersPayload!
+  "Remove a member (owner and admins; admins remove members only). They keep the history up to now, read-only."
+  removeGroupMember(conversationId: ID!, userId: ID!): RemoveGroupMemberPayload!
+  "Leave a group. The viewer keeps its history up to now, read-only. An owner's ownership passes on."
+  leaveGroup(conversationId: ID!): Conversation!
+  "Rename a group (owner and admins); null clears the title."
+  renameGroup(conversationId: ID!, title: String): Conversation!
+  "Make a member ADMIN or MEMBER (owner only)."
+  setGroupMemberRole(conversationId: ID!, userId: ID!, role: GroupRole!): Conversation!
+  "Approve (accept) or decline an addition to a group the viewer created at 16 or 17."
+  respondToGroupInvitation(invitationId: ID!, accept: Boolean!): RespondToGroupInvitationPayload!
   "Mark every message in a conversation as read."
   markConversationRead(conversationId: ID!): Conversation!
   """
@@ -2547,6 +3212,18 @@ func (ec *executionContext) childFields_AcceptMessageRequestPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type AcceptMessageRequestPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_AddGroupMembersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversation":
+		return ec.fieldContext_AddGroupMembersPayload_conversation(ctx, field)
+	case "added":
+		return ec.fieldContext_AddGroupMembersPayload_added(ctx, field)
+	case "invitations":
+		return ec.fieldContext_AddGroupMembersPayload_invitations(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddGroupMembersPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -2579,6 +3256,10 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_user(ctx, field)
 	case "privacySettings":
 		return ec.fieldContext_Change_privacySettings(ctx, field)
+	case "invitation":
+		return ec.fieldContext_Change_invitation(ctx, field)
+	case "invitationId":
+		return ec.fieldContext_Change_invitationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
@@ -2599,6 +3280,16 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_Conversation_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Conversation_kind(ctx, field)
+	case "title":
+		return ec.fieldContext_Conversation_title(ctx, field)
+	case "members":
+		return ec.fieldContext_Conversation_members(ctx, field)
+	case "viewerRole":
+		return ec.fieldContext_Conversation_viewerRole(ctx, field)
+	case "pendingInvitations":
+		return ec.fieldContext_Conversation_pendingInvitations(ctx, field)
 	case "status":
 		return ec.fieldContext_Conversation_status(ctx, field)
 	case "participants":
@@ -2647,6 +3338,16 @@ func (ec *executionContext) childFields_ConversationEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ConversationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateGroupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversation":
+		return ec.fieldContext_CreateGroupPayload_conversation(ctx, field)
+	case "conversationEdge":
+		return ec.fieldContext_CreateGroupPayload_conversationEdge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateGroupPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DeleteMessageRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "removedRequestId":
@@ -2677,6 +3378,60 @@ func (ec *executionContext) childFields_FacebookLink(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type FacebookLink", field.Name)
 }
 
+func (ec *executionContext) childFields_GroupAddPermission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "allowed":
+		return ec.fieldContext_GroupAddPermission_allowed(ctx, field)
+	case "requiresApproval":
+		return ec.fieldContext_GroupAddPermission_requiresApproval(ctx, field)
+	case "reason":
+		return ec.fieldContext_GroupAddPermission_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupAddPermission", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupInvitation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_GroupInvitation_id(ctx, field)
+	case "conversation":
+		return ec.fieldContext_GroupInvitation_conversation(ctx, field)
+	case "invitee":
+		return ec.fieldContext_GroupInvitation_invitee(ctx, field)
+	case "inviter":
+		return ec.fieldContext_GroupInvitation_inviter(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_GroupInvitation_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupInvitation", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupMemberConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GroupMemberConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GroupMemberConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GroupMemberConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupMemberConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupMemberEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GroupMemberEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GroupMemberEdge_node(ctx, field)
+	case "role":
+		return ec.fieldContext_GroupMemberEdge_role(ctx, field)
+	case "joinedAt":
+		return ec.fieldContext_GroupMemberEdge_joinedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupMemberEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2695,6 +3450,10 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_createdAt(ctx, field)
 	case "clientMessageId":
 		return ec.fieldContext_Message_clientMessageId(ctx, field)
+	case "systemEvent":
+		return ec.fieldContext_Message_systemEvent(ctx, field)
+	case "readByCount":
+		return ec.fieldContext_Message_readByCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -2809,6 +3568,16 @@ func (ec *executionContext) childFields_ReadReceipt(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ReadReceipt", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveGroupMemberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "conversation":
+		return ec.fieldContext_RemoveGroupMemberPayload_conversation(ctx, field)
+	case "removedUserId":
+		return ec.fieldContext_RemoveGroupMemberPayload_removedUserId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveGroupMemberPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Report(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2835,6 +3604,16 @@ func (ec *executionContext) childFields_ReportMessageRequestPayload(ctx context.
 		return ec.fieldContext_ReportMessageRequestPayload_sender(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReportMessageRequestPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RespondToGroupInvitationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "removedInvitationId":
+		return ec.fieldContext_RespondToGroupInvitationPayload_removedInvitationId(ctx, field)
+	case "conversation":
+		return ec.fieldContext_RespondToGroupInvitationPayload_conversation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RespondToGroupInvitationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2871,6 +3650,20 @@ func (ec *executionContext) childFields_SyncContactsPayload(ctx context.Context,
 		return ec.fieldContext_SyncContactsPayload_invalidCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncContactsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SystemEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_SystemEvent_kind(ctx, field)
+	case "member":
+		return ec.fieldContext_SystemEvent_member(ctx, field)
+	case "title":
+		return ec.fieldContext_SystemEvent_title(ctx, field)
+	case "role":
+		return ec.fieldContext_SystemEvent_role(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SystemEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3061,6 +3854,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Conversation_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Conversation_messages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3113,6 +3928,20 @@ func (ec *executionContext) field_Mutation_acceptMessageRequest_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addGroupMembers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddGroupMembersInput, error) {
+			return ec.unmarshalNAddGroupMembersInput2dmgraphᚋgraphᚋmodelᚐAddGroupMembersInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_block_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3124,6 +3953,20 @@ func (ec *executionContext) field_Mutation_block_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateGroupInput, error) {
+			return ec.unmarshalNCreateGroupInput2dmgraphᚋgraphᚋmodelᚐCreateGroupInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3166,6 +4009,20 @@ func (ec *executionContext) field_Mutation_follow_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_leaveGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
 	return args, nil
 }
 
@@ -3239,6 +4096,50 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeGroupMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renameGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "title",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["title"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reportMessageRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3253,6 +4154,28 @@ func (ec *executionContext) field_Mutation_reportMessageRequest_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_respondToGroupInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "invitationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["invitationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "accept",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accept"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3264,6 +4187,36 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setGroupMemberRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (models.GroupRole, error) {
+			return ec.unmarshalNGroupRole2dmgraphᚋmodelsᚐGroupRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg2
 	return args, nil
 }
 
@@ -3398,6 +4351,28 @@ func (ec *executionContext) field_Query_blockedUsers_args(ctx context.Context, r
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_canAddToGroup_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg1
 	return args, nil
 }
 
@@ -3810,6 +4785,102 @@ func (ec *executionContext) fieldContext_AcceptMessageRequestPayload_conversatio
 	return fc, nil
 }
 
+func (ec *executionContext) _AddGroupMembersPayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.AddGroupMembersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddGroupMembersPayload_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddGroupMembersPayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddGroupMembersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AddGroupMembersPayload_added(ctx context.Context, field graphql.CollectedField, obj *model.AddGroupMembersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddGroupMembersPayload_added(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Added, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕᚖdmgraphᚋmodelsᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddGroupMembersPayload_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddGroupMembersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AddGroupMembersPayload_invitations(ctx context.Context, field graphql.CollectedField, obj *model.AddGroupMembersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddGroupMembersPayload_invitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invitations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.GroupInvitation) graphql.Marshaler {
+			return ec.marshalNGroupInvitation2ᚕᚖdmgraphᚋmodelsᚐGroupInvitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddGroupMembersPayload_invitations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddGroupMembersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupInvitation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4140,6 +5211,61 @@ func (ec *executionContext) fieldContext_Change_privacySettings(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Change_invitation(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_invitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().Invitation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.GroupInvitation) graphql.Marshaler {
+			return ec.marshalOGroupInvitation2ᚖdmgraphᚋmodelsᚐGroupInvitation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_invitation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupInvitation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_invitationId(ctx context.Context, field graphql.CollectedField, obj *models.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_invitationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().InvitationID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_invitationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "ID")
+}
+
 func (ec *executionContext) _ChangePage_changes(ctx context.Context, field graphql.CollectedField, obj *model.ChangePage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4241,6 +5367,151 @@ func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Conversation", field, true, true, "ID")
 }
 
+func (ec *executionContext) _Conversation_kind(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.ConversationKind) graphql.Marshaler {
+			return ec.marshalNConversationKind2dmgraphᚋmodelsᚐConversationKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "ConversationKind")
+}
+
+func (ec *executionContext) _Conversation_title(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Conversation_members(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Conversation().Members(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Connection[models.Member]) graphql.Marshaler {
+			return ec.marshalNGroupMemberConnection2ᚖdmgraphᚋmodelsᚐConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupMemberConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Conversation_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Conversation_viewerRole(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_viewerRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().ViewerRole(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.GroupRole) graphql.Marshaler {
+			return ec.marshalOGroupRole2ᚖdmgraphᚋmodelsᚐGroupRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_viewerRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "GroupRole")
+}
+
+func (ec *executionContext) _Conversation_pendingInvitations(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_pendingInvitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().PendingInvitations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.GroupInvitation) graphql.Marshaler {
+			return ec.marshalNGroupInvitation2ᚕᚖdmgraphᚋmodelsᚐGroupInvitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_pendingInvitations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupInvitation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Conversation_status(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4337,7 +5608,7 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 			return ec.fieldContext_Conversation_lastMessageAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.LastMessageAt(), nil
+			return ec.Resolvers.Conversation().LastMessageAt(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -4348,7 +5619,7 @@ func (ec *executionContext) _Conversation_lastMessageAt(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_lastMessageAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, true, false, "Time")
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "Time")
 }
 
 func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *models.ConversationView) (ret graphql.Marshaler) {
@@ -4693,6 +5964,70 @@ func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _CreateGroupPayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.CreateGroupPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateGroupPayload_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateGroupPayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateGroupPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateGroupPayload_conversationEdge(ctx context.Context, field graphql.CollectedField, obj *model.CreateGroupPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateGroupPayload_conversationEdge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversationEdge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Edge[models.ConversationView]) graphql.Marshaler {
+			return ec.marshalNConversationEdge2ᚖdmgraphᚋmodelsᚐEdge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateGroupPayload_conversationEdge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateGroupPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeleteMessageRequestPayload_removedRequestId(ctx context.Context, field graphql.CollectedField, obj *model.DeleteMessageRequestPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4840,6 +6175,405 @@ func (ec *executionContext) fieldContext_FacebookLink_friendCount(_ context.Cont
 	return graphql.NewScalarFieldContext("FacebookLink", field, false, false, "Int")
 }
 
+func (ec *executionContext) _GroupAddPermission_allowed(ctx context.Context, field graphql.CollectedField, obj *model.GroupAddPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAddPermission_allowed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Allowed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAddPermission_allowed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAddPermission", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GroupAddPermission_requiresApproval(ctx context.Context, field graphql.CollectedField, obj *model.GroupAddPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAddPermission_requiresApproval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequiresApproval, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAddPermission_requiresApproval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAddPermission", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _GroupAddPermission_reason(ctx context.Context, field graphql.CollectedField, obj *model.GroupAddPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupAddPermission_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusalReason) graphql.Marshaler {
+			return ec.marshalORefusalReason2ᚖdmgraphᚋgraphᚋmodelᚐRefusalReason(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupAddPermission_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupAddPermission", field, false, false, "RefusalReason")
+}
+
+func (ec *executionContext) _GroupInvitation_id(ctx context.Context, field graphql.CollectedField, obj *models.GroupInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupInvitation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupInvitation().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupInvitation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupInvitation", field, true, true, "ID")
+}
+
+func (ec *executionContext) _GroupInvitation_conversation(ctx context.Context, field graphql.CollectedField, obj *models.GroupInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupInvitation_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupInvitation().Conversation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupInvitation_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupInvitation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupInvitation_invitee(ctx context.Context, field graphql.CollectedField, obj *models.GroupInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupInvitation_invitee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupInvitation().Invitee(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupInvitation_invitee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupInvitation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupInvitation_inviter(ctx context.Context, field graphql.CollectedField, obj *models.GroupInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupInvitation_inviter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupInvitation().Inviter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupInvitation_inviter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupInvitation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupInvitation_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.GroupInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupInvitation_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupInvitation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupInvitation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _GroupMemberConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*models.Edge[models.Member]) graphql.Marshaler {
+			return ec.marshalNGroupMemberEdge2ᚕᚖdmgraphᚋmodelsᚐEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupMemberConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupMemberEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupMemberConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖdmgraphᚋmodelsᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupMemberConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupMemberConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupMemberConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _GroupMemberEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *models.Edge[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupMemberEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupMemberEdge_node(ctx context.Context, field graphql.CollectedField, obj *models.Edge[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupMemberEdge().Node(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupMemberEdge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupMemberEdge_role(ctx context.Context, field graphql.CollectedField, obj *models.Edge[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberEdge_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupMemberEdge().Role(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.GroupRole) graphql.Marshaler {
+			return ec.marshalOGroupRole2ᚖdmgraphᚋmodelsᚐGroupRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberEdge_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupMemberEdge", field, true, true, "GroupRole")
+}
+
+func (ec *executionContext) _GroupMemberEdge_joinedAt(ctx context.Context, field graphql.CollectedField, obj *models.Edge[models.Member]) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupMemberEdge_joinedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.GroupMemberEdge().JoinedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupMemberEdge_joinedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupMemberEdge", field, true, true, "Time")
+}
+
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4936,7 +6670,7 @@ func (ec *executionContext) _Message_text(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Message_text(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Text, nil
+			return ec.Resolvers.Message().Text(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4947,7 +6681,7 @@ func (ec *executionContext) _Message_text(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Message_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Message", field, true, true, "String")
 }
 
 func (ec *executionContext) _Message_video(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
@@ -5049,6 +6783,61 @@ func (ec *executionContext) _Message_clientMessageId(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_Message_clientMessageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, true, true, "String")
+}
+
+func (ec *executionContext) _Message_systemEvent(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_systemEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SystemEvent(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SystemEvent) graphql.Marshaler {
+			return ec.marshalOSystemEvent2ᚖdmgraphᚋmodelsᚐSystemEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_systemEvent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SystemEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Message_readByCount(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_readByCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Message().ReadByCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_readByCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, true, true, "Int")
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *models.Connection[models.Message]) (ret graphql.Marshaler) {
@@ -6208,6 +7997,314 @@ func (ec *executionContext) fieldContext_Mutation_reportMessageRequest(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateGroup(ctx, fc.Args["input"].(model.CreateGroupInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateGroupPayload) graphql.Marshaler {
+			return ec.marshalNCreateGroupPayload2ᚖdmgraphᚋgraphᚋmodelᚐCreateGroupPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateGroupPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addGroupMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addGroupMembers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddGroupMembers(ctx, fc.Args["input"].(model.AddGroupMembersInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AddGroupMembersPayload) graphql.Marshaler {
+			return ec.marshalNAddGroupMembersPayload2ᚖdmgraphᚋgraphᚋmodelᚐAddGroupMembersPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addGroupMembers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddGroupMembersPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addGroupMembers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeGroupMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeGroupMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveGroupMember(ctx, fc.Args["conversationId"].(string), fc.Args["userId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveGroupMemberPayload) graphql.Marshaler {
+			return ec.marshalNRemoveGroupMemberPayload2ᚖdmgraphᚋgraphᚋmodelᚐRemoveGroupMemberPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeGroupMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveGroupMemberPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeGroupMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_leaveGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_leaveGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LeaveGroup(ctx, fc.Args["conversationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_leaveGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_leaveGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renameGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renameGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenameGroup(ctx, fc.Args["conversationId"].(string), fc.Args["title"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renameGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renameGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setGroupMemberRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setGroupMemberRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetGroupMemberRole(ctx, fc.Args["conversationId"].(string), fc.Args["userId"].(string), fc.Args["role"].(models.GroupRole))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setGroupMemberRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setGroupMemberRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_respondToGroupInvitation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_respondToGroupInvitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RespondToGroupInvitation(ctx, fc.Args["invitationId"].(string), fc.Args["accept"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RespondToGroupInvitationPayload) graphql.Marshaler {
+			return ec.marshalNRespondToGroupInvitationPayload2ᚖdmgraphᚋgraphᚋmodelᚐRespondToGroupInvitationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_respondToGroupInvitation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RespondToGroupInvitationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_respondToGroupInvitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_markConversationRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6963,6 +9060,50 @@ func (ec *executionContext) fieldContext_Query_canMessage(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_canAddToGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_canAddToGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CanAddToGroup(ctx, fc.Args["conversationId"].(string), fc.Args["userId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GroupAddPermission) graphql.Marshaler {
+			return ec.marshalNGroupAddPermission2ᚖdmgraphᚋgraphᚋmodelᚐGroupAddPermission(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_canAddToGroup(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupAddPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_canAddToGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_followers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7346,6 +9487,61 @@ func (ec *executionContext) fieldContext_ReadReceipt_readAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("ReadReceipt", field, false, false, "Time")
 }
 
+func (ec *executionContext) _RemoveGroupMemberPayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.RemoveGroupMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveGroupMemberPayload_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveGroupMemberPayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RemoveGroupMemberPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RemoveGroupMemberPayload_removedUserId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveGroupMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveGroupMemberPayload_removedUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveGroupMemberPayload_removedUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveGroupMemberPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Report_id(ctx context.Context, field graphql.CollectedField, obj *models.Report) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7543,6 +9739,61 @@ func (ec *executionContext) fieldContext_ReportMessageRequestPayload_sender(_ co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RespondToGroupInvitationPayload_removedInvitationId(ctx context.Context, field graphql.CollectedField, obj *model.RespondToGroupInvitationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RespondToGroupInvitationPayload_removedInvitationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedInvitationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RespondToGroupInvitationPayload_removedInvitationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RespondToGroupInvitationPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RespondToGroupInvitationPayload_conversation(ctx context.Context, field graphql.CollectedField, obj *model.RespondToGroupInvitationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RespondToGroupInvitationPayload_conversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.ConversationView) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖdmgraphᚋmodelsᚐConversationView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RespondToGroupInvitationPayload_conversation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RespondToGroupInvitationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7941,6 +10192,107 @@ func (ec *executionContext) _SyncContactsPayload_invalidCount(ctx context.Contex
 }
 func (ec *executionContext) fieldContext_SyncContactsPayload_invalidCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncContactsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SystemEvent_kind(ctx context.Context, field graphql.CollectedField, obj *models.SystemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.SystemEventKind) graphql.Marshaler {
+			return ec.marshalNSystemEventKind2dmgraphᚋmodelsᚐSystemEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemEvent", field, false, false, "SystemEventKind")
+}
+
+func (ec *executionContext) _SystemEvent_member(ctx context.Context, field graphql.CollectedField, obj *models.SystemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemEvent_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SystemEvent().Member(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖdmgraphᚋmodelsᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SystemEvent_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemEvent_title(ctx context.Context, field graphql.CollectedField, obj *models.SystemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemEvent_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SystemEvent_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _SystemEvent_role(ctx context.Context, field graphql.CollectedField, obj *models.SystemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemEvent_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.GroupRole) graphql.Marshaler {
+			return ec.marshalOGroupRole2ᚖdmgraphᚋmodelsᚐGroupRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SystemEvent_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemEvent", field, false, false, "GroupRole")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -9613,6 +11965,104 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddGroupMembersInput(ctx context.Context, obj any) (model.AddGroupMembersInput, error) {
+	var it model.AddGroupMembersInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"conversationId", "userIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "conversationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversationID = data
+		case "userIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddGroupMembersInput unmarshals raw into the AddGroupMembersInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddGroupMembersInput(ctx context.Context, raw any) (model.AddGroupMembersInput, error) {
+	var out model.AddGroupMembersInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddGroupMembersInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateGroupInput(ctx context.Context, obj any) (model.CreateGroupInput, error) {
+	var it model.CreateGroupInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "memberIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "memberIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memberIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemberIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateGroupInput unmarshals raw into the CreateGroupInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateGroupInput(ctx context.Context, raw any) (model.CreateGroupInput, error) {
+	var out model.CreateGroupInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateGroupInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (model.LoginInput, error) {
 	var it model.LoginInput
 	if obj == nil {
@@ -10149,6 +12599,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Message(ctx, sel, obj)
+	case *models.GroupInvitation:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._GroupInvitation(ctx, sel, obj)
 	case *models.ConversationView:
 		if obj == nil {
 			return graphql.Null
@@ -10190,6 +12645,49 @@ func (ec *executionContext) _AcceptMessageRequestPayload(ctx context.Context, se
 			}
 		case "conversationEdge":
 			out.Values[i] = ec._AcceptMessageRequestPayload_conversationEdge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var addGroupMembersPayloadImplementors = []string{"AddGroupMembersPayload"}
+
+func (ec *executionContext) _AddGroupMembersPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddGroupMembersPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addGroupMembersPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddGroupMembersPayload")
+		case "conversation":
+			out.Values[i] = ec._AddGroupMembersPayload_conversation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "added":
+			out.Values[i] = ec._AddGroupMembersPayload_added(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invitations":
+			out.Values[i] = ec._AddGroupMembersPayload_invitations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10318,6 +12816,18 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Change_privacySettings(ctx, field, obj)
 				})
+		case "invitation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_invitation(ctx, field, obj)
+				})
+		case "invitationId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_invitationId(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10395,6 +12905,34 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Conversation_id(ctx, field, obj)
 				})
+		case "kind":
+			out.Values[i] = ec._Conversation_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._Conversation_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_members(ctx, field, obj)
+				})
+		case "viewerRole":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_viewerRole(ctx, field, obj)
+				})
+		case "pendingInvitations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_pendingInvitations(ctx, field, obj)
+				})
 		case "status":
 			out.Values[i] = ec._Conversation_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10413,10 +12951,11 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 					return ec._Conversation_lastMessage(ctx, field, obj)
 				})
 		case "lastMessageAt":
-			out.Values[i] = ec._Conversation_lastMessageAt(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_lastMessageAt(ctx, field, obj)
+				})
 		case "unreadCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -10557,6 +13096,44 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var createGroupPayloadImplementors = []string{"CreateGroupPayload"}
+
+func (ec *executionContext) _CreateGroupPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateGroupPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createGroupPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateGroupPayload")
+		case "conversation":
+			out.Values[i] = ec._CreateGroupPayload_conversation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversationEdge":
+			out.Values[i] = ec._CreateGroupPayload_conversationEdge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deleteMessageRequestPayloadImplementors = []string{"DeleteMessageRequestPayload"}
 
 func (ec *executionContext) _DeleteMessageRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteMessageRequestPayload) graphql.Marshaler {
@@ -10671,6 +13248,201 @@ func (ec *executionContext) _FacebookLink(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var groupAddPermissionImplementors = []string{"GroupAddPermission"}
+
+func (ec *executionContext) _GroupAddPermission(ctx context.Context, sel ast.SelectionSet, obj *model.GroupAddPermission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupAddPermissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupAddPermission")
+		case "allowed":
+			out.Values[i] = ec._GroupAddPermission_allowed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requiresApproval":
+			out.Values[i] = ec._GroupAddPermission_requiresApproval(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._GroupAddPermission_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupInvitationImplementors = []string{"GroupInvitation", "Node"}
+
+func (ec *executionContext) _GroupInvitation(ctx context.Context, sel ast.SelectionSet, obj *models.GroupInvitation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupInvitationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupInvitation")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupInvitation_id(ctx, field, obj)
+				})
+		case "conversation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupInvitation_conversation(ctx, field, obj)
+				})
+		case "invitee":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupInvitation_invitee(ctx, field, obj)
+				})
+		case "inviter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupInvitation_inviter(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._GroupInvitation_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupMemberConnectionImplementors = []string{"GroupMemberConnection"}
+
+func (ec *executionContext) _GroupMemberConnection(ctx context.Context, sel ast.SelectionSet, obj *models.Connection[models.Member]) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupMemberConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupMemberConnection")
+		case "edges":
+			out.Values[i] = ec._GroupMemberConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._GroupMemberConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupMemberConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupMemberEdgeImplementors = []string{"GroupMemberEdge"}
+
+func (ec *executionContext) _GroupMemberEdge(ctx context.Context, sel ast.SelectionSet, obj *models.Edge[models.Member]) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupMemberEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupMemberEdge")
+		case "cursor":
+			out.Values[i] = ec._GroupMemberEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "node":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupMemberEdge_node(ctx, field, obj)
+				})
+		case "role":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupMemberEdge_role(ctx, field, obj)
+				})
+		case "joinedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GroupMemberEdge_joinedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *models.Message) graphql.Marshaler {
@@ -10701,10 +13473,11 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Message_sender(ctx, field, obj)
 				})
 		case "text":
-			out.Values[i] = ec._Message_text(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_text(ctx, field, obj)
+				})
 		case "video":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -10727,6 +13500,17 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Message_clientMessageId(ctx, field, obj)
+				})
+		case "systemEvent":
+			out.Values[i] = ec._Message_systemEvent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "readByCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_readByCount(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11138,6 +13922,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addGroupMembers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addGroupMembers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeGroupMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeGroupMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leaveGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_leaveGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renameGroup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renameGroup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setGroupMemberRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setGroupMemberRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "respondToGroupInvitation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_respondToGroupInvitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "markConversationRead":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_markConversationRead(ctx, field)
@@ -11364,6 +14197,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_canMessage(ctx, field)
 				})
+		case "canAddToGroup":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_canAddToGroup(ctx, field)
+				})
 		case "followers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -11470,6 +14309,44 @@ func (ec *executionContext) _ReadReceipt(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var removeGroupMemberPayloadImplementors = []string{"RemoveGroupMemberPayload"}
+
+func (ec *executionContext) _RemoveGroupMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveGroupMemberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeGroupMemberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveGroupMemberPayload")
+		case "conversation":
+			out.Values[i] = ec._RemoveGroupMemberPayload_conversation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removedUserId":
+			out.Values[i] = ec._RemoveGroupMemberPayload_removedUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var reportImplementors = []string{"Report", "Node"}
 
 func (ec *executionContext) _Report(ctx context.Context, sel ast.SelectionSet, obj *models.Report) graphql.Marshaler {
@@ -11547,6 +14424,44 @@ func (ec *executionContext) _ReportMessageRequestPayload(ctx context.Context, se
 			}
 		case "sender":
 			out.Values[i] = ec._ReportMessageRequestPayload_sender(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var respondToGroupInvitationPayloadImplementors = []string{"RespondToGroupInvitationPayload"}
+
+func (ec *executionContext) _RespondToGroupInvitationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RespondToGroupInvitationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, respondToGroupInvitationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RespondToGroupInvitationPayload")
+		case "removedInvitationId":
+			out.Values[i] = ec._RespondToGroupInvitationPayload_removedInvitationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversation":
+			out.Values[i] = ec._RespondToGroupInvitationPayload_conversation(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11706,6 +14621,55 @@ func (ec *executionContext) _SyncContactsPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = ec._SyncContactsPayload_invalidCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var systemEventImplementors = []string{"SystemEvent"}
+
+func (ec *executionContext) _SystemEvent(ctx context.Context, sel ast.SelectionSet, obj *models.SystemEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, systemEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SystemEvent")
+		case "kind":
+			out.Values[i] = ec._SystemEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "member":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SystemEvent_member(ctx, field, obj)
+				})
+		case "title":
+			out.Values[i] = ec._SystemEvent_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "role":
+			out.Values[i] = ec._SystemEvent_role(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12337,6 +15301,19 @@ func (ec *executionContext) marshalNAcceptMessageRequestPayload2ᚖdmgraphᚋgra
 	return ec._AcceptMessageRequestPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAddGroupMembersInput2dmgraphᚋgraphᚋmodelᚐAddGroupMembersInput(ctx context.Context, v any) (model.AddGroupMembersInput, error) {
+	res, err := ec.unmarshalInputAddGroupMembersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAddGroupMembersPayload2ᚖdmgraphᚋgraphᚋmodelᚐAddGroupMembersPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddGroupMembersPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AddGroupMembersPayload!")
+		return graphql.Null
+	}
+	return ec._AddGroupMembersPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuthPayload2ᚖdmgraphᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
@@ -12441,6 +15418,16 @@ func (ec *executionContext) marshalNConversationEdge2ᚖdmgraphᚋmodelsᚐEdge(
 	return ec._ConversationEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConversationKind2dmgraphᚋmodelsᚐConversationKind(ctx context.Context, v any) (models.ConversationKind, error) {
+	var res models.ConversationKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConversationKind2dmgraphᚋmodelsᚐConversationKind(ctx context.Context, sel ast.SelectionSet, v models.ConversationKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNConversationStatus2dmgraphᚋmodelsᚐConversationStatus(ctx context.Context, v any) (models.ConversationStatus, error) {
 	var res models.ConversationStatus
 	err := res.UnmarshalGQL(v)
@@ -12449,6 +15436,19 @@ func (ec *executionContext) unmarshalNConversationStatus2dmgraphᚋmodelsᚐConv
 
 func (ec *executionContext) marshalNConversationStatus2dmgraphᚋmodelsᚐConversationStatus(ctx context.Context, sel ast.SelectionSet, v models.ConversationStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNCreateGroupInput2dmgraphᚋgraphᚋmodelᚐCreateGroupInput(ctx context.Context, v any) (model.CreateGroupInput, error) {
+	res, err := ec.unmarshalInputCreateGroupInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateGroupPayload2ᚖdmgraphᚋgraphᚋmodelᚐCreateGroupPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateGroupPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateGroupPayload!")
+		return graphql.Null
+	}
+	return ec._CreateGroupPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCursor2string(ctx context.Context, v any) (string, error) {
@@ -12519,6 +15519,80 @@ func (ec *executionContext) marshalNFacebookLink2ᚖdmgraphᚋgraphᚋmodelᚐFa
 	return ec._FacebookLink(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNGroupAddPermission2ᚖdmgraphᚋgraphᚋmodelᚐGroupAddPermission(ctx context.Context, sel ast.SelectionSet, v *model.GroupAddPermission) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupAddPermission!")
+		return graphql.Null
+	}
+	return ec._GroupAddPermission(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupInvitation2ᚕᚖdmgraphᚋmodelsᚐGroupInvitationᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.GroupInvitation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupInvitation2ᚖdmgraphᚋmodelsᚐGroupInvitation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupInvitation2ᚖdmgraphᚋmodelsᚐGroupInvitation(ctx context.Context, sel ast.SelectionSet, v *models.GroupInvitation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupInvitation!")
+		return graphql.Null
+	}
+	return ec._GroupInvitation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupMemberConnection2ᚖdmgraphᚋmodelsᚐConnection(ctx context.Context, sel ast.SelectionSet, v *models.Connection[models.Member]) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupMemberConnection!")
+		return graphql.Null
+	}
+	return ec._GroupMemberConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupMemberEdge2ᚕᚖdmgraphᚋmodelsᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Edge[models.Member]) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupMemberEdge2ᚖdmgraphᚋmodelsᚐEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupMemberEdge2ᚖdmgraphᚋmodelsᚐEdge(ctx context.Context, sel ast.SelectionSet, v *models.Edge[models.Member]) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupMemberEdge!")
+		return graphql.Null
+	}
+	return ec._GroupMemberEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGroupRole2dmgraphᚋmodelsᚐGroupRole(ctx context.Context, v any) (models.GroupRole, error) {
+	var res models.GroupRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGroupRole2dmgraphᚋmodelsᚐGroupRole(ctx context.Context, sel ast.SelectionSet, v models.GroupRole) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12531,6 +15605,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -12690,6 +15793,14 @@ func (ec *executionContext) unmarshalNRegisterInput2dmgraphᚋgraphᚋmodelᚐRe
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRemoveGroupMemberPayload2ᚖdmgraphᚋgraphᚋmodelᚐRemoveGroupMemberPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveGroupMemberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveGroupMemberPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveGroupMemberPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNReport2ᚖdmgraphᚋmodelsᚐReport(ctx context.Context, sel ast.SelectionSet, v *models.Report) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Report!")
@@ -12719,6 +15830,14 @@ func (ec *executionContext) unmarshalNReportReason2dmgraphᚋmodelsᚐReportReas
 
 func (ec *executionContext) marshalNReportReason2dmgraphᚋmodelsᚐReportReason(ctx context.Context, sel ast.SelectionSet, v models.ReportReason) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNRespondToGroupInvitationPayload2ᚖdmgraphᚋgraphᚋmodelᚐRespondToGroupInvitationPayload(ctx context.Context, sel ast.SelectionSet, v *model.RespondToGroupInvitationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RespondToGroupInvitationPayload!")
+		return graphql.Null
+	}
+	return ec._RespondToGroupInvitationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSendMessageInput2dmgraphᚋgraphᚋmodelᚐSendMessageInput(ctx context.Context, v any) (model.SendMessageInput, error) {
@@ -12841,6 +15960,16 @@ func (ec *executionContext) marshalNSyncContactsPayload2ᚖdmgraphᚋgraphᚋmod
 		return graphql.Null
 	}
 	return ec._SyncContactsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSystemEventKind2dmgraphᚋmodelsᚐSystemEventKind(ctx context.Context, v any) (models.SystemEventKind, error) {
+	var res models.SystemEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSystemEventKind2dmgraphᚋmodelsᚐSystemEventKind(ctx context.Context, sel ast.SelectionSet, v models.SystemEventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -13172,6 +16301,29 @@ func (ec *executionContext) marshalODelivery2ᚖdmgraphᚋmodelsᚐDelivery(ctx 
 	return v
 }
 
+func (ec *executionContext) marshalOGroupInvitation2ᚖdmgraphᚋmodelsᚐGroupInvitation(ctx context.Context, sel ast.SelectionSet, v *models.GroupInvitation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GroupInvitation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOGroupRole2ᚖdmgraphᚋmodelsᚐGroupRole(ctx context.Context, v any) (*models.GroupRole, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(models.GroupRole)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOGroupRole2ᚖdmgraphᚋmodelsᚐGroupRole(ctx context.Context, sel ast.SelectionSet, v *models.GroupRole) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -13268,6 +16420,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOSystemEvent2ᚖdmgraphᚋmodelsᚐSystemEvent(ctx context.Context, sel ast.SelectionSet, v *models.SystemEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SystemEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {

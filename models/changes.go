@@ -49,12 +49,36 @@ const (
 	ChangeUserUnfollowed ChangeKind = "USER_UNFOLLOWED"
 	// ChangeSettingsUpdated: the user changed their privacy settings.
 	ChangeSettingsUpdated ChangeKind = "SETTINGS_UPDATED"
+	// Group changes. Each but the invitations' carries the system message
+	// that records it in the group's history (MessageID), and OtherUserID
+	// is the member it concerns.
+	ChangeMemberJoined      ChangeKind = "MEMBER_JOINED"
+	ChangeMemberLeft        ChangeKind = "MEMBER_LEFT"
+	ChangeGroupRenamed      ChangeKind = "GROUP_RENAMED"
+	ChangeMemberRoleChanged ChangeKind = "MEMBER_ROLE_CHANGED"
+	// ChangeInvitationReceived and ChangeInvitationResolved: an addition
+	// waits for the creator's approval, or was answered; told to the
+	// creator and to the member who asked for it.
+	ChangeInvitationReceived ChangeKind = "INVITATION_RECEIVED"
+	ChangeInvitationResolved ChangeKind = "INVITATION_RESOLVED"
 )
+
+// CarriesMessage reports whether a change of this kind adds a message to
+// its user's view: a message, or a group's system message.
+func (k ChangeKind) CarriesMessage() bool {
+	switch k {
+	case ChangeMessageAdded, ChangeMemberJoined, ChangeMemberLeft, ChangeGroupRenamed, ChangeMemberRoleChanged:
+		return true
+	}
+	return false
+}
 
 var changeKinds = []ChangeKind{ChangeMessageAdded, ChangeMessageUpdated, ChangeRequestReceived, ChangeRequestExtended,
 	ChangeRequestAccepted, ChangeRequestDeleted, ChangeRequestReported, ChangeConversationAccepted,
 	ChangeConversationRead, ChangeUserBlocked, ChangeUserUnblocked, ChangeConversationBlocked,
-	ChangeConversationUnblocked, ChangeUserFollowed, ChangeUserUnfollowed, ChangeSettingsUpdated}
+	ChangeConversationUnblocked, ChangeUserFollowed, ChangeUserUnfollowed, ChangeSettingsUpdated,
+	ChangeMemberJoined, ChangeMemberLeft, ChangeGroupRenamed, ChangeMemberRoleChanged,
+	ChangeInvitationReceived, ChangeInvitationResolved}
 
 func (k ChangeKind) MarshalGQL(w io.Writer)    { writeQuoted(w, string(k)) }
 func (k *ChangeKind) UnmarshalGQL(v any) error { return unmarshalEnum(v, k, changeKinds) }
@@ -75,9 +99,12 @@ type Change struct {
 	ConversationID int64      `gorm:"not null;default:0"`
 	MessageID      int64      `gorm:"not null;default:0"`
 	RequestID      int64      `gorm:"not null;default:0"`
-	// OtherUserID is the other user of a follow or a block.
-	OtherUserID int64     `gorm:"not null;default:0"`
-	CreatedAt   time.Time `gorm:"not null"`
+	// OtherUserID is the other user of a follow or a block, or the member
+	// a group change concerns.
+	OtherUserID int64 `gorm:"not null;default:0"`
+	// InvitationID is the group invitation it concerns.
+	InvitationID int64     `gorm:"not null;default:0"`
+	CreatedAt    time.Time `gorm:"not null"`
 }
 
 // ChangeLog collects the changes a write recorded, for its caller to

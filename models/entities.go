@@ -52,11 +52,17 @@ type Video struct {
 
 // Conversation is a thread between members. A 1:1 conversation has a
 // DirectKey built from the sorted pair of user IDs, unique, so two
-// concurrent first messages meet in the same row. Groups will have none.
+// concurrent first messages meet in the same row. Groups have none.
 type Conversation struct {
-	ID            int64   `gorm:"primaryKey"`
-	DirectKey     *string `gorm:"size:64;uniqueIndex"`
-	LastMessageID int64   `gorm:"not null;default:0"`
+	ID        int64            `gorm:"primaryKey"`
+	DirectKey *string          `gorm:"size:64;uniqueIndex"`
+	Kind      ConversationKind `gorm:"size:8;not null;default:'DIRECT'"`
+	// Title is a group's title, if it has one.
+	Title *string `gorm:"size:400"`
+	// CreatorID is who created a group (0 for a 1:1 conversation): while
+	// they are a member and 16 or 17, additions wait for their approval.
+	CreatorID     int64 `gorm:"not null;default:0"`
+	LastMessageID int64 `gorm:"not null;default:0"`
 	LastMessageAt *time.Time
 	CreatedAt     time.Time `gorm:"not null"`
 	UpdatedAt     time.Time `gorm:"not null"`
@@ -79,7 +85,13 @@ type Member struct {
 	// opened toward the other member (their ACTIVE or PENDING status) no
 	// longer invites that member's messages. Their next send, or accepting
 	// a request, clears it.
-	Uninvited bool      `gorm:"not null;default:false"`
+	Uninvited bool `gorm:"not null;default:false"`
+	// Role is a group member's role; "" in a 1:1 conversation.
+	Role GroupRole `gorm:"size:8;not null;default:''"`
+	// CreatedAt is when the member joined: for a group member added back,
+	// when they rejoined. A former group member (StatusLeft) sees the
+	// messages after ClearedThroughID up to LastMessageID, which stops
+	// moving when they leave.
 	CreatedAt time.Time `gorm:"not null"`
 	// User is filled when the member is loaded with its user.
 	User *User `gorm:"foreignKey:UserID"`
@@ -97,7 +109,12 @@ type Message struct {
 	VideoID         *int64   `gorm:"index:idx_messages_video_id,where:video_id IS NOT NULL"`
 	ClientMessageID *string  `gorm:"size:64;uniqueIndex:idx_messages_client_id,priority:2,where:client_message_id IS NOT NULL"`
 	Delivery        Delivery `gorm:"size:16;not null"`
-	CreatedAt       time.Time
+	// System is set on a group's system messages: the SystemEventKind
+	// they record, about SubjectID, with Text as its argument (a title, a
+	// role).
+	System    *string `gorm:"size:24"`
+	SubjectID int64   `gorm:"not null;default:0"`
+	CreatedAt time.Time
 }
 
 // RequestStatus is the lifecycle of a message request.
@@ -195,5 +212,5 @@ func All() []any {
 	return []any{&User{}, &Follow{}, &Block{}, &Video{}, &Conversation{}, &Member{},
 		&Message{}, &MessageRequest{}, &Report{}, &ReportMessage{},
 		&SyncedContact{}, &FacebookAccount{}, &FacebookFriend{}, &Secret{},
-		&PhoneVerification{}, &Change{}}
+		&PhoneVerification{}, &Change{}, &GroupInvitation{}}
 }

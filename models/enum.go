@@ -82,6 +82,8 @@ const (
 	StatusPending ConversationStatus = "PENDING"
 	StatusRequest ConversationStatus = "REQUEST"
 	StatusDeleted ConversationStatus = "DELETED"
+	// StatusLeft: a former group member, who left or was removed.
+	StatusLeft ConversationStatus = "LEFT"
 )
 
 var statuses = []ConversationStatus{StatusActive, StatusPending, StatusRequest}

@@ -35,6 +35,12 @@ const (
 	ReasonNotOwner                = "NOT_OWNER"
 	ReasonTooManyAttempts         = "TOO_MANY_ATTEMPTS"
 	ReasonNewRequestLimit         = "NEW_REQUEST_LIMIT"
+	ReasonNotFriends              = "NOT_FRIENDS"
+	ReasonRecipientSetting        = "RECIPIENT_SETTING"
+	ReasonGroupFull               = "GROUP_FULL"
+	ReasonNotAdmin                = "NOT_ADMIN"
+	ReasonNotMember               = "NOT_MEMBER"
+	ReasonGroupLimit              = "GROUP_LIMIT"
 	// ReasonClientIDReused: a clientMessageId already used for another
 	// message (another recipient, conversation or content).
 	ReasonClientIDReused = "CLIENT_MESSAGE_ID_REUSED"

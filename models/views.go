@@ -15,9 +15,29 @@ type ConversationView struct {
 // Status is the conversation's state for the viewer.
 func (v *ConversationView) Status() ConversationStatus { return v.Member.Status }
 
-// LastMessageAt is when the newest message the viewer can see was sent.
+// VisibleLastMessageID is the newest message the viewer can see, or 0: a former
+// group member's view stopped when they left.
+func (v *ConversationView) VisibleLastMessageID() int64 {
+	last := v.Conversation.LastMessageID
+	if v.Member.Status == StatusLeft {
+		last = v.Member.LastMessageID
+	}
+	if last <= v.Member.ClearedThroughID {
+		return 0
+	}
+	return last
+}
+
+// Sees reports whether the viewer can see message id of the conversation.
+func (v *ConversationView) Sees(id int64) bool {
+	return id > v.Member.ClearedThroughID && (v.Member.Status != StatusLeft || id <= v.Member.LastMessageID)
+}
+
+// LastMessageAt is when the conversation's newest message was sent, if the
+// viewer can see it; nil otherwise (a former group member's newest is an
+// older one: the resolver reads it).
 func (v *ConversationView) LastMessageAt() *time.Time {
-	if v.Conversation.LastMessageID <= v.Member.ClearedThroughID {
+	if last := v.VisibleLastMessageID(); last == 0 || last != v.Conversation.LastMessageID {
 		return nil
 	}
 	return v.Conversation.LastMessageAt
@@ -28,6 +48,9 @@ type Relation struct {
 	ViewerFollows   bool
 	FollowsViewer   bool
 	BlockedByViewer bool
+	// BlocksViewer: the user blocked the viewer. Never shown to the viewer:
+	// it only hides what a block hides both ways (read receipts).
+	BlocksViewer bool
 }
 
 // Friends reports mutual follows.
@@ -74,6 +97,9 @@ type SendResult struct {
 	// Prev is what the members had before the message (Event.Prev); nil
 	// when not known.
 	Prev *SendPrev
+	// Audience are a group message's members, and AudiencePrev what each
+	// had before it (Event.Prev); nil for a 1:1 message.
+	Audience, AudiencePrev []int64
 }
 
 // SendPrev is the newest message ID before a sent message: of all the
@@ -119,6 +145,8 @@ type (
 	MessageEdge              = Edge[Message]
 	MessageRequestConnection = Connection[MessageRequest]
 	MessageRequestEdge       = Edge[MessageRequest]
+	GroupMemberConnection    = Connection[Member]
+	GroupMemberEdge          = Edge[Member]
 )
 
 // Node is anything with a Relay global ID.

@@ -18,6 +18,7 @@ const (
 	KindMessage        = "Message"
 	KindMessageRequest = "MessageRequest"
 	KindReport         = "Report"
+	KindInvitation     = "GroupInvitation"
 	// KindPrivacySettings numbers a user's settings by the user's ID.
 	KindPrivacySettings = "PrivacySettings"
 )
@@ -85,6 +86,8 @@ func kindWords(kind string) string {
 		return "message request"
 	case KindPrivacySettings:
 		return "privacy settings"
+	case KindInvitation:
+		return "group invitation"
 	}
 	return kind
 }

@@ -168,10 +168,27 @@ var azMatrix = map[string][]azCase{
 		{op: `mutation($bconv: ID!) { sendMessage(input: {conversationId: $bconv, text: "hi"}) { delivery } }`,
 			rows: "anonymous=UNAUTHENTICATED owner=NOT_FOUND participant=NOT_FOUND stranger=NOT_FOUND blocked=FORBIDDEN/BLOCKED minor=NOT_FOUND"},
 	},
-	"acceptMessageRequest":  {{op: `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { conversation { id } } }`, kind: "req", rows: azOwner}},
-	"deleteMessageRequest":  {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) { removedRequestId } }`, kind: "req", rows: azOwner}},
-	"reportMessageRequest":  {{op: `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { report { id } } }`, kind: "req", rows: azOwner}},
-	"markConversationRead":  {{op: `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`, rows: azMembers}},
+	"acceptMessageRequest": {{op: `mutation($req: ID!) { acceptMessageRequest(requestId: $req) { conversation { id } } }`, kind: "req", rows: azOwner}},
+	"deleteMessageRequest": {{op: `mutation($req: ID!) { deleteMessageRequest(requestId: $req) { removedRequestId } }`, kind: "req", rows: azOwner}},
+	"reportMessageRequest": {{op: `mutation($req: ID!) { reportMessageRequest(input: {requestId: $req, reason: SPAM}) { report { id } } }`, kind: "req", rows: azOwner}},
+	"markConversationRead": {{op: `mutation($conv: ID!) { markConversationRead(conversationId: $conv) { id } }`, rows: azMembers}},
+
+	// Groups: $group is the owner's group with the friend (participant).
+	"createGroup": {{op: `mutation($user: ID!) { createGroup(input: {memberIds: [$user]}) { conversation { id } } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=OK stranger=FORBIDDEN/NOT_FRIENDS blocked=FORBIDDEN/BLOCKED minor=FORBIDDEN/AGE_RESTRICTED"}},
+	"canAddToGroup": {{op: `query($group: ID!, $user: ID!) { canAddToGroup(conversationId: $group, userId: $user) { allowed reason } }`, rows: azMembers}},
+	"addGroupMembers": {{op: `mutation($group: ID!, $user: ID!) { addGroupMembers(input: {conversationId: $group, userIds: [$user]}) { added { id } } }`,
+		rows: azMembers}},
+	"removeGroupMember": {{op: `mutation($group: ID!, $user: ID!) { removeGroupMember(conversationId: $group, userId: $user) { removedUserId } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=FORBIDDEN/NOT_ADMIN stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
+	"leaveGroup": {{op: `mutation($group: ID!) { leaveGroup(conversationId: $group) { status } }`, rows: azMembers}},
+	"renameGroup": {{op: `mutation($group: ID!) { renameGroup(conversationId: $group, title: "renamed") { title } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=OK participant=FORBIDDEN/NOT_ADMIN stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
+	"setGroupMemberRole": {{op: `mutation($group: ID!, $user: ID!) { setGroupMemberRole(conversationId: $group, userId: $user, role: ADMIN) { id } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=BAD_USER_INPUT/SELF participant=FORBIDDEN/NOT_ADMIN stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
+	// Nobody in this world created a group at 16 or 17.
+	"respondToGroupInvitation": {{op: `mutation($inv: ID!) { respondToGroupInvitation(invitationId: $inv, accept: true) { removedInvitationId } }`,
+		rows: "anonymous=UNAUTHENTICATED owner=NOT_FOUND participant=NOT_FOUND stranger=NOT_FOUND blocked=NOT_FOUND minor=NOT_FOUND"}},
 	"setPhoneNumber":        {{op: `mutation($phone: String!) { setPhoneNumber(input: {phoneNumber: $phone}) { expiresAt } }`, rows: azSelf}},
 	"verifyPhoneNumber":     {{op: `mutation { verifyPhoneNumber(code: "123456") { id } }`, rows: azNoCode}},
 	"syncContacts":          {{op: `mutation { syncContacts(input: {phoneNumbers: ["+33612345678"]}) { syncedCount } }`, rows: azSelf}},
@@ -286,6 +303,7 @@ func azSetup(t *testing.T, e *env) *azWorld {
 	var video struct{ PublishVideo struct{ ID string } }
 	e.must(owner.Token, `mutation { publishVideo(input: {caption: "friends only", url: "https://v.example/f.mp4", visibility: FRIENDS}) { id } }`, nil, &video)
 
+	group := e.createGroup(owner, "az", friend)
 	w.users = map[string]user{"owner": owner, "participant": friend, "stranger": stranger, "blocked": blocked, "minor": minor}
 	w.requester = requester
 	w.secrets = map[string][]string{
@@ -294,7 +312,7 @@ func azSetup(t *testing.T, e *env) *azWorld {
 	}
 	w.vars = map[string]any{"user": owner.ID, "owner": owner.Name, "conv": inConv.ConversationID,
 		"msg": inConv.MessageID, "req": reqs[0], "video": video.PublishVideo.ID, "bconv": beforeBlock.ConversationID,
-		"settings": azSettingsID(owner)}
+		"settings": azSettingsID(owner), "group": group, "inv": relay.ID(relay.KindInvitation, 1<<40)}
 	return w
 }
 

@@ -102,13 +102,14 @@ func (r *changeResolver) ConversationID(_ context.Context, c *models.Change) (*s
 }
 
 // Message is the change's message while the viewer can still see it: in a
-// conversation of theirs, after what they cleared.
+// conversation of theirs, after what they cleared, and for a former group
+// member, no later than when they left.
 func (r *changeResolver) Message(ctx context.Context, c *models.Change) (*models.Message, error) {
 	if c.MessageID == 0 {
 		return nil, nil
 	}
 	view, err := r.Conversation(ctx, c)
-	if view == nil || err != nil || c.MessageID <= view.Member.ClearedThroughID {
+	if view == nil || err != nil || !view.Sees(c.MessageID) {
 		return nil, err
 	}
 	return optional(loadMessage(ctx, c.MessageID))

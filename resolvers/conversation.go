@@ -15,7 +15,7 @@ func (r *conversationResolver) ID(_ context.Context, c *models.ConversationView)
 }
 
 func (r *conversationResolver) Participants(ctx context.Context, c *models.ConversationView) ([]*models.User, error) {
-	members, err := loadMembers(ctx, c.ID)
+	members, err := visibleMembers(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -27,10 +27,10 @@ func (r *conversationResolver) Participants(ctx context.Context, c *models.Conve
 }
 
 func (r *conversationResolver) LastMessage(ctx context.Context, c *models.ConversationView) (*models.Message, error) {
-	if c.LastMessageAt() == nil {
+	if c.VisibleLastMessageID() == 0 {
 		return nil, nil
 	}
-	return optional(loadMessage(ctx, c.Conversation.LastMessageID))
+	return optional(loadMessage(ctx, c.VisibleLastMessageID()))
 }
 
 func (r *conversationResolver) UnreadCount(ctx context.Context, c *models.ConversationView) (int, error) {
@@ -60,7 +60,7 @@ func (r *conversationResolver) ReadReceipts(ctx context.Context, c *models.Conve
 	if c.Status() == models.StatusPending {
 		return []*models.Member{}, nil
 	}
-	members, err := loadMembers(ctx, c.ID)
+	members, err := visibleMembers(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,14 @@ func (r *conversationResolver) ReadReceipts(ctx context.Context, c *models.Conve
 	for _, m := range members {
 		if m.UserID == c.Member.UserID {
 			continue
+		}
+		if c.Kind == models.KindGroup {
+			if hidden, err := blockedWithViewer(ctx, m.UserID); err != nil || hidden {
+				if err != nil {
+					return nil, err
+				}
+				continue // read receipts never cross a block, either way
+			}
 		}
 		if m.LastReadMessageID <= c.Member.ClearedThroughID {
 			// A position inside history the viewer cleared shows nothing.
@@ -96,6 +104,12 @@ func (r *conversationResolver) ViewerCannotSendReason(ctx context.Context, c *mo
 // sendPermission is what the send rules say of the viewer's next text
 // message to the conversation's other member.
 func sendPermission(ctx context.Context, c *models.ConversationView) (models.SendPermission, error) {
+	if c.Kind == models.KindGroup {
+		if c.Member.Status != models.StatusActive {
+			return models.SendPermission{Refusal: models.ErrNotGroupMember}, nil
+		}
+		return models.SendPermission{Delivery: models.DeliveryInbox}, nil
+	}
 	members, err := loadMembers(ctx, c.ID)
 	if err != nil {
 		return models.SendPermission{}, err

@@ -36,6 +36,13 @@ func (r *Resolver) MessageRequest() graph.MessageRequestResolver { return &messa
 func (r *Resolver) ReadReceipt() graph.ReadReceiptResolver       { return &readReceiptResolver{r} }
 func (r *Resolver) Report() graph.ReportResolver                 { return &reportResolver{r} }
 func (r *Resolver) Subscription() graph.SubscriptionResolver     { return &subscriptionResolver{r} }
+func (r *Resolver) SystemEvent() graph.SystemEventResolver       { return &systemEventResolver{r} }
+func (r *Resolver) GroupInvitation() graph.GroupInvitationResolver {
+	return &groupInvitationResolver{r}
+}
+func (r *Resolver) GroupMemberEdge() graph.GroupMemberEdgeResolver {
+	return &groupMemberEdgeResolver{r}
+}
 func (r *Resolver) PrivacySettings() graph.PrivacySettingsResolver {
 	return &privacySettingsResolver{r}
 }

@@ -459,6 +459,15 @@ var visAnonymousOps = map[string]string{
 	"removeSyncedContacts":  `mutation { removeSyncedContacts }`,
 	"linkFacebookAccount":   `mutation { linkFacebookAccount(accessToken: "anon") { facebookUserId } }`,
 	"unlinkFacebookAccount": `mutation { unlinkFacebookAccount }`,
+
+	"canAddToGroup":            `query($conv: ID!, $user: ID!) { canAddToGroup(conversationId: $conv, userId: $user) { allowed } }`,
+	"createGroup":              `mutation($user: ID!) { createGroup(input: {memberIds: [$user]}) { conversation { id } } }`,
+	"addGroupMembers":          `mutation($conv: ID!, $user: ID!) { addGroupMembers(input: {conversationId: $conv, userIds: [$user]}) { added { id } } }`,
+	"removeGroupMember":        `mutation($conv: ID!, $user: ID!) { removeGroupMember(conversationId: $conv, userId: $user) { removedUserId } }`,
+	"leaveGroup":               `mutation($conv: ID!) { leaveGroup(conversationId: $conv) { id } }`,
+	"renameGroup":              `mutation($conv: ID!) { renameGroup(conversationId: $conv, title: "t") { id } }`,
+	"setGroupMemberRole":       `mutation($conv: ID!, $user: ID!) { setGroupMemberRole(conversationId: $conv, userId: $user, role: ADMIN) { id } }`,
+	"respondToGroupInvitation": `mutation($req: ID!) { respondToGroupInvitation(invitationId: $req, accept: true) { removedInvitationId } }`,
 }
 
 // visVars picks the variables an operation declares, among the known ones.

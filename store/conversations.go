@@ -17,10 +17,10 @@ import (
 )
 
 // viewSelect reads a conversation and one member row (scanView).
-const viewSelect = `c.id, c.direct_key, c.last_message_id, c.last_message_at, c.created_at, c.updated_at,
+const viewSelect = `c.id, c.direct_key, c.kind, c.title, c.creator_id, c.last_message_id, c.last_message_at, c.created_at, c.updated_at,
 	m.conversation_id AS m_conversation_id, m.user_id AS m_user_id, m.status AS m_status,
 	m.last_message_id AS m_last_message_id, m.last_read_message_id AS m_last_read_message_id,
-	m.read_at AS m_read_at, m.cleared_through_id AS m_cleared_through_id, m.created_at AS m_created_at`
+	m.read_at AS m_read_at, m.cleared_through_id AS m_cleared_through_id, m.role AS m_role, m.created_at AS m_created_at`
 
 // scanAll runs q and reads each row with scan. The hot reads (inbox pages,
 // live deliveries) scan by hand: GORM's reflection cost more than their
@@ -46,9 +46,9 @@ func scanAll[T any](q *gorm.DB, scan func(*sql.Rows) (T, error)) ([]T, error) {
 func scanView(rows *sql.Rows) (*models.ConversationView, error) {
 	v := &models.ConversationView{Member: &models.Member{}}
 	c, m := &v.Conversation, v.Member
-	err := rows.Scan(&c.ID, &c.DirectKey, &c.LastMessageID, &c.LastMessageAt, &c.CreatedAt, &c.UpdatedAt,
+	err := rows.Scan(&c.ID, &c.DirectKey, &c.Kind, &c.Title, &c.CreatorID, &c.LastMessageID, &c.LastMessageAt, &c.CreatedAt, &c.UpdatedAt,
 		&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
-		&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt)
+		&m.ReadAt, &m.ClearedThroughID, &m.Role, &m.CreatedAt)
 	return v, err
 }
 
@@ -92,7 +92,7 @@ func (s *Store) Views(ctx context.Context, viewerID int64, ids []int64) (map[int
 // activity first. A page after a cursor also lists, first, the ones that
 // moved above its snapshot (relay.InboxCursor): both parts in one statement.
 func (s *Store) Inbox(ctx context.Context, viewerID int64, args relay.Args) (*models.ConversationConnection, error) {
-	statuses := []models.ConversationStatus{models.StatusActive, models.StatusPending}
+	statuses := []models.ConversationStatus{models.StatusActive, models.StatusPending, models.StatusLeft}
 	part := `SELECT * FROM (SELECT ` + viewSelect + ` FROM conversation_members m
 		JOIN conversations c ON c.id = m.conversation_id
 		WHERE m.user_id = ? AND m.status IN ? AND m.last_message_id %s ?
@@ -134,7 +134,7 @@ func (s *Store) MessageForViewer(ctx context.Context, viewerID, id int64) (*mode
 	var msgs []*models.Message
 	err := s.db.WithContext(ctx).Table("messages msg").Select("msg.*").
 		Joins("JOIN conversation_members m ON m.conversation_id = msg.conversation_id").
-		Where("msg.id = ? AND m.user_id = ? AND m.status <> ? AND msg.id > m.cleared_through_id",
+		Where("msg.id = ? AND m.user_id = ? AND m.status <> ? AND "+visibleSQL,
 			id, viewerID, models.StatusDeleted).
 		Scan(&msgs).Error
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) MessageForViewer(ctx context.Context, viewerID, id int64) (*mode
 
 // messageColumns are the columns scanMessages reads, from messages aliased msg.
 const messageColumns = `msg.id, msg.conversation_id, msg.sender_id, msg.text, msg.video_id,
-	msg.client_message_id, msg.delivery, msg.created_at`
+	msg.client_message_id, msg.delivery, msg.system, msg.subject_id, msg.created_at`
 
 // scanMessages runs q, which selects messageColumns, and reads its rows.
 func scanMessages(q *gorm.DB) ([]*models.Message, error) {
@@ -156,7 +156,7 @@ func scanMessages(q *gorm.DB) ([]*models.Message, error) {
 		m := &models.Message{}
 		var at *time.Time
 		err := rows.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Text, &m.VideoID,
-			&m.ClientMessageID, &m.Delivery, &at)
+			&m.ClientMessageID, &m.Delivery, &m.System, &m.SubjectID, &at)
 		if at != nil {
 			m.CreatedAt = *at
 		}
@@ -189,14 +189,14 @@ func (s *Store) MessageByClientID(ctx context.Context, senderID int64, clientID 
 // membersSQL reads members with their users (not their password hashes).
 // blocked says that a block stands, either way, between the member and
 // another member.
-const membersSQL = `SELECT m.conversation_id, m.user_id, m.status, m.last_message_id, m.last_read_message_id,
+const membersSQL = `SELECT m.conversation_id, m.user_id, m.status, m.role, m.last_message_id, m.last_read_message_id,
 	m.read_at, m.cleared_through_id, m.created_at, m.blocked,
 	u.id, u.username, u.display_name, u.birth_date, u.dm_policy, u.follower_count, u.following_count,
 	u.phone_hash, u.created_at
-FROM (SELECT m.*, EXISTS (SELECT 1 FROM conversation_members o JOIN blocks b
+FROM (SELECT m.*, c.kind = 'DIRECT' AND EXISTS (SELECT 1 FROM conversation_members o JOIN blocks b
 		ON (b.blocker_id = m.user_id AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = m.user_id)
 	WHERE o.conversation_id = m.conversation_id AND o.user_id <> m.user_id) AS blocked
-	FROM conversation_members m WHERE m.conversation_id IN ?) m
+	FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id WHERE m.conversation_id IN ?) m
 JOIN users u ON u.id = m.user_id
 ORDER BY m.conversation_id, m.created_at, m.user_id`
 
@@ -209,7 +209,7 @@ func (s *Store) MembersByConversations(ctx context.Context, ids []int64) (map[in
 		m := &models.Member{User: &models.User{}}
 		u := m.User
 		var blocked bool
-		err := rows.Scan(&m.ConversationID, &m.UserID, &m.Status, &m.LastMessageID, &m.LastReadMessageID,
+		err := rows.Scan(&m.ConversationID, &m.UserID, &m.Status, &m.Role, &m.LastMessageID, &m.LastReadMessageID,
 			&m.ReadAt, &m.ClearedThroughID, &m.CreatedAt, &blocked,
 			&u.ID, &u.Username, &u.DisplayName, &u.BirthDate, &u.DMPolicy, &u.FollowerCount, &u.FollowingCount,
 			&u.PhoneHash, &u.CreatedAt)
@@ -240,8 +240,8 @@ func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, ids []int64) (
 		SELECT m.conversation_id, COUNT(msg.id) AS n
 		FROM conversation_members m
 		JOIN messages msg ON msg.conversation_id = m.conversation_id
-			AND msg.id > m.last_read_message_id AND msg.id > m.cleared_through_id
-			AND msg.sender_id <> m.user_id
+			AND msg.id > m.last_read_message_id AND `+visibleSQL+`
+			AND msg.sender_id <> m.user_id AND msg.system IS NULL
 		WHERE m.user_id = ? AND m.conversation_id IN ?
 		GROUP BY m.conversation_id`, viewerID, ids).Scan(&rows).Error
 	if err != nil {
@@ -265,8 +265,8 @@ func (s *Store) UnreadConversationCount(ctx context.Context, viewerID int64) (in
 		SELECT COUNT(*) FROM conversation_members m
 		WHERE m.user_id = ? AND m.status IN ? AND EXISTS (SELECT 1 FROM messages msg
 			WHERE msg.conversation_id = m.conversation_id
-			AND msg.id > m.last_read_message_id AND msg.id > m.cleared_through_id
-			AND msg.sender_id <> m.user_id)`,
+			AND msg.id > m.last_read_message_id AND `+visibleSQL+`
+			AND msg.sender_id <> m.user_id AND msg.system IS NULL)`,
 		viewerID, []models.ConversationStatus{models.StatusActive, models.StatusPending}).Scan(&n).Error
 	return int(n), translate(err, "unread counts")
 }
@@ -377,8 +377,8 @@ func (s *Store) OtherMember(ctx context.Context, convID, userID int64) (int64, e
 func (s *Store) deliverable(ctx context.Context, viewerID int64) *gorm.DB {
 	return s.db.WithContext(ctx).Table("messages msg").Select(messageColumns).
 		Joins("JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?", viewerID).
-		Where("m.status IN ? AND msg.id > m.cleared_through_id AND (msg.delivery = ? OR msg.sender_id = ?)",
-			[]models.ConversationStatus{models.StatusActive, models.StatusPending}, models.DeliveryInbox, viewerID)
+		Where("m.status IN ? AND "+visibleSQL+" AND (msg.delivery = ? OR msg.sender_id = ?)",
+			[]models.ConversationStatus{models.StatusActive, models.StatusPending, models.StatusLeft}, models.DeliveryInbox, viewerID)
 }
 
 // MessagesAfter returns up to limit deliverable messages after the ID after,
@@ -420,7 +420,7 @@ func (s *Store) MessagePages(ctx context.Context, viewerID int64, convIDs []int6
 	}
 	part := `SELECT * FROM (SELECT msg.* FROM messages msg
 		JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
-		WHERE msg.conversation_id = ? AND msg.id > m.cleared_through_id`
+		WHERE msg.conversation_id = ? AND ` + visibleSQL
 	if key != 0 {
 		part += " AND " + bound
 	}
@@ -464,7 +464,7 @@ func (s *Store) MessageCounts(ctx context.Context, viewerID int64, convIDs []int
 	err := s.db.WithContext(ctx).Raw(`
 		SELECT msg.conversation_id, COUNT(*) AS n FROM messages msg
 		JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
-		WHERE msg.conversation_id IN ? AND msg.id > m.cleared_through_id
+		WHERE msg.conversation_id IN ? AND `+visibleSQL+`
 		GROUP BY msg.conversation_id`, viewerID, convIDs).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err, "message counts")

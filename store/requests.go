@@ -125,7 +125,7 @@ func (s *Store) ReportRequest(ctx context.Context, p models.ReportParams) (*mode
 		if err := tx.Exec(`INSERT INTO report_messages (report_id, message_id, sender_id, text, video_id, sent_at)
 			SELECT ?, msg.id, msg.sender_id, msg.text, msg.video_id, msg.created_at
 			FROM messages msg JOIN conversation_members m ON m.conversation_id = msg.conversation_id AND m.user_id = ?
-			WHERE msg.conversation_id = ? AND msg.id > m.cleared_through_id`,
+			WHERE msg.conversation_id = ? AND `+visibleSQL,
 			rep.ID, p.ViewerID, r.ConversationID).Error; err != nil {
 			return err
 		}

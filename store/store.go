@@ -226,6 +226,7 @@ var migrations = []*gormigrate.Migration{
 	migratePhoneVerification,
 	migrateRequestsBySender,
 	migrateChanges,
+	migrateGroups,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -103,7 +103,9 @@ func (s *Store) Relations(ctx context.Context, viewerID int64, ids []int64) (map
 		UNION ALL
 		SELECT 'r', follower_id FROM follows WHERE followee_id = @v AND follower_id IN @ids
 		UNION ALL
-		SELECT 'b', blocked_id FROM blocks WHERE blocker_id = @v AND blocked_id IN @ids`,
+		SELECT 'b', blocked_id FROM blocks WHERE blocker_id = @v AND blocked_id IN @ids
+		UNION ALL
+		SELECT 'x', blocker_id FROM blocks WHERE blocked_id = @v AND blocker_id IN @ids`,
 		map[string]any{"v": viewerID, "ids": ids}).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err, "relations")
@@ -121,6 +123,8 @@ func (s *Store) Relations(ctx context.Context, viewerID int64, ids []int64) (map
 			rel.FollowsViewer = true
 		case "b":
 			rel.BlockedByViewer = true
+		case "x":
+			rel.BlocksViewer = true
 		}
 		out[r.Other] = rel
 	}

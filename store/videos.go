@@ -70,7 +70,7 @@ func videoChanged(tx *gorm.DB, videoID int64) error {
 	var rows []models.Change
 	err := tx.Raw(`SELECT m.user_id, msg.conversation_id, msg.id AS message_id
 		FROM messages msg JOIN conversation_members m ON m.conversation_id = msg.conversation_id
-		WHERE msg.video_id = ? AND m.status <> ? AND msg.id > m.cleared_through_id
+		WHERE msg.video_id = ? AND m.status <> ? AND `+visibleSQL+`
 		ORDER BY m.user_id, msg.id`, videoID, models.StatusDeleted).Scan(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return err

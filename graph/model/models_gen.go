@@ -21,6 +21,24 @@ type AcceptMessageRequestPayload struct {
 	ConversationEdge *models.Edge[models.ConversationView] `json:"conversationEdge"`
 }
 
+// People to add to a group.
+type AddGroupMembersInput struct {
+	// The group.
+	ConversationID string `json:"conversationId"`
+	// Friends of the viewer's to add, at most GROUP_MAX_MEMBERS. Members already in are skipped.
+	UserIds []string `json:"userIds"`
+}
+
+// The outcome of addGroupMembers: all the people asked for, or none.
+type AddGroupMembersPayload struct {
+	// The group, with its new members.
+	Conversation *models.ConversationView `json:"conversation"`
+	// Who was added now.
+	Added []*models.User `json:"added"`
+	// Additions waiting for the creator's approval (a group created by a 16–17-year-old).
+	Invitations []*models.GroupInvitation `json:"invitations"`
+}
+
 // A session token and the account it belongs to.
 type AuthPayload struct {
 	// A bearer token: send it as `Authorization: Bearer <token>`.
@@ -37,6 +55,22 @@ type ChangePage struct {
 	Position string `json:"position"`
 	// Whether more changes follow this page: ask again with `position`.
 	HasMore bool `json:"hasMore"`
+}
+
+// A new group.
+type CreateGroupInput struct {
+	// 1–100 characters after trimming, or null for none.
+	Title *string `json:"title,omitempty"`
+	// The viewer's friends to add: 1–31 distinct users (the viewer is added as OWNER).
+	MemberIds []string `json:"memberIds"`
+}
+
+// The outcome of createGroup.
+type CreateGroupPayload struct {
+	// The new group.
+	Conversation *models.ConversationView `json:"conversation"`
+	// The group as an edge of the viewer's `conversations`, at the top (Relay @prependEdge).
+	ConversationEdge *models.Edge[models.ConversationView] `json:"conversationEdge"`
 }
 
 // The outcome of deleteMessageRequest.
@@ -61,6 +95,16 @@ type FacebookLink struct {
 	FacebookUserID string `json:"facebookUserId"`
 	// How many Facebook friends were imported.
 	FriendCount int `json:"friendCount"`
+}
+
+// Whether the viewer may add a user to a group now, as addGroupMembers would answer.
+type GroupAddPermission struct {
+	// True when the addition would be accepted.
+	Allowed bool `json:"allowed"`
+	// True when the addition would wait for the group creator's approval (a group created by a 16–17-year-old).
+	RequiresApproval bool `json:"requiresApproval"`
+	// Why not, when refused.
+	Reason *RefusalReason `json:"reason,omitempty"`
 }
 
 // Credentials to sign in.
@@ -109,6 +153,14 @@ type RegisterInput struct {
 	BirthDate models.Date `json:"birthDate"`
 }
 
+// The outcome of removeGroupMember.
+type RemoveGroupMemberPayload struct {
+	// The group, without the removed member.
+	Conversation *models.ConversationView `json:"conversation"`
+	// The removed member's ID.
+	RemovedUserID string `json:"removedUserId"`
+}
+
 // A report on a message request.
 type ReportMessageRequestInput struct {
 	// The request to report.
@@ -133,11 +185,19 @@ type ReportMessageRequestPayload struct {
 	Sender *models.User `json:"sender"`
 }
 
+// The outcome of respondToGroupInvitation.
+type RespondToGroupInvitationPayload struct {
+	// The answered invitation's ID: it is gone from `pendingInvitations` (Relay @deleteRecord).
+	RemovedInvitationID string `json:"removedInvitationId"`
+	// The group, with the invitee when accepted.
+	Conversation *models.ConversationView `json:"conversation"`
+}
+
 // A message to send. Give exactly one of `recipientId` and `conversationId`, and text, a video, or both.
 type SendMessageInput struct {
 	// The user to message; the 1:1 conversation with them is found or started.
 	RecipientID *string `json:"recipientId,omitempty"`
-	// An existing conversation of the viewer's.
+	// An existing conversation of the viewer's: a 1:1 conversation, or a group the viewer is a member of.
 	ConversationID *string `json:"conversationId,omitempty"`
 	// 1–4000 characters after trimming.
 	Text *string `json:"text,omitempty"`
@@ -235,6 +295,18 @@ const (
 	RefusalReasonClientMessageIDReused RefusalReason = "CLIENT_MESSAGE_ID_REUSED"
 	// A unique value is taken, or was written twice at once (CONFLICT).
 	RefusalReasonDuplicate RefusalReason = "DUPLICATE"
+	// Only friends (mutual follows) can be added to a group (FORBIDDEN).
+	RefusalReasonNotFriends RefusalReason = "NOT_FRIENDS"
+	// The person's settings keep them out of groups: directMessagePolicy NO_ONE (FORBIDDEN).
+	RefusalReasonRecipientSetting RefusalReason = "RECIPIENT_SETTING"
+	// The group already has GROUP_MAX_MEMBERS members (FORBIDDEN).
+	RefusalReasonGroupFull RefusalReason = "GROUP_FULL"
+	// Only the group's owner and admins may do this; only its owner may set roles (FORBIDDEN).
+	RefusalReasonNotAdmin RefusalReason = "NOT_ADMIN"
+	// The viewer is no longer a member of this group: it is read-only (FORBIDDEN).
+	RefusalReasonNotMember RefusalReason = "NOT_MEMBER"
+	// Too many groups created, or members added, today (RATE_LIMITED, with retryAfter).
+	RefusalReasonGroupLimit RefusalReason = "GROUP_LIMIT"
 	// Introspection is turned off on this server (FORBIDDEN).
 	RefusalReasonIntrospectionDisabled RefusalReason = "INTROSPECTION_DISABLED"
 	// The phone verification code is wrong (BAD_USER_INPUT).
@@ -269,6 +341,12 @@ var AllRefusalReason = []RefusalReason{
 	RefusalReasonNewRequestLimit,
 	RefusalReasonClientMessageIDReused,
 	RefusalReasonDuplicate,
+	RefusalReasonNotFriends,
+	RefusalReasonRecipientSetting,
+	RefusalReasonGroupFull,
+	RefusalReasonNotAdmin,
+	RefusalReasonNotMember,
+	RefusalReasonGroupLimit,
 	RefusalReasonIntrospectionDisabled,
 	RefusalReasonWrongCode,
 	RefusalReasonCodeExpired,
@@ -281,7 +359,7 @@ var AllRefusalReason = []RefusalReason{
 
 func (e RefusalReason) IsValid() bool {
 	switch e {
-	case RefusalReasonSelf, RefusalReasonBlocked, RefusalReasonRecipientAllowsNoOne, RefusalReasonSenderAllowsNoOne, RefusalReasonFriendsOnly, RefusalReasonFriendsAndSuggestedOnly, RefusalReasonRequestLimit, RefusalReasonTextRequired, RefusalReasonAgeRestricted, RefusalReasonNotOwner, RefusalReasonTooManyAttempts, RefusalReasonTooManySubscriptions, RefusalReasonNewRequestLimit, RefusalReasonClientMessageIDReused, RefusalReasonDuplicate, RefusalReasonIntrospectionDisabled, RefusalReasonWrongCode, RefusalReasonCodeExpired, RefusalReasonNoCode, RefusalReasonSmsLimit, RefusalReasonContactsLimit, RefusalReasonFacebookTokenInvalid, RefusalReasonFacebookUnavailable:
+	case RefusalReasonSelf, RefusalReasonBlocked, RefusalReasonRecipientAllowsNoOne, RefusalReasonSenderAllowsNoOne, RefusalReasonFriendsOnly, RefusalReasonFriendsAndSuggestedOnly, RefusalReasonRequestLimit, RefusalReasonTextRequired, RefusalReasonAgeRestricted, RefusalReasonNotOwner, RefusalReasonTooManyAttempts, RefusalReasonTooManySubscriptions, RefusalReasonNewRequestLimit, RefusalReasonClientMessageIDReused, RefusalReasonDuplicate, RefusalReasonNotFriends, RefusalReasonRecipientSetting, RefusalReasonGroupFull, RefusalReasonNotAdmin, RefusalReasonNotMember, RefusalReasonGroupLimit, RefusalReasonIntrospectionDisabled, RefusalReasonWrongCode, RefusalReasonCodeExpired, RefusalReasonNoCode, RefusalReasonSmsLimit, RefusalReasonContactsLimit, RefusalReasonFacebookTokenInvalid, RefusalReasonFacebookUnavailable:
 		return true
 	}
 	return false

@@ -1,0 +1,452 @@
+package resolvers_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// Groups end to end, on whichever database TEST_DATABASE_URL names.
+
+const createGroupMutation = `mutation($title: String, $ids: [ID!]!) {
+	createGroup(input: {title: $title, memberIds: $ids}) { conversation { id kind title viewerRole status } conversationEdge { cursor } }
+}`
+
+const addMembersMutation = `mutation($c: ID!, $ids: [ID!]!) {
+	addGroupMembers(input: {conversationId: $c, userIds: $ids}) { added { id } invitations { id invitee { id } } conversation { id } }
+}`
+
+// createGroup makes owner a group with members, who must be owner's friends.
+func (e *env) createGroup(owner user, title string, members ...user) string {
+	e.t.Helper()
+	var out struct {
+		CreateGroup struct {
+			Conversation struct{ ID, Kind, Title, ViewerRole, Status string }
+		}
+	}
+	e.must(owner.Token, createGroupMutation, map[string]any{"title": title, "ids": ids(members)}, &out)
+	c := out.CreateGroup.Conversation
+	if c.Kind != "GROUP" || c.Title != title || c.ViewerRole != "OWNER" || c.Status != "ACTIVE" {
+		e.t.Fatalf("created group: %+v", c)
+	}
+	return c.ID
+}
+
+func ids(us []user) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.ID
+	}
+	return out
+}
+
+// befriended registers n users who are all friends of hub.
+func (e *env) befriended(hub user, n int, name string) []user {
+	e.t.Helper()
+	out := make([]user, n)
+	for i := range out {
+		out[i] = e.register(name)
+		e.friends(hub, out[i])
+	}
+	return out
+}
+
+type memberRow struct {
+	ID, Role string
+}
+
+// members lists the group's members as viewer sees them, in join order.
+func (e *env) members(viewer user, conv string) []memberRow {
+	e.t.Helper()
+	var out struct {
+		Conversation struct {
+			Members struct {
+				Edges []struct {
+					Role string
+					Node struct{ ID string }
+				}
+				TotalCount int
+			}
+		}
+	}
+	e.must(viewer.Token, `query($c: ID!) { conversation(id: $c) { members(first: 100) { totalCount edges { role node { id } } } } }`,
+		map[string]any{"c": conv}, &out)
+	var rows []memberRow
+	for _, edge := range out.Conversation.Members.Edges {
+		rows = append(rows, memberRow{edge.Node.ID, edge.Role})
+	}
+	if out.Conversation.Members.TotalCount != len(rows) {
+		e.t.Fatalf("totalCount %d, %d edges", out.Conversation.Members.TotalCount, len(rows))
+	}
+	return rows
+}
+
+func memberIDsOf(rows []memberRow) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+type groupMessage struct {
+	ID, Text string
+	Sender   struct{ ID string }
+	System   *struct {
+		Kind   string
+		Title  *string
+		Role   *string
+		Member *struct{ ID string }
+	} `json:"systemEvent"`
+}
+
+// history lists the group's messages as viewer sees them, oldest first.
+func (e *env) history(viewer user, conv string) []groupMessage {
+	e.t.Helper()
+	var out struct {
+		Conversation struct {
+			Messages struct{ Edges []struct{ Node groupMessage } }
+		}
+	}
+	e.must(viewer.Token, `query($c: ID!) { conversation(id: $c) { messages(first: 100) { edges { node {
+		id text sender { id } systemEvent { kind title role member { id } } } } } } }`, map[string]any{"c": conv}, &out)
+	var msgs []groupMessage
+	for _, edge := range out.Conversation.Messages.Edges {
+		msgs = append(msgs, edge.Node)
+	}
+	return msgs
+}
+
+func systemKinds(msgs []groupMessage) []string {
+	var out []string
+	for _, m := range msgs {
+		if m.System != nil {
+			out = append(out, m.System.Kind)
+		} else {
+			out = append(out, "TEXT:"+m.Text)
+		}
+	}
+	return out
+}
+
+func (e *env) sendToGroup(u user, conv, text string) sent {
+	e.t.Helper()
+	return e.sendInput(u, map[string]any{"conversationId": conv, "text": text})
+}
+
+func TestGroupLifecycle(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	bob, carol, dave := e.register("bob"), e.register("carol"), e.register("dave")
+	for _, u := range []user{bob, carol, dave} {
+		e.friends(alice, u)
+	}
+	conv := e.createGroup(alice, "trip", bob, carol)
+
+	// Every member sees it in the inbox, with the creation recorded.
+	for _, u := range []user{alice, bob, carol} {
+		if e.inbox(u)[conv] != "ACTIVE" {
+			t.Fatalf("%s's inbox lacks the group: %v", u.Name, e.inbox(u))
+		}
+	}
+	if got := memberIDsOf(e.members(bob, conv)); !slices.Equal(got, []string{alice.ID, bob.ID, carol.ID}) {
+		t.Fatalf("members %v", got)
+	}
+	if got := e.members(carol, conv); got[0].Role != "OWNER" || got[1].Role != "MEMBER" {
+		t.Fatalf("roles %+v", got)
+	}
+
+	// A message reaches every member; unread moves for all but the sender.
+	s := e.sendToGroup(bob, conv, "hello all")
+	if s.Delivery != "INBOX" || s.ConversationID != conv {
+		t.Fatalf("send: %+v", s)
+	}
+	unread := func(u user) int {
+		var out struct{ Conversation struct{ UnreadCount int } }
+		e.must(u.Token, `query($c: ID!) { conversation(id: $c) { unreadCount } }`, map[string]any{"c": conv}, &out)
+		return out.Conversation.UnreadCount
+	}
+	if unread(alice) != 1 || unread(carol) != 1 || unread(bob) != 0 {
+		t.Fatalf("unread alice %d carol %d bob %d", unread(alice), unread(carol), unread(bob))
+	}
+
+	// Adding dave is recorded; dave sees the group from his addition on.
+	var add struct {
+		AddGroupMembers struct{ Added []struct{ ID string } }
+	}
+	e.fail(carol.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{dave.ID}}, "FORBIDDEN", "NOT_FRIENDS")
+	e.must(alice.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{dave.ID}}, &add)
+	if len(add.AddGroupMembers.Added) != 1 || add.AddGroupMembers.Added[0].ID != dave.ID {
+		t.Fatalf("added %+v", add)
+	}
+	if got := systemKinds(e.history(dave, conv)); !slices.Equal(got, []string{"MEMBER_ADDED"}) {
+		t.Fatalf("dave's history %v", got)
+	}
+	if got := systemKinds(e.history(bob, conv)); !slices.Equal(got, []string{"GROUP_CREATED", "TEXT:hello all", "MEMBER_ADDED"}) {
+		t.Fatalf("bob's history %v", got)
+	}
+
+	// Rename by a plain member is refused; by the owner it is recorded.
+	e.fail(bob.Token, `mutation($c: ID!) { renameGroup(conversationId: $c, title: "x") { id } }`, map[string]any{"c": conv}, "FORBIDDEN", "NOT_ADMIN")
+	e.must(alice.Token, `mutation($c: ID!) { renameGroup(conversationId: $c, title: "road trip") { title } }`, map[string]any{"c": conv}, nil)
+
+	// Carol leaves: she keeps the history up to then, read-only.
+	var left struct{ LeaveGroup struct{ Status string } }
+	e.must(carol.Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { status } }`, map[string]any{"c": conv}, &left)
+	if left.LeaveGroup.Status != "LEFT" {
+		t.Fatalf("after leaving: %+v", left)
+	}
+	e.sendToGroup(bob, conv, "after carol")
+	h := systemKinds(e.history(carol, conv))
+	if !slices.Equal(h, []string{"GROUP_CREATED", "TEXT:hello all", "MEMBER_ADDED", "GROUP_RENAMED", "MEMBER_LEFT"}) {
+		t.Fatalf("carol's history %v", h)
+	}
+	e.fail(carol.Token, sendMutation, map[string]any{"in": map[string]any{"conversationId": conv, "text": "me again"}}, "FORBIDDEN", "NOT_MEMBER")
+	if got := memberIDsOf(e.members(alice, conv)); !slices.Equal(got, []string{alice.ID, bob.ID, dave.ID}) {
+		t.Fatalf("members after carol left %v", got)
+	}
+
+	// Added back, she resumes from the new join.
+	e.must(alice.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{carol.ID}}, &add)
+	e.sendToGroup(bob, conv, "welcome back")
+	h = systemKinds(e.history(carol, conv))
+	if !slices.Equal(h, []string{"MEMBER_ADDED", "TEXT:welcome back"}) {
+		t.Fatalf("carol's history after rejoining %v", h)
+	}
+
+	// A stranger, and anyone anonymous, get NOT_FOUND.
+	eve := e.register("eve")
+	e.fail(eve.Token, `query($c: ID!) { conversation(id: $c) { id } }`, map[string]any{"c": conv}, "NOT_FOUND", "")
+	e.fail(eve.Token, sendMutation, map[string]any{"in": map[string]any{"conversationId": conv, "text": "hi"}}, "NOT_FOUND", "")
+	e.fail(eve.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{alice.ID}}, "NOT_FOUND", "")
+}
+
+func TestGroupAddRules(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	friend := e.register("friend")
+	e.friends(alice, friend)
+	conv := e.createGroup(alice, "", friend)
+
+	canAdd := func(u user) (bool, string) {
+		var out struct {
+			CanAddToGroup struct {
+				Allowed bool
+				Reason  *string
+			}
+		}
+		e.must(alice.Token, `query($c: ID!, $u: ID!) { canAddToGroup(conversationId: $c, userId: $u) { allowed reason } }`,
+			map[string]any{"c": conv, "u": u.ID}, &out)
+		r := ""
+		if out.CanAddToGroup.Reason != nil {
+			r = *out.CanAddToGroup.Reason
+		}
+		return out.CanAddToGroup.Allowed, r
+	}
+	addFails := func(u user, code, reason string) response {
+		t.Helper()
+		if ok, r := canAdd(u); ok || r != reason {
+			t.Fatalf("canAddToGroup %s: %v %q, want %q", u.Name, ok, r, reason)
+		}
+		return e.fail(alice.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{u.ID}}, code, reason)
+	}
+
+	stranger := e.register("stranger")
+	addFails(stranger, "FORBIDDEN", "NOT_FRIENDS")
+	fan := e.register("fan")
+	e.follow(fan, alice) // one way only
+	addFails(fan, "FORBIDDEN", "NOT_FRIENDS")
+
+	blocker := e.register("blocker")
+	e.friends(alice, blocker)
+	e.block(blocker, alice)
+	addFails(blocker, "FORBIDDEN", "BLOCKED")
+	blocked := e.register("blocked")
+	e.friends(alice, blocked)
+	e.block(alice, blocked)
+	addFails(blocked, "FORBIDDEN", "BLOCKED")
+
+	closed := e.register("closed")
+	e.friends(alice, closed)
+	e.setPolicy(closed, "NO_ONE")
+	noOne := addFails(closed, "FORBIDDEN", "RECIPIENT_SETTING")
+
+	// A 13–15-year-old friend is refused exactly as NO_ONE is.
+	kid := e.registerAged("kid", 14)
+	e.friends(alice, kid)
+	minor := addFails(kid, "FORBIDDEN", "RECIPIENT_SETTING")
+	if noOne.Errors[0].Message != minor.Errors[0].Message || fmt.Sprint(noOne.Errors[0].Extensions) != fmt.Sprint(minor.Errors[0].Extensions) {
+		t.Fatalf("a minor's refusal differs from NO_ONE's:\n%+v\n%+v", noOne.Errors[0], minor.Errors[0])
+	}
+	// The minor themselves is told AGE_RESTRICTED.
+	e.fail(kid.Token, createGroupMutation, map[string]any{"ids": []string{alice.ID}}, "FORBIDDEN", "AGE_RESTRICTED")
+
+	// Member-only operations: a plain member can't remove, nor set roles.
+	other := e.register("other")
+	e.friends(alice, other)
+	e.must(alice.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{other.ID}}, nil)
+	e.fail(friend.Token, `mutation($c: ID!, $u: ID!) { removeGroupMember(conversationId: $c, userId: $u) { removedUserId } }`,
+		map[string]any{"c": conv, "u": other.ID}, "FORBIDDEN", "NOT_ADMIN")
+	e.fail(friend.Token, `mutation($c: ID!, $u: ID!) { setGroupMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }`,
+		map[string]any{"c": conv, "u": other.ID}, "FORBIDDEN", "NOT_ADMIN")
+	// An admin may remove plain members, not the owner.
+	e.must(alice.Token, `mutation($c: ID!, $u: ID!) { setGroupMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }`,
+		map[string]any{"c": conv, "u": friend.ID}, nil)
+	e.fail(friend.Token, `mutation($c: ID!, $u: ID!) { removeGroupMember(conversationId: $c, userId: $u) { removedUserId } }`,
+		map[string]any{"c": conv, "u": alice.ID}, "FORBIDDEN", "NOT_ADMIN")
+	e.must(friend.Token, `mutation($c: ID!, $u: ID!) { removeGroupMember(conversationId: $c, userId: $u) { removedUserId } }`,
+		map[string]any{"c": conv, "u": other.ID}, nil)
+	if got := memberIDsOf(e.members(alice, conv)); !slices.Equal(got, []string{alice.ID, friend.ID}) {
+		t.Fatalf("members %v", got)
+	}
+	// The removed member can no longer send, and sees no members.
+	e.fail(other.Token, sendMutation, map[string]any{"in": map[string]any{"conversationId": conv, "text": "hi"}}, "FORBIDDEN", "NOT_MEMBER")
+	if got := e.members(other, conv); len(got) != 0 {
+		t.Fatalf("a removed member sees members %v", got)
+	}
+}
+
+func TestGroupOwnerLeaves(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	ms := e.befriended(owner, 3, "m")
+	conv := e.createGroup(owner, "g", ms...)
+	// Without an admin, the longest-standing member inherits.
+	e.must(owner.Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { id } }`, map[string]any{"c": conv}, nil)
+	if got := e.members(ms[1], conv); got[0].ID != ms[0].ID || got[0].Role != "OWNER" {
+		t.Fatalf("after the owner left: %+v", got)
+	}
+	// With an admin, the admin inherits.
+	e.must(ms[0].Token, `mutation($c: ID!, $u: ID!) { setGroupMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }`,
+		map[string]any{"c": conv, "u": ms[2].ID}, nil)
+	e.must(ms[0].Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { id } }`, map[string]any{"c": conv}, nil)
+	got := e.members(ms[1], conv)
+	if len(got) != 2 || got[1].ID != ms[2].ID || got[1].Role != "OWNER" || got[0].Role != "MEMBER" {
+		t.Fatalf("after the second owner left: %+v", got)
+	}
+	h := systemKinds(e.history(ms[1], conv))
+	if !slices.Equal(h, []string{"GROUP_CREATED", "MEMBER_LEFT", "ROLE_CHANGED", "ROLE_CHANGED", "MEMBER_LEFT", "ROLE_CHANGED"}) {
+		t.Fatalf("history %v", h)
+	}
+}
+
+// Concurrent additions past the limit: exactly the limit, never more.
+func TestGroupConcurrentAdditionsStopAtMax(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	first := e.befriended(owner, 29, "early")
+	conv := e.createGroup(owner, "big", first...) // 30 members
+	late := e.befriended(owner, 6, "late")
+	var wg sync.WaitGroup
+	codes := make([]string, len(late))
+	for i, u := range late {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := e.do(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{u.ID}})
+			codes[i] = res.code() + "/" + res.reason()
+		}()
+	}
+	wg.Wait()
+	ok, full := 0, 0
+	for _, c := range codes {
+		switch c {
+		case "/":
+			ok++
+		case "FORBIDDEN/GROUP_FULL":
+			full++
+		default:
+			t.Errorf("unexpected outcome %q", c)
+		}
+	}
+	if n := len(e.members(owner, conv)); n != 32 || ok != 2 || full != 4 {
+		t.Fatalf("members %d, added %d, refused %d; want 32, 2, 4", n, ok, full)
+	}
+}
+
+// A leave and an add of the same person, at once: either order is a
+// consistent group.
+func TestGroupConcurrentLeaveAndAdd(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	ms := e.befriended(owner, 2, "m")
+	conv := e.createGroup(owner, "g", ms...)
+	for range 5 {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			e.do(ms[0].Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { id } }`, map[string]any{"c": conv})
+		}()
+		go func() {
+			defer wg.Done()
+			e.do(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[0].ID}})
+		}()
+		wg.Wait()
+		got := memberIDsOf(e.members(owner, conv))
+		in := slices.Contains(got, ms[0].ID)
+		var status struct{ Conversation struct{ Status string } }
+		e.must(ms[0].Token, `query($c: ID!) { conversation(id: $c) { status } }`, map[string]any{"c": conv}, &status)
+		if in != (status.Conversation.Status == "ACTIVE") {
+			t.Fatalf("member list %v and status %s disagree", got, status.Conversation.Status)
+		}
+		// Make sure both orders get a chance: put them back in.
+		e.do(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[0].ID}})
+	}
+}
+
+// A group created by a 16–17-year-old: additions by others wait for the
+// creator.
+func TestGroupTeenCreatorApproves(t *testing.T) {
+	e := newEnv(t)
+	teen := e.registerAged("teen", 16)
+	e.setPolicy(teen, "FRIENDS")
+	pal, other, newcomer := e.register("pal"), e.register("other"), e.register("newcomer")
+	e.friends(teen, pal)
+	e.friends(teen, other)
+	e.friends(pal, newcomer)
+	conv := e.createGroup(teen, "teens", pal, other)
+
+	var add struct {
+		AddGroupMembers struct {
+			Added       []struct{ ID string }
+			Invitations []struct {
+				ID      string
+				Invitee struct{ ID string }
+			}
+		}
+	}
+	e.must(pal.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{newcomer.ID}}, &add)
+	if len(add.AddGroupMembers.Added) != 0 || len(add.AddGroupMembers.Invitations) != 1 {
+		t.Fatalf("add by a member: %+v", add)
+	}
+	inv := add.AddGroupMembers.Invitations[0].ID
+	if got := memberIDsOf(e.members(teen, conv)); slices.Contains(got, newcomer.ID) {
+		t.Fatalf("pending invitee is a member: %v", got)
+	}
+	// Pending, the invitee can't see the group.
+	e.fail(newcomer.Token, `query($c: ID!) { conversation(id: $c) { id } }`, map[string]any{"c": conv}, "NOT_FOUND", "")
+	var pending struct {
+		Conversation struct{ PendingInvitations []struct{ ID string } }
+	}
+	e.must(teen.Token, `query($c: ID!) { conversation(id: $c) { pendingInvitations { id } } }`, map[string]any{"c": conv}, &pending)
+	if len(pending.Conversation.PendingInvitations) != 1 || pending.Conversation.PendingInvitations[0].ID != inv {
+		t.Fatalf("pending %+v", pending)
+	}
+	// Only the creator answers.
+	e.fail(pal.Token, `mutation($i: ID!) { respondToGroupInvitation(invitationId: $i, accept: true) { removedInvitationId } }`,
+		map[string]any{"i": inv}, "NOT_FOUND", "")
+	e.must(teen.Token, `mutation($i: ID!) { respondToGroupInvitation(invitationId: $i, accept: true) { removedInvitationId } }`,
+		map[string]any{"i": inv}, nil)
+	if got := memberIDsOf(e.members(teen, conv)); !slices.Contains(got, newcomer.ID) {
+		t.Fatalf("approved invitee is not a member: %v", got)
+	}
+	// The creator's own additions need no approval.
+	late := e.register("late")
+	e.friends(teen, late)
+	e.must(teen.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{late.ID}}, &add)
+	if len(add.AddGroupMembers.Added) != 1 {
+		t.Fatalf("creator's add: %+v", add)
+	}
+}
