@@ -96,6 +96,13 @@ func (m *Message) SystemEvent() *SystemEvent {
 	return e
 }
 
+// EndsMembershipOf reports whether the message records that userID left
+// its group or was removed: the last message of the group they get.
+func (m *Message) EndsMembershipOf(userID int64) bool {
+	return m.System != nil && m.SubjectID == userID &&
+		(SystemEventKind(*m.System) == EventMemberLeft || SystemEventKind(*m.System) == EventMemberRemoved)
+}
+
 // SystemMessage builds the system message of an event by actor.
 func SystemMessage(convID, actor int64, kind SystemEventKind, subject int64, arg *string, t time.Time) *Message {
 	k := string(kind)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Groups end to end, on whichever database TEST_DATABASE_URL names.
@@ -449,4 +450,85 @@ func TestGroupTeenCreatorApproves(t *testing.T) {
 	if len(add.AddGroupMembers.Added) != 1 {
 		t.Fatalf("creator's add: %+v", add)
 	}
+}
+
+type liveGroupMessage struct {
+	MessageAdded struct {
+		ID, Text    string
+		SystemEvent *struct{ Kind string }
+	}
+}
+
+// Group messages reach every member's sockets; a removed member's streams
+// stop at their removal: the scoped one completes, and nothing sent after
+// it reaches them, live or by resuming with after.
+func TestGroupLive(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	ms := e.befriended(owner, 3, "m")
+	conv := e.createGroup(owner, "live", ms...)
+	gone := ms[2]
+
+	const sub = `subscription($c: ID, $after: ID) { messageAdded(conversationId: $c, after: $after) { id text systemEvent { kind } } }`
+	everyone := append([]user{owner}, ms...)
+	sockets := make([]*wsClient, len(everyone))
+	mark := e.statements.Load()
+	for i, u := range everyone {
+		sockets[i] = e.connectWS(u, "")
+		sockets[i].subscribe("all", sub, nil)
+	}
+	goneScoped := e.connectWS(gone, "")
+	goneScoped.subscribe("one", sub, map[string]any{"c": conv})
+	e.waitLive(mark, len(everyone)+1, len(everyone)+1)
+
+	hello := e.sendToGroup(ms[0], conv, "hello group")
+	for i, ws := range sockets {
+		var got liveGroupMessage
+		ws.data("all", &got)
+		if got.MessageAdded.ID != hello.MessageID || got.MessageAdded.Text != "hello group" {
+			t.Fatalf("member %d got %+v", i, got)
+		}
+	}
+	var got liveGroupMessage
+	goneScoped.data("one", &got)
+
+	// The removal reaches everyone, the removed member included; then
+	// their scoped stream completes.
+	e.must(owner.Token, `mutation($c: ID!, $u: ID!) { removeGroupMember(conversationId: $c, userId: $u) { removedUserId } }`,
+		map[string]any{"c": conv, "u": gone.ID}, nil)
+	var removal string
+	for i, ws := range sockets {
+		var got liveGroupMessage
+		ws.data("all", &got)
+		if got.MessageAdded.SystemEvent == nil || got.MessageAdded.SystemEvent.Kind != "MEMBER_REMOVED" {
+			t.Fatalf("member %d got %+v, want the removal", i, got)
+		}
+		removal = got.MessageAdded.ID
+	}
+	goneScoped.data("one", &got)
+	if got.MessageAdded.ID != removal {
+		t.Fatalf("scoped stream got %+v, want the removal %s", got, removal)
+	}
+	if m := goneScoped.expect("complete"); m.ID != "one" {
+		t.Fatalf("complete for %s", m.ID)
+	}
+
+	after := e.sendToGroup(ms[0], conv, "after the removal")
+	for i, ws := range sockets[:3] {
+		var got liveGroupMessage
+		ws.data("all", &got)
+		if got.MessageAdded.ID != after.MessageID {
+			t.Fatalf("member %d got %+v", i, got)
+		}
+	}
+	sockets[3].quiet(300 * time.Millisecond)
+
+	// Resuming from before the removal replays up to it, and no further.
+	ws := e.connectWS(gone, "")
+	ws.subscribe("again", sub, map[string]any{"after": hello.MessageID})
+	ws.data("again", &got)
+	if got.MessageAdded.ID != removal {
+		t.Fatalf("resume got %+v, want the removal %s", got, removal)
+	}
+	ws.quiet(300 * time.Millisecond)
 }

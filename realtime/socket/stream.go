@@ -56,7 +56,7 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 	}
 	if after == nil && since != nil {
 		return ChangesAs(ctx, s, msgs, since, func(ctx context.Context, c *models.Change) (*models.Message, error) {
-			if c.Kind != models.ChangeMessageAdded || (scope != 0 && c.ConversationID != scope) {
+			if !c.Kind.CarriesMessage() || (scope != 0 && c.ConversationID != scope) {
 				return nil, nil
 			}
 			return msgs.Message(ctx, c.MessageID)
@@ -79,11 +79,16 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 		return stopped[*models.Message](ctx, err)
 	}
 	out := make(chan *models.Message)
+	// emit sends m; a stream of one group ends with the message that took
+	// the viewer out of it: nothing after it is theirs.
+	emit := func(m *models.Message) bool {
+		return send(ctx, out, m) && !(scope != 0 && m.EndsMembershipOf(sub.UserID))
+	}
 	// catchUp sends every message after the watermark.
 	catchUp := func() bool {
 		return replay(ctx, s, &last, func(ctx context.Context, after int64) ([]*models.Message, error) {
 			return msgs.MessagesAfter(ctx, scope, after, replayBatch)
-		}, func(m *models.Message) (int64, bool) { return m.ID, send(ctx, out, m) })
+		}, func(m *models.Message) (int64, bool) { return m.ID, emit(m) })
 	}
 	var first func() bool
 	if after != nil {
@@ -97,7 +102,7 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 			// Nothing of the viewer's committed in between: the message
 			// as committed is the next one, without reading it again.
 			last = m.ID
-			return send(ctx, out, m)
+			return emit(m)
 		}
 		return catchUp()
 	}, func() { close(out) })
