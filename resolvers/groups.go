@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vikstrous/dataloadgen"
+
 	"dmgraph/graph/model"
 	"dmgraph/models"
 	"dmgraph/relay"
@@ -204,14 +206,11 @@ func (r *conversationResolver) PendingInvitations(ctx context.Context, c *models
 	if c.Kind != models.KindGroup || c.CreatorID != c.Member.UserID || c.Member.Status != models.StatusActive {
 		return []*models.GroupInvitation{}, nil
 	}
-	invs, err := r.svc.GroupInvitations(ctx, []int64{c.ID})
-	if err != nil {
-		return nil, err
-	}
-	if invs[c.ID] == nil {
+	invs, err := loadersFrom(ctx).invitations.Load(ctx, c.ID)
+	if errors.Is(err, dataloadgen.ErrNotFound) || (err == nil && invs == nil) {
 		return []*models.GroupInvitation{}, nil
 	}
-	return invs[c.ID], nil
+	return invs, err
 }
 
 func (r *conversationResolver) LastMessageAt(ctx context.Context, c *models.ConversationView) (*time.Time, error) {

@@ -532,3 +532,75 @@ func TestGroupLive(t *testing.T) {
 	}
 	ws.quiet(300 * time.Millisecond)
 }
+
+// The inbox mixes 1:1 conversations and groups by last activity, and a
+// page costs the same statements whatever its size, group fields included:
+// members with roles, read counts of the last messages, system events.
+func TestGroupInboxMixesAndStaysFlat(t *testing.T) {
+	e := newEnv(t)
+	viewer := e.register("viewer")
+	friends := e.befriended(viewer, 6, "f")
+	var order []string // newest activity first
+	for i := range 20 {
+		var conv string
+		if i%2 == 0 {
+			conv = e.createGroup(viewer, fmt.Sprint("g", i), friends[i%6], friends[(i+1)%6])
+			e.sendToGroup(friends[i%6], conv, fmt.Sprint("group says ", i))
+		} else {
+			other := e.register("other")
+			e.friends(viewer, other)
+			e.send(viewer, other, "hello")
+			conv = e.send(other, viewer, fmt.Sprint("direct says ", i)).ConversationID
+		}
+		order = append([]string{conv}, order...)
+	}
+	const q = `query($n: Int) { conversations(first: $n) { totalCount edges { node {
+		id kind title status unreadCount viewerRole viewerCanSend lastMessageAt pendingInvitations { id invitee { id } }
+		members(first: 32) { totalCount edges { role joinedAt node { id username isFriend } } }
+		readReceipts { user { id } lastReadMessage { id } }
+		lastMessage { id text readByCount sender { username } systemEvent { kind member { id } } }
+		messages(last: 3) { edges { node { id text readByCount systemEvent { kind } } } }
+	} } } }`
+	count := func(n int) int64 {
+		var out struct {
+			Conversations struct {
+				TotalCount int
+				Edges      []struct {
+					Node struct {
+						ID, Kind    string
+						Members     struct{ TotalCount int }
+						LastMessage struct{ Text string }
+					}
+				}
+			}
+		}
+		before := e.statements.Load()
+		e.must(viewer.Token, q, map[string]any{"n": n}, &out)
+		used := e.statements.Load() - before
+		if testing.Verbose() {
+			for _, sql := range e.statementsSince(before) {
+				t.Logf("first %d: %.120s", n, sql)
+			}
+		}
+		c := out.Conversations
+		if c.TotalCount != 20 || len(c.Edges) != n {
+			t.Fatalf("first %d: totalCount %d, %d edges", n, c.TotalCount, len(c.Edges))
+		}
+		for i, edge := range c.Edges {
+			node := edge.Node
+			wantKind, wantMembers := "DIRECT", 2
+			if i%2 == 1 { // the newest is the last direct one
+				wantKind, wantMembers = "GROUP", 3
+			}
+			if node.ID != order[i] || node.Kind != wantKind || node.Members.TotalCount != wantMembers {
+				t.Fatalf("first %d: edge %d is %+v, want %s %s with %d members", n, i, node, order[i], wantKind, wantMembers)
+			}
+		}
+		return used
+	}
+	small, large := count(2), count(20)
+	t.Logf("statements: first 2 → %d, first 20 → %d", small, large)
+	if large != small {
+		t.Errorf("first 20 used %d statements, first 2 used %d: the count grows with the page", large, small)
+	}
+}

@@ -38,6 +38,9 @@ type loaders struct {
 	permissions *dataloadgen.Loader[int64, models.SendPermission]
 	// openRequests are the viewer's open requests, by conversation.
 	openRequests *dataloadgen.Loader[int64, *models.MessageRequest]
+	// invitations are the additions waiting for the viewer's approval, by
+	// conversation.
+	invitations *dataloadgen.Loader[int64, []*models.GroupInvitation]
 
 	// Set by list resolvers whose items ask for follow state: the members and
 	// videos loaders then queue their users' relations before they return,
@@ -75,6 +78,7 @@ func newLoaders(svc *dm.Service, d time.Time) *loaders {
 
 		permissions:  dataloadgen.NewMappedLoader(timed(d, svc.SendPermissions), w),
 		openRequests: dataloadgen.NewMappedLoader(timed(d, svc.OpenRequests), w),
+		invitations:  dataloadgen.NewMappedLoader(timed(d, svc.GroupInvitations), w),
 	}
 	// These two prime other loaders (relations, permissions) with the
 	// caller's context, not the timed one, which ends when their own read

@@ -138,15 +138,18 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 	var lastIDs []int64
 	for i, v := range views {
 		ids[i] = v.ID
-		if v.LastMessageAt() != nil {
-			lastIDs = append(lastIDs, v.Conversation.LastMessageID)
+		if last := v.VisibleLastMessageID(); last != 0 {
+			lastIDs = append(lastIDs, last)
 		}
 	}
 	if node["unreadCount"] {
 		l.unread.LoadAllThunk(ctx, ids)
 	}
-	if node["lastMessage"] {
+	if anyOf(node, "lastMessage", "lastMessageAt") {
 		l.messages.LoadAllThunk(ctx, lastIDs)
+	}
+	if node["pendingInvitations"] {
+		l.invitations.LoadAllThunk(ctx, ids)
 	}
 	for _, args := range messagesArgs(ctx, fields) {
 		keys := make([]pageKey, len(ids))
@@ -160,8 +163,12 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 			l.counts.LoadAllThunk(ctx, ids)
 		}
 		edges := fieldsNamed(childFields(ctx, msgs), "edges")
-		if names(ctx, fieldsNamed(childFields(ctx, edges), "node"))["sender"] {
-			node["participants"] = true // senders come from the members loader below
+		msgNode := names(ctx, fieldsNamed(childFields(ctx, edges), "node"))
+		if anyOf(msgNode, "sender", "readByCount") {
+			node["participants"] = true // senders and read positions come from the members loader below
+		}
+		if msgNode["readByCount"] {
+			l.memberRelations.Store(true) // a block hides a read position
 		}
 	}
 	if node["messageRequest"] {
@@ -177,9 +184,13 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 		l.memberPermissions.Store(true)
 		node["participants"] = true // the other participant comes from members
 	}
-	// Participants, read receipts and message senders all come from members.
-	if anyOf(node, "participants", "readReceipts", "lastMessage") {
-		if anyOf(selected(ctx, append(path, "participants")...), relationFields...) {
+	// Participants, members, read receipts, message senders and read
+	// counts all come from members; a group's read positions are hidden
+	// across a block, which the relations tell.
+	if anyOf(node, "participants", "members", "readReceipts", "lastMessage") {
+		if anyOf(selected(ctx, append(path, "participants")...), relationFields...) ||
+			anyOf(selected(ctx, append(path, "members", "edges", "node")...), relationFields...) ||
+			node["readReceipts"] || selected(ctx, append(path, "lastMessage")...)["readByCount"] {
 			l.memberRelations.Store(true)
 		}
 		l.members.LoadAllThunk(ctx, ids)
