@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"dmgraph/dm"
+	"dmgraph/ratelimit"
 )
 
 // Groups end to end, on whichever database TEST_DATABASE_URL names.
@@ -602,5 +605,84 @@ func TestGroupInboxMixesAndStaysFlat(t *testing.T) {
 	t.Logf("statements: first 2 → %d, first 20 → %d", small, large)
 	if large != small {
 		t.Errorf("first 20 used %d statements, first 2 used %d: the count grows with the page", large, small)
+	}
+}
+
+// Membership, title and role changes are typed changes in every member's
+// sequence, each with the system message that records it; a removed
+// member's sequence stops at their removal.
+func TestGroupChangesInSequence(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	ms := e.befriended(owner, 2, "m")
+	bob, carol := ms[0], ms[1]
+	from := map[string]string{}
+	for _, u := range []user{owner, bob, carol} {
+		from[u.Name] = e.position(u)
+	}
+	conv := e.createGroup(owner, "seq", bob, carol)
+	e.sendToGroup(bob, conv, "hi")
+	e.must(owner.Token, `mutation($c: ID!) { renameGroup(conversationId: $c, title: "renamed") { id } }`, map[string]any{"c": conv}, nil)
+	e.must(owner.Token, `mutation($c: ID!, $u: ID!) { setGroupMemberRole(conversationId: $c, userId: $u, role: ADMIN) { id } }`,
+		map[string]any{"c": conv, "u": bob.ID}, nil)
+	e.must(bob.Token, `mutation($c: ID!, $u: ID!) { removeGroupMember(conversationId: $c, userId: $u) { removedUserId } }`,
+		map[string]any{"c": conv, "u": carol.ID}, nil)
+	e.sendToGroup(owner, conv, "after carol")
+
+	want := []string{"MEMBER_JOINED", "MESSAGE_ADDED", "GROUP_RENAMED", "MEMBER_ROLE_CHANGED", "MEMBER_LEFT"}
+	for _, u := range []user{owner, bob, carol} {
+		rows := e.changesSince(u, from[u.Name])
+		w := want
+		if u != carol {
+			w = append(slices.Clone(want), "MESSAGE_ADDED")
+		}
+		if got := kinds(rows); !slices.Equal(got, w) {
+			t.Fatalf("%s's changes %v, want %v", u.Name, got, w)
+		}
+		for _, r := range rows {
+			if r.ConversationID == nil || *r.ConversationID != conv || r.Message == nil {
+				t.Fatalf("%s's %s change: conversation %v, message %v", u.Name, r.Kind, r.ConversationID, r.Message)
+			}
+		}
+		if joined := rows[0]; joined.User == nil || joined.User.ID != u.ID {
+			t.Fatalf("%s's MEMBER_JOINED names %+v", u.Name, joined.User)
+		}
+		if role := rows[3]; role.User == nil || role.User.ID != bob.ID {
+			t.Fatalf("%s's MEMBER_ROLE_CHANGED names %+v", u.Name, role.User)
+		}
+		if left := rows[4]; left.User == nil || left.User.ID != carol.ID {
+			t.Fatalf("%s's MEMBER_LEFT names %+v", u.Name, left.User)
+		}
+	}
+	// Carol still sees the change that removed her, with its message, and
+	// her conversation as LEFT.
+	rows := e.changesSince(carol, from[carol.Name])
+	if last := rows[len(rows)-1]; last.Conversation == nil || last.Conversation.Status != "LEFT" {
+		t.Fatalf("carol's last change %+v", last)
+	}
+}
+
+// Creating groups and adding people are limited per user and day, with
+// GROUP_LIMIT and a retryAfter; a refused creation costs nothing.
+func TestGroupLimits(t *testing.T) {
+	e := newEnv(t, withLimits(&dm.Limits{Limiter: ratelimit.NewMemory(),
+		GroupsCreated:  ratelimit.Limit{Count: 2, Period: 24 * time.Hour},
+		GroupAdditions: ratelimit.Limit{Count: 3, Period: 24 * time.Hour}}))
+	owner := e.register("owner")
+	ms := e.befriended(owner, 4, "m")
+	stranger := e.register("stranger")
+	e.fail(owner.Token, createGroupMutation, map[string]any{"ids": []string{stranger.ID}}, "FORBIDDEN", "NOT_FRIENDS")
+	conv := e.createGroup(owner, "one", ms[0])
+	e.createGroup(owner, "two", ms[0])
+	res := e.fail(owner.Token, createGroupMutation, map[string]any{"ids": []string{ms[0].ID}}, "RATE_LIMITED", "GROUP_LIMIT")
+	if _, ok := res.Errors[0].Extensions["retryAfter"]; !ok {
+		t.Fatalf("no retryAfter: %+v", res.Errors[0])
+	}
+	e.must(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[1].ID, ms[2].ID}}, nil)
+	// Two more would make five additions today: refused, the limit is three.
+	extra := e.befriended(owner, 1, "x")[0]
+	e.fail(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[3].ID, extra.ID}}, "RATE_LIMITED", "GROUP_LIMIT")
+	if got := e.members(owner, conv); len(got) != 4 {
+		t.Fatalf("members %v, want the owner and three", got)
 	}
 }
