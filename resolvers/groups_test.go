@@ -686,3 +686,52 @@ func TestGroupLimits(t *testing.T) {
 		t.Fatalf("members %v, want the owner and three", got)
 	}
 }
+
+// "Seen by": readByCount counts the other members who read a message; a
+// read across a block, either way, is not shown.
+func TestGroupReadBy(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	ms := e.befriended(owner, 3, "m")
+	conv := e.createGroup(owner, "seen", ms...)
+	msg := e.sendToGroup(owner, conv, "did you see this?")
+	read := func(u user) {
+		e.must(u.Token, `mutation($c: ID!) { markConversationRead(conversationId: $c) { unreadCount } }`, map[string]any{"c": conv}, nil)
+	}
+	readBy := func(viewer user) (int, int) {
+		var out struct {
+			Conversation struct {
+				LastMessage struct {
+					ID          string
+					ReadByCount int
+				}
+				ReadReceipts []struct{ User struct{ ID string } }
+			}
+		}
+		e.must(viewer.Token, `query($c: ID!) { conversation(id: $c) { lastMessage { id readByCount } readReceipts { user { id } } } }`,
+			map[string]any{"c": conv}, &out)
+		if out.Conversation.LastMessage.ID != msg.MessageID {
+			t.Fatalf("last message %s, want %s", out.Conversation.LastMessage.ID, msg.MessageID)
+		}
+		return out.Conversation.LastMessage.ReadByCount, len(out.Conversation.ReadReceipts)
+	}
+	if n, _ := readBy(owner); n != 0 {
+		t.Fatalf("read by %d before anyone read", n)
+	}
+	read(ms[0])
+	read(ms[1])
+	if n, receipts := readBy(owner); n != 2 || receipts != 3 {
+		t.Fatalf("read by %d with %d receipts, want 2 and 3", n, receipts)
+	}
+	// ms[1] blocks the owner: the owner no longer sees ms[1]'s read, nor
+	// ms[1] the owner's receipt.
+	e.block(ms[1], owner)
+	if n, receipts := readBy(owner); n != 1 || receipts != 2 {
+		t.Fatalf("after the block: read by %d with %d receipts, want 1 and 2", n, receipts)
+	}
+	// The block removed nobody: ms[1] still gets the owner's messages.
+	e.sendToGroup(owner, conv, "still here")
+	if h := systemKinds(e.history(ms[1], conv)); h[len(h)-1] != "TEXT:still here" {
+		t.Fatalf("ms[1]'s history %v", h)
+	}
+}

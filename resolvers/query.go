@@ -51,6 +51,8 @@ func (r *queryResolver) Node(ctx context.Context, gid string) (models.Node, erro
 		return r.svc.MessageRequest(ctx, id)
 	case relay.KindReport:
 		return r.svc.Report(ctx, id)
+	case relay.KindInvitation:
+		return r.svc.GroupInvitation(ctx, id)
 	case relay.KindPrivacySettings:
 		if !viewerIs(ctx, id) {
 			return nil, models.NotFound("node")

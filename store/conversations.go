@@ -290,7 +290,11 @@ func (s *Store) MarkRead(ctx context.Context, viewerID, convID int64) error {
 			return gorm.ErrRecordNotFound
 		}
 		me := members[i]
-		if me.LastReadMessageID >= conv.LastMessageID {
+		through := conv.LastMessageID
+		if me.Status == models.StatusLeft {
+			through = me.LastMessageID // a former member's view stopped when they left
+		}
+		if me.LastReadMessageID >= through {
 			return nil
 		}
 		ids := make([]int64, len(members))
@@ -301,23 +305,26 @@ func (s *Store) MarkRead(ctx context.Context, viewerID, convID int64) error {
 			return err
 		}
 		if err := tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", convID, viewerID).
-			Updates(map[string]any{"last_read_message_id": conv.LastMessageID, "read_at": s.now()}).Error; err != nil {
+			Updates(map[string]any{"last_read_message_id": through, "read_at": s.now()}).Error; err != nil {
 			return err
 		}
 		read := func(user int64) models.Change {
 			return models.Change{UserID: user, Kind: models.ChangeConversationRead, ConversationID: convID,
-				MessageID: conv.LastMessageID, OtherUserID: viewerID}
+				MessageID: through, OtherUserID: viewerID}
 		}
 		changes := []models.Change{read(viewerID)}
+		if me.Status != models.StatusActive {
+			return record(tx, changes...)
+		}
+		// One statement for every member: a group has up to 32.
+		var blocked []int64
+		if err := tx.Raw(`SELECT CASE WHEN blocker_id = @v THEN blocked_id ELSE blocker_id END FROM blocks
+			WHERE (blocker_id = @v AND blocked_id IN @ids) OR (blocked_id = @v AND blocker_id IN @ids)`,
+			map[string]any{"v": viewerID, "ids": ids}).Scan(&blocked).Error; err != nil {
+			return err
+		}
 		for _, m := range members {
-			if m.UserID == viewerID || m.Status != models.StatusActive || me.Status != models.StatusActive {
-				continue
-			}
-			blocked, err := blockedEither(tx, viewerID, m.UserID)
-			if err != nil {
-				return err
-			}
-			if !blocked {
+			if m.UserID != viewerID && m.Status == models.StatusActive && !slices.Contains(blocked, m.UserID) {
 				changes = append(changes, read(m.UserID))
 			}
 		}
