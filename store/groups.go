@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"time"
 
@@ -79,7 +80,7 @@ func lockGroup(tx *gorm.DB, convID, viewerID int64, active bool) (*group, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Where("conversation_id = ?", convID).Order("created_at, user_id").Find(&g.members).Error; err != nil {
+	if err := readMembers(tx, g); err != nil {
 		return nil, err
 	}
 	me := g.member(viewerID)
@@ -93,6 +94,20 @@ func lockGroup(tx *gorm.DB, convID, viewerID int64, active bool) (*group, error)
 		return nil, models.ErrNotGroupMember
 	}
 	return g, nil
+}
+
+// readMembers reads g's member rows, in join order. Scanned by hand: every
+// group send reads up to 32 of them.
+func readMembers(tx *gorm.DB, g *group) error {
+	var err error
+	g.members, err = scanAll(tx.Raw(`SELECT user_id, status, role, last_message_id, last_read_message_id, read_at,
+		cleared_through_id, created_at FROM conversation_members WHERE conversation_id = ? ORDER BY created_at, user_id`,
+		g.conv.ID), func(rows *sql.Rows) (models.Member, error) {
+		m := models.Member{ConversationID: g.conv.ID}
+		return m, rows.Scan(&m.UserID, &m.Status, &m.Role, &m.LastMessageID, &m.LastReadMessageID, &m.ReadAt,
+			&m.ClearedThroughID, &m.CreatedAt)
+	})
+	return err
 }
 
 // addFactsSQL reads models.AddFacts for an adder and each of @ids.
@@ -701,7 +716,7 @@ func readGroup(tx *gorm.DB, convID, viewerID int64) (*group, error) {
 	if err := tx.Where("id = ?", convID).Take(&g.conv).Error; err != nil {
 		return nil, err
 	}
-	if err := tx.Where("conversation_id = ?", convID).Order("created_at, user_id").Find(&g.members).Error; err != nil {
+	if err := readMembers(tx, g); err != nil {
 		return nil, err
 	}
 	me := g.member(viewerID)
@@ -719,8 +734,10 @@ func readGroup(tx *gorm.DB, convID, viewerID int64) (*group, error) {
 
 // SendGroup stores a message in a group the sender is an active member
 // of, in one transaction: the conversation's lock, then every active
-// member's (lockUsers), so each member's message IDs are handed out in
-// commit order and SendResult.Audience's Prev is exact.
+// member's (lockUsers), so each member's message IDs and change positions
+// are handed out in commit order and SendResult.AudiencePrev is exact. The
+// members' rows and changes are written by one statement each, whatever the
+// group's size. (A send records no change log: dm announces it as a message.)
 func (s *Store) SendGroup(ctx context.Context, p models.GroupSendParams) (*models.SendResult, error) {
 	var res *models.SendResult
 	err := s.tx(ctx, func(tx *gorm.DB) error {
@@ -743,12 +760,12 @@ func (s *Store) SendGroup(ctx context.Context, p models.GroupSendParams) (*model
 				return models.ErrDuplicate
 			}
 		}
-		var prevs []struct {
-			UserID int64
-			Prev   int64
-		}
-		if err := tx.Model(&models.Member{}).Select("user_id, MAX(last_message_id) AS prev").
-			Where("user_id IN ?", audience).Group("user_id").Scan(&prevs).Error; err != nil {
+		prevs, err := scanAll(tx.Raw(`SELECT user_id, MAX(last_message_id) FROM conversation_members
+			WHERE user_id IN ? GROUP BY user_id`, audience), func(rows *sql.Rows) ([2]int64, error) {
+			var v [2]int64
+			return v, rows.Scan(&v[0], &v[1])
+		})
+		if err != nil {
 			return err
 		}
 		msg := &models.Message{ConversationID: g.conv.ID, SenderID: p.SenderID, Text: p.Text, VideoID: p.VideoID,
@@ -757,31 +774,38 @@ func (s *Store) SendGroup(ctx context.Context, p models.GroupSendParams) (*model
 			return err
 		}
 		res = &models.SendResult{Message: msg, Delivery: models.DeliveryInbox, Audience: audience,
-			Prev: &models.SendPrev{Conversation: g.conv.LastMessageID}}
-		res.AudiencePrev = make([]int64, len(audience))
+			AudiencePrev: make([]int64, len(audience)), Prev: &models.SendPrev{Conversation: g.conv.LastMessageID}}
 		for i, u := range audience {
 			for _, p := range prevs {
-				if p.UserID == u {
-					res.AudiencePrev[i] = p.Prev
+				if p[0] == u {
+					res.AudiencePrev[i] = p[1]
 				}
 			}
 		}
-		if err := moveOn(tx, &g.conv, audience, msg); err != nil {
+		if err := tx.Exec(`UPDATE conversations SET last_message_id = ?, last_message_at = ?, updated_at = ? WHERE id = ?`,
+			msg.ID, t, t, g.conv.ID).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", g.conv.ID, p.SenderID).
-			Updates(map[string]any{"last_read_message_id": msg.ID, "read_at": t}).Error; err != nil {
+		// Every member moves on; the sender has read their own message.
+		if err := tx.Exec(`UPDATE conversation_members SET last_message_id = @m,
+			last_read_message_id = CASE WHEN user_id = @s THEN @m ELSE last_read_message_id END,
+			read_at = CASE WHEN user_id = @s THEN @t ELSE read_at END
+			WHERE conversation_id = @c AND status = 'ACTIVE'`,
+			map[string]any{"m": msg.ID, "s": p.SenderID, "t": t, "c": g.conv.ID}).Error; err != nil {
 			return err
 		}
-		changes := make([]models.Change, len(audience))
-		for i, u := range audience {
-			changes[i] = models.Change{UserID: u, Kind: models.ChangeMessageAdded, ConversationID: g.conv.ID, MessageID: msg.ID}
-		}
-		if err := record(tx, changes...); err != nil {
+		if err := tx.Exec(`INSERT INTO changes (user_id, kind, conversation_id, message_id, request_id, other_user_id, invitation_id, created_at)
+			SELECT user_id, ?, conversation_id, ?, 0, 0, 0, ? FROM conversation_members
+			WHERE conversation_id = ? AND status = 'ACTIVE' ORDER BY user_id`,
+			models.ChangeMessageAdded, msg.ID, t, g.conv.ID).Error; err != nil {
 			return err
 		}
-		res.Conversation, err = viewOf(tx, g.conv.ID, p.SenderID)
-		return err
+		me := *g.member(p.SenderID)
+		me.LastMessageID, me.LastReadMessageID, me.ReadAt = msg.ID, msg.ID, &t
+		conv := g.conv
+		conv.LastMessageID, conv.LastMessageAt, conv.UpdatedAt = msg.ID, &t, t
+		res.Conversation = &models.ConversationView{Conversation: conv, Member: &me}
+		return nil
 	})
 	if err != nil {
 		return nil, translate(err, "conversation")
