@@ -284,6 +284,17 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 	if len(users) < want {
 		b.rep.note("setup budget %v ran out: %d of %d users registered (bcrypt on the server); scenarios use fewer than requested", b.opt.setupBudget, len(users), want)
 	}
+	var members []*user
+	if needGroups {
+		// Registered now, within the same budget, and apart from the other
+		// scenarios' users, so that the 1:1 reference runs on users in no
+		// group.
+		want := b.opt.groups * b.opt.groupSize
+		logf("registering up to %d group members", want)
+		if members, err = registerUsers(ctx, b.c, "g", want, 4*runtime.NumCPU(), deadline); err != nil {
+			return err
+		}
+	}
 	if needPairs {
 		n := min(b.opt.pairs, len(users)/2)
 		if b.pairs, err = makeFriends(ctx, b.c, users[:2*n]); err != nil {
@@ -305,7 +316,7 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 		}
 	}
 	if needGroups {
-		if err := b.setupGroups(ctx, deadline); err != nil {
+		if err := b.makeGroups(ctx, members); err != nil {
 			return err
 		}
 	}
@@ -321,21 +332,15 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 	return nil
 }
 
-// setupGroups registers the group scenario's users, apart from the other
-// scenarios' so that the pairs' 1:1 reference is measured on users in no
-// group, within what is left of the setup budget, and makes the groups.
-func (b *bench) setupGroups(ctx context.Context, deadline time.Time) error {
+// makeGroups makes the group scenario's groups of the members registered
+// for it: as many whole groups as they fill.
+func (b *bench) makeGroups(ctx context.Context, users []*user) error {
 	t0 := time.Now()
-	want := b.opt.groups * b.opt.groupSize
-	logf("registering up to %d group members", want)
-	users, err := registerUsers(ctx, b.c, "g", want, 4*runtime.NumCPU(), deadline)
-	if err != nil {
-		return err
-	}
 	n := len(users) / b.opt.groupSize
 	if n == 0 {
-		return fmt.Errorf("setup budget: %d of %d group members registered, not one group", len(users), want)
+		return fmt.Errorf("setup budget %v ran out: %d of %d group members registered, not one group", b.opt.setupBudget, len(users), b.opt.groups*b.opt.groupSize)
 	}
+	var err error
 	if b.groups, err = setupGroups(ctx, b.c, users[:n*b.opt.groupSize], b.opt.groupSize); err != nil {
 		return err
 	}
