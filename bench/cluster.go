@@ -37,16 +37,19 @@ func (b *bench) runCluster(ctx context.Context) ([]row, error) {
 	}
 	pairs := b.pairs
 	rate := min(b.opt.clusterRate, 5*float64(len(pairs)))
+	targets, pick := pairTargets(pairs)
 	m, err := b.runDelivery(ctx, delivery{
 		scenario: "cluster", what: fmt.Sprintf("send on A -> messageAdded on B, %d pairs, %.0f/s", len(pairs), rate),
-		sendBase: baseA, subBase: baseB, pairs: pairs, rate: rate, duration: b.opt.duration,
+		sendBase: baseA, subBase: baseB, targets: targets, pick: pick, rate: rate, duration: b.opt.duration,
+		per: "message sent and delivered",
 	})
 	if err != nil {
 		return nil, err
 	}
 	base, err := b.runDelivery(ctx, delivery{
 		scenario: "cluster", what: fmt.Sprintf("send on A -> messageAdded on A, %.0f/s", rate),
-		sendBase: baseA, subBase: baseA, pairs: pairs, rate: rate, duration: b.opt.baseline,
+		sendBase: baseA, subBase: baseA, targets: targets, pick: pick, rate: rate, duration: b.opt.baseline,
+		per: "message sent and delivered",
 	})
 	if err != nil {
 		return nil, err

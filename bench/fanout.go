@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,67 +22,152 @@ const messageAddedQuery = `subscription { messageAdded { id text } }`
 // loop; when it is reached the loop waits, and the achieved rate drops.
 const maxInFlight = 256
 
-// delivery is one fixed-rate run: each pair's A sends to B through sendBase,
-// B is subscribed to messageAdded on subBase, and latency runs from the
-// start of the sendMessage request to the event's arrival.
+// target is one audience of a fixed-rate run: the users subscribed to
+// messageAdded, each on a socket of its own, whom every message sent to the
+// target reaches once, and how a message is sent to it.
+type target struct {
+	subscribers []*user
+	send        func(ctx context.Context, c *gqlClient, from *user, text string) error
+}
+
+// maxAudience bounds a target's subscribers: a message's receipts are
+// counted in one 64-bit mask.
+const maxAudience = 64
+
+// delivery is one fixed-rate run: message i goes from sender(i) to
+// targets[to(i)] through sendBase, the targets' subscribers listen on
+// subBase, and latency runs from the start of the sendMessage request to
+// the arrival of the event at the last of them.
 type delivery struct {
 	scenario, what    string
 	sendBase, subBase string
-	pairs             []pair
-	rate              float64
-	duration          time.Duration
+	targets           []target
+	// pick says which target message i goes to and who sends it; it is
+	// called once per message, in order, before anything is subscribed.
+	pick     func(i int) (to int, from *user)
+	rate     float64
+	duration time.Duration
+	// per names one operation in the CPU note ("message sent and
+	// delivered"); the CPU is divided by the deliveries received.
+	per string
+}
+
+// pairTargets makes each pair a target: A sends to B, B is subscribed.
+func pairTargets(pairs []pair) ([]target, func(i int) (int, *user)) {
+	ts := make([]target, len(pairs))
+	for i, p := range pairs {
+		ts[i] = target{subscribers: []*user{p.B}, send: func(ctx context.Context, c *gqlClient, from *user, text string) error {
+			return sendText(ctx, c, from, p.B, text)
+		}}
+	}
+	return ts, func(i int) (int, *user) { k := i % len(pairs); return k, pairs[k].A }
 }
 
 func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 	total := int(d.rate * d.duration.Seconds())
 	tag := fmt.Sprintf("%s-%s-%d", d.scenario, runID, time.Now().UnixNano()%1e6)
+	type planned struct {
+		to   int
+		from *user
+	}
+	plan := make([]planned, total)
+	for i := range plan {
+		plan[i].to, plan[i].from = d.pick(i)
+	}
+	sockets := 0
+	for _, t := range d.targets {
+		if n := len(t.subscribers); n == 0 || n > maxAudience {
+			return row{}, fmt.Errorf("a target has %d subscribers (want 1 to %d)", n, maxAudience)
+		}
+		sockets += len(t.subscribers)
+	}
 	starts := make([]atomic.Int64, total)
 	sentOK := make([]atomic.Bool, total)
-	got := make([]atomic.Bool, total)
-	var received, dups atomic.Int64
-	rec := newRecorder()
+	got := make([]atomic.Uint64, total) // which of the target's subscribers received it
+	last := make([]atomic.Int64, total) // the latest arrival so far
+	var received, dups, strays atomic.Int64
+	rec := newRecorder()  // send -> last subscriber's receipt, per message
+	each := newRecorder() // send -> each receipt, per delivery
+	var complete atomic.Int64
 
-	onNext := func(data json.RawMessage) {
-		now := time.Now().UnixNano()
-		var v struct{ MessageAdded struct{ Text string } }
-		if json.Unmarshal(data, &v) != nil {
-			return
+	onNext := func(to, k int) func(json.RawMessage) {
+		size := len(d.targets[to].subscribers)
+		bit := uint64(1) << k
+		return func(data json.RawMessage) {
+			now := time.Now().UnixNano()
+			var v struct{ MessageAdded struct{ Text string } }
+			if json.Unmarshal(data, &v) != nil {
+				return
+			}
+			rest, ok := strings.CutPrefix(v.MessageAdded.Text, tag+" ")
+			if !ok {
+				return
+			}
+			seqText, _, _ := strings.Cut(rest, " ")
+			seq, err := strconv.Atoi(seqText)
+			if err != nil || seq < 0 || seq >= total {
+				return
+			}
+			if plan[seq].to != to {
+				strays.Add(1) // reached someone outside its audience
+				return
+			}
+			if got[seq].Load()&bit != 0 {
+				dups.Add(1)
+				return
+			}
+			// Record the arrival before marking it, so that whoever marks
+			// the last receipt sees the latest arrival.
+			for {
+				l := last[seq].Load()
+				if now <= l || last[seq].CompareAndSwap(l, now) {
+					break
+				}
+			}
+			old := got[seq].Or(bit)
+			if old&bit != 0 {
+				dups.Add(1)
+				return
+			}
+			received.Add(1)
+			start := starts[seq].Load()
+			each.ok(time.Duration(now - start))
+			if bits.OnesCount64(old|bit) == size {
+				complete.Add(1)
+				rec.ok(time.Duration(last[seq].Load() - start))
+			}
 		}
-		rest, ok := strings.CutPrefix(v.MessageAdded.Text, tag+" ")
-		if !ok {
-			return
-		}
-		seqText, _, _ := strings.Cut(rest, " ")
-		seq, err := strconv.Atoi(seqText)
-		if err != nil || seq < 0 || seq >= total {
-			return
-		}
-		if got[seq].Swap(true) {
-			dups.Add(1)
-			return
-		}
-		received.Add(1)
-		rec.ok(time.Duration(now - starts[seq].Load()))
 	}
 
-	// Subscribe every recipient, then wait until the server counts them.
+	// Subscribe every target's subscribers, then wait until the server
+	// counts them.
 	before, err := scrapeMetrics(d.subBase)
 	if err != nil {
 		return row{}, err
 	}
-	subs := make([]*wsSub, len(d.pairs))
+	type socket struct {
+		to, k int
+		u     *user
+	}
+	var socks []socket
+	for to, t := range d.targets {
+		for k, u := range t.subscribers {
+			socks = append(socks, socket{to, k, u})
+		}
+	}
+	subs := make([]*wsSub, len(socks))
 	defer func() { closeAll(subs) }()
-	_, failed, first := parallel(ctx, len(d.pairs), 32, func(i int) error {
+	_, failed, first := parallel(ctx, len(socks), 32, func(i int) error {
 		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		s, err := subscribe(sctx, d.subBase, d.pairs[i].B.Token, messageAddedQuery, onNext)
+		s, err := subscribe(sctx, d.subBase, socks[i].u.Token, messageAddedQuery, onNext(socks[i].to, socks[i].k))
 		subs[i] = s
 		return err
 	})
 	if failed > 0 {
 		return row{}, fmt.Errorf("%d subscriptions failed, first: %w", failed, first)
 	}
-	want := before["dmgraph_subscriptions_active"] + float64(len(d.pairs))
+	want := before["dmgraph_subscriptions_active"] + float64(len(socks))
 	if n, err := waitForMetric(d.subBase, "dmgraph_subscriptions_active", want, 30*time.Second); err != nil || n < want {
 		return row{}, fmt.Errorf("subscriptions active: %v of %v (%v)", n, want, err)
 	}
@@ -93,6 +179,7 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 	}
 	cpu := startCPU(bases...)
 	rec.restart()
+	each.restart()
 	sends := newRecorder() // the sendMessage requests alone
 	c := newGQLClient(d.sendBase)
 	sem := make(chan struct{}, maxInFlight)
@@ -115,10 +202,10 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p := d.pairs[i%len(d.pairs)]
+			p := plan[i]
 			start := time.Now()
 			starts[i].Store(start.UnixNano())
-			if err := sendText(ctx, c, p.A, p.B, fmt.Sprintf("%s %d hello from the fanout", tag, i)); err != nil {
+			if err := d.targets[p.to].send(ctx, c, p.from, fmt.Sprintf("%s %d hello from the fanout", tag, i)); err != nil {
 				sendErrs.Add(1)
 				lastErr.Store(err.Error())
 				return
@@ -129,37 +216,53 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 	}
 	wg.Wait()
 	sendWindow := time.Since(t0)
-	var ok int64
+	var ok, expected int64
 	for i := range total {
 		if sentOK[i].Load() {
 			ok++
+			expected += int64(len(d.targets[plan[i].to].subscribers))
 		}
 	}
 	// Give stragglers a bounded grace period.
-	for end := time.Now().Add(5 * time.Second); received.Load() < ok && time.Now().Before(end); {
+	for end := time.Now().Add(5 * time.Second); received.Load() < expected && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	var lost int
+	var lost, partial int
 	for i := range total {
-		if sentOK[i].Load() && !got[i].Load() {
-			lost++
+		if !sentOK[i].Load() {
+			continue
+		}
+		if n := len(d.targets[plan[i].to].subscribers) - bits.OnesCount64(got[i].Load()); n > 0 {
+			lost += n
+			partial++
 		}
 	}
 	r := rec.summarize(d.scenario, d.what)
-	cpu.stop(&r, int(received.Load()), "message sent and delivered")
+	cpu.stop(&r, int(received.Load()), d.per)
 	r.PerSec = float64(received.Load()) / sendWindow.Seconds()
 	r.Errors = int(sendErrs.Load())
 	if s, ok := lastErr.Load().(string); ok {
 		r.LastErr = s
 	}
 	r.Lost = &lost
-	r.Notes = append(r.Notes, fmt.Sprintf("%s: %d sent of %d scheduled at %.0f/s to %d subscribers, achieved %.0f/s", d.what, ok, total, d.rate, len(d.pairs), float64(ok)/sendWindow.Seconds()))
+	r.Notes = append(r.Notes, fmt.Sprintf("%s: %d sent of %d scheduled at %.0f/s to %d subscribers, achieved %.0f/s", d.what, ok, total, d.rate, len(socks), float64(ok)/sendWindow.Seconds()))
+	if sockets > len(d.targets) {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d deliveries of %d expected; %d messages reached every member; %d messages missed someone", d.what,
+			received.Load(), expected, complete.Load(), partial))
+		if s := each.summarize("", ""); s.Count > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: send to each member's receipt (every delivery): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+				d.what, s.P50Ms, s.P99Ms, s.MaxMs))
+		}
+	}
 	if s := sends.summarize("", ""); s.Count > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: of which the sendMessage request alone: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
 			d.what, s.P50Ms, s.P99Ms, s.MaxMs))
 	}
 	if n := dups.Load(); n > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d duplicate deliveries", d.what, n))
+	}
+	if n := strays.Load(); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d deliveries to someone outside the message's audience", d.what, n))
 	}
 	for _, s := range subs {
 		if err := s.Err(); err != nil {
@@ -176,11 +279,8 @@ func (b *bench) runFanout(ctx context.Context) ([]row, error) {
 	if len(b.pairs) == 0 {
 		return nil, fmt.Errorf("no friend pairs")
 	}
-	rate := min(b.opt.fanoutRate, 5*float64(len(b.pairs)))
-	m, err := b.runDelivery(ctx, delivery{
-		scenario: "fanout", what: fmt.Sprintf("send->messageAdded, %d pairs, %.0f/s", len(b.pairs), rate),
-		sendBase: b.base, subBase: b.base, pairs: b.pairs, rate: rate, duration: b.opt.duration,
-	})
+	rate := b.fanoutRate()
+	m, err := b.runDelivery(ctx, b.pairDelivery("fanout", rate, b.opt.duration))
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +292,20 @@ func (b *bench) runFanout(ctx context.Context) ([]row, error) {
 	compare(&m, base)
 	verdict(&m, "p99<=5ms, 0 lost", m.P99Ms <= 5 && *m.Lost == 0 && m.Errors == 0)
 	return []row{m, base}, nil
+}
+
+// fanoutRate is fanout's rate: -fanout-rate, at most 5 per pair per second.
+func (b *bench) fanoutRate() float64 { return min(b.opt.fanoutRate, 5*float64(len(b.pairs))) }
+
+// pairDelivery is fanout's run: each pair's A sends to B, subscribed on the
+// same server, at rate for d.
+func (b *bench) pairDelivery(scenario string, rate float64, d time.Duration) delivery {
+	targets, pick := pairTargets(b.pairs)
+	return delivery{
+		scenario: scenario, what: fmt.Sprintf("send->messageAdded, %d pairs, %.0f/s", len(b.pairs), rate),
+		sendBase: b.base, subBase: b.base, targets: targets, pick: pick, rate: rate, duration: d,
+		per: "message sent and delivered",
+	}
 }
 
 // echoBaseline runs a gorilla websocket echo server in this process and

@@ -30,6 +30,8 @@ type options struct {
 	pairs, clients                   int
 	inboxConversations, inboxClients int
 	fanoutRate, clusterRate          float64
+	groups, groupSize                int
+	groupRate                        float64
 	idleConns                        int
 	idleHold                         time.Duration
 	passwordHashCost                 int
@@ -52,6 +54,7 @@ type bench struct {
 	vacuumed bool   // VACUUM ANALYZE ran before the scenarios
 	pairs    []pair
 	users    []*user
+	groups   []group
 	inbox    *user // the user with many conversations
 }
 
@@ -61,7 +64,7 @@ func main() {
 	flag.StringVar(&o.targetB, "target-b", "", "with -target: a second instance on the same database and Redis, for the cluster scenario")
 	flag.StringVar(&o.database, "database", "", "postgres://… database for the started server and the pgx baseline; empty means a temporary SQLite file")
 	flag.StringVar(&o.redis, "redis", os.Getenv("REDIS_URL"), "redis://… for the cluster scenario (default $REDIS_URL); empty skips it")
-	flag.StringVar(&o.scenarios, "scenarios", "send,inbox,fanout,idle,cluster", "comma-separated scenarios to run, in order")
+	flag.StringVar(&o.scenarios, "scenarios", "send,inbox,fanout,idle,cluster", "comma-separated scenarios to run, in order (also: group)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measuring time per scenario")
 	flag.DurationVar(&o.baseline, "baseline-duration", 3*time.Second, "measuring time per baseline")
 	flag.DurationVar(&o.setupBudget, "setup-budget", 50*time.Second, "time allowed for registering users; fewer pairs are used when it runs out")
@@ -72,6 +75,9 @@ func main() {
 	flag.IntVar(&o.inboxClients, "inbox-clients", 4, "concurrent clients in inbox and its baseline")
 	flag.Float64Var(&o.fanoutRate, "fanout-rate", 500, "messages per second in fanout (scaled down to 5 per pair per second when pairs are few)")
 	flag.Float64Var(&o.clusterRate, "cluster-rate", 200, "messages per second in cluster")
+	flag.IntVar(&o.groups, "groups", 100, "groups in the group scenario, each with its own creator")
+	flag.IntVar(&o.groupSize, "group-size", 32, "members per group, creator included (at most the server's GROUP_MAX_MEMBERS, 32 by default)")
+	flag.Float64Var(&o.groupRate, "group-rate", 0, "messages per second in group; 0 means the fanout rate divided by -group-size (as many deliveries per second as fanout)")
 	flag.DurationVar(&o.idleHold, "idle-hold", 0, "keep the idle scenario's sockets open this long after measuring (to profile the server)")
 	flag.IntVar(&o.idleConns, "idle-conns", 2000, "websocket connections in idle (capped by the open-file limit)")
 	flag.IntVar(&o.passwordHashCost, "password-hash-cost", 4, "PASSWORD_HASH_COST of the servers the bench starts: registering users is setup, not a measurement")
@@ -96,10 +102,16 @@ func run(ctx context.Context, o options) error {
 	scenarios := strings.Split(o.scenarios, ",")
 	for _, s := range scenarios {
 		switch s {
-		case "send", "inbox", "fanout", "idle", "cluster":
+		case "send", "inbox", "fanout", "idle", "cluster", "group":
 		default:
-			return fmt.Errorf("unknown scenario %q (want send, inbox, fanout, idle, cluster)", s)
+			return fmt.Errorf("unknown scenario %q (want send, inbox, fanout, idle, cluster, group)", s)
 		}
+	}
+	if o.groupSize < 2 || o.groupSize > maxAudience {
+		return fmt.Errorf("-group-size must be 2 to %d, got %d", maxAudience, o.groupSize)
+	}
+	if o.groups < 1 || o.groupRate < 0 {
+		return fmt.Errorf("-groups must be at least 1 and -group-rate not negative")
 	}
 	if o.database != "" {
 		u, err := url.Parse(o.database)
@@ -185,6 +197,8 @@ func run(ctx context.Context, o options) error {
 			rows, err = b.runIdle(ctx)
 		case "cluster":
 			rows, err = b.runCluster(ctx)
+		case "group":
+			rows, err = b.runGroup(ctx)
 		}
 		if err != nil {
 			rows = append(rows, row{Scenario: s, Skipped: "failed: " + err.Error()})
@@ -230,13 +244,17 @@ func (b *bench) restart(ctx context.Context) error {
 }
 
 // setup registers the users the chosen scenarios need, within the setup
-// budget, and makes friend pairs and the inbox user's conversations.
+// budget, and makes friend pairs, groups and the inbox user's
+// conversations.
 func (b *bench) setup(ctx context.Context, scenarios []string) error {
-	needPairs, needInbox := false, false
+	needPairs, needInbox, needGroups := false, false, false
 	for _, s := range scenarios {
 		switch s {
 		case "inbox":
 			needInbox = true
+		case "group":
+			// And pairs, for its 1:1 reference.
+			needGroups, needPairs = true, true
 		default:
 			needPairs = true
 		}
@@ -266,6 +284,17 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 	if len(users) < want {
 		b.rep.note("setup budget %v ran out: %d of %d users registered (bcrypt on the server); scenarios use fewer than requested", b.opt.setupBudget, len(users), want)
 	}
+	var members []*user
+	if needGroups {
+		// Registered now, within the same budget, and apart from the other
+		// scenarios' users, so that the 1:1 reference runs on users in no
+		// group.
+		want := b.opt.groups * b.opt.groupSize
+		logf("registering up to %d group members", want)
+		if members, err = registerUsers(ctx, b.c, "g", want, 4*runtime.NumCPU(), deadline); err != nil {
+			return err
+		}
+	}
 	if needPairs {
 		n := min(b.opt.pairs, len(users)/2)
 		if b.pairs, err = makeFriends(ctx, b.c, users[:2*n]); err != nil {
@@ -286,6 +315,11 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 			b.rep.note("%d friend pairs instead of %d", n, b.opt.pairs)
 		}
 	}
+	if needGroups {
+		if err := b.makeGroups(ctx, members); err != nil {
+			return err
+		}
+	}
 	if needInbox {
 		n := min(b.opt.inboxConversations, len(users))
 		if err := b.setupInbox(ctx, users[:n]); err != nil {
@@ -294,6 +328,25 @@ func (b *bench) setup(ctx context.Context, scenarios []string) error {
 		if n < b.opt.inboxConversations {
 			b.rep.note("inbox user has %d conversations instead of %d", n, b.opt.inboxConversations)
 		}
+	}
+	return nil
+}
+
+// makeGroups makes the group scenario's groups of the members registered
+// for it: as many whole groups as they fill.
+func (b *bench) makeGroups(ctx context.Context, users []*user) error {
+	t0 := time.Now()
+	n := len(users) / b.opt.groupSize
+	if n == 0 {
+		return fmt.Errorf("setup budget %v ran out: %d of %d group members registered, not one group", b.opt.setupBudget, len(users), b.opt.groups*b.opt.groupSize)
+	}
+	var err error
+	if b.groups, err = setupGroups(ctx, b.c, users[:n*b.opt.groupSize], b.opt.groupSize); err != nil {
+		return err
+	}
+	logf("%d groups of %d ready in %.1fs", len(b.groups), b.opt.groupSize, time.Since(t0).Seconds())
+	if n < b.opt.groups {
+		b.rep.note("setup budget %v ran out: %d groups of %d instead of %d", b.opt.setupBudget, n, b.opt.groupSize, b.opt.groups)
 	}
 	return nil
 }
