@@ -2541,7 +2541,7 @@ type Conversation implements Node {
   kind: ConversationKind!
   "A group's title; null for a DIRECT conversation, or a group without one."
   title: String
-  "Members, longest-standing first, with their roles: a group's current members (for a former member, as of when they left)."
+  "Members, longest-standing first, with their roles: a group's current members; none for a former member, who no longer sees who is in it."
   members(first: Int, after: String): GroupMemberConnection!
   "The viewer's role in a group; null in a DIRECT conversation, or once the viewer left."
   viewerRole: GroupRole
@@ -2549,7 +2549,7 @@ type Conversation implements Node {
   pendingInvitations: [GroupInvitation!]!
   "The state of the conversation for the viewer."
   status: ConversationStatus!
-  "Everyone in the conversation, the viewer included: a group's current members."
+  "Everyone in the conversation, the viewer included: a group's current members; none for a former member."
   participants: [User!]!
   "The newest message the viewer can see."
   lastMessage: Message

@@ -93,6 +93,9 @@ type Member struct {
 	// messages after ClearedThroughID up to LastMessageID, which stops
 	// moving when they leave.
 	CreatedAt time.Time `gorm:"not null"`
+	// LeftTitle is the group's title when the member left: what a former
+	// member sees as its title, renames after that being none of theirs.
+	LeftTitle *string `gorm:"size:400"`
 	// User is filled when the member is loaded with its user.
 	User *User `gorm:"foreignKey:UserID"`
 }

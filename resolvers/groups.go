@@ -282,7 +282,8 @@ func (r *messageResolver) Text(_ context.Context, m *models.Message) (*string, e
 // ReadByCount counts the other members whose read position reached the
 // message, through the conversation's members loader: no statement per
 // message. Positions a block hides (either way, with the viewer) are not
-// counted.
+// counted, nor members who can't see the message: one added after it,
+// whose read position starts past it, or one who left before it.
 func (r *messageResolver) ReadByCount(ctx context.Context, m *models.Message) (int, error) {
 	members, err := loadMembers(ctx, m.ConversationID)
 	if err != nil {
@@ -291,7 +292,7 @@ func (r *messageResolver) ReadByCount(ctx context.Context, m *models.Message) (i
 	viewer, _ := models.ViewerID(ctx)
 	n := 0
 	for _, mem := range members {
-		if mem.UserID == m.SenderID || mem.LastReadMessageID < m.ID {
+		if mem.UserID == m.SenderID || mem.LastReadMessageID < m.ID || !memberSees(mem, m.ID) {
 			continue
 		}
 		if mem.UserID != viewer {
@@ -304,6 +305,12 @@ func (r *messageResolver) ReadByCount(ctx context.Context, m *models.Message) (i
 		n++
 	}
 	return n, nil
+}
+
+// memberSees reports whether member mem can see message id, as
+// models.ConversationView.Sees says of a viewer.
+func memberSees(mem *models.Member, id int64) bool {
+	return (&models.ConversationView{Member: mem}).Sees(id)
 }
 
 // blockedWithViewer reports a block between the viewer and userID, either way.

@@ -9,6 +9,7 @@ import (
 
 	"dmgraph/dm"
 	"dmgraph/ratelimit"
+	"dmgraph/relay"
 )
 
 // Groups end to end, on whichever database TEST_DATABASE_URL names.
@@ -733,5 +734,102 @@ func TestGroupReadBy(t *testing.T) {
 	e.sendToGroup(owner, conv, "still here")
 	if h := systemKinds(e.history(ms[1], conv)); h[len(h)-1] != "TEXT:still here" {
 		t.Fatalf("ms[1]'s history %v", h)
+	}
+}
+
+// An invitation is the creator's to answer; to anyone else, a former member
+// included, it is as missing as an ID that names nothing.
+func TestGroupInvitationNotFoundToFormerMembers(t *testing.T) {
+	e := newEnv(t)
+	teen := e.registerAged("teen", 17)
+	e.setPolicy(teen, "FRIENDS")
+	pal, gone, newcomer := e.register("pal"), e.register("gone"), e.register("newcomer")
+	e.friends(teen, pal)
+	e.friends(teen, gone)
+	e.friends(pal, newcomer)
+	conv := e.createGroup(teen, "teens", pal, gone)
+	e.must(gone.Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { id } }`, map[string]any{"c": conv}, nil)
+	var add struct {
+		AddGroupMembers struct{ Invitations []struct{ ID string } }
+	}
+	e.must(pal.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{newcomer.ID}}, &add)
+	respond := `mutation($i: ID!) { respondToGroupInvitation(invitationId: $i, accept: true) { removedInvitationId } }`
+	missing := e.fail(gone.Token, respond, map[string]any{"i": relay.ID(relay.KindInvitation, 1<<40)}, "NOT_FOUND", "")
+	got := e.fail(gone.Token, respond, map[string]any{"i": add.AddGroupMembers.Invitations[0].ID}, "NOT_FOUND", "")
+	if fmt.Sprint(got.Errors) != fmt.Sprint(missing.Errors) {
+		t.Fatalf("a former member's answer differs from a missing invitation's:\n%+v\n%+v", got.Errors, missing.Errors)
+	}
+}
+
+// A former member sees the group under the title it had when they went:
+// renames after that are none of theirs.
+func TestGroupFormerMemberSeesTitleOfTheirTime(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	ms := e.befriended(alice, 3, "m")
+	conv := e.createGroup(alice, "as it was", ms...)
+	rename := `mutation($c: ID!, $t: String) { renameGroup(conversationId: $c, title: $t) { title } }`
+	e.must(alice.Token, rename, map[string]any{"c": conv, "t": "when bob left"}, nil)
+	e.must(ms[0].Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { title } }`, map[string]any{"c": conv}, nil)
+	e.must(alice.Token, rename, map[string]any{"c": conv, "t": nil}, nil)
+	e.must(alice.Token, `mutation($c: ID!, $u: ID!) { removeGroupMember(conversationId: $c, userId: $u) { removedUserId } }`,
+		map[string]any{"c": conv, "u": ms[1].ID}, nil)
+	e.must(alice.Token, rename, map[string]any{"c": conv, "t": "after both"}, nil)
+	title := func(u user) (*string, *string) {
+		var out struct {
+			Conversation  struct{ Title *string }
+			Conversations struct {
+				Edges []struct{ Node struct{ Title *string } }
+			}
+		}
+		e.must(u.Token, `query($c: ID!) { conversation(id: $c) { title } conversations { edges { node { title } } } }`,
+			map[string]any{"c": conv}, &out)
+		if len(out.Conversations.Edges) != 1 {
+			t.Fatalf("%s's inbox: %+v", u.Name, out.Conversations)
+		}
+		return out.Conversation.Title, out.Conversations.Edges[0].Node.Title
+	}
+	for _, c := range []struct {
+		u    user
+		want string // "" for none
+	}{{alice, "after both"}, {ms[2], "after both"}, {ms[0], "when bob left"}, {ms[1], ""}} {
+		one, inInbox := title(c.u)
+		for _, got := range []*string{one, inInbox} {
+			if (got == nil) != (c.want == "") || (got != nil && *got != c.want) {
+				t.Errorf("%s sees the title %v, want %q", c.u.Name, got, c.want)
+			}
+		}
+	}
+}
+
+// "Seen by" counts only members who could see the message: not one added
+// after it, nor one who left before it, whatever their read position says.
+func TestGroupReadByCountsThoseWhoCouldSee(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	ms := e.befriended(alice, 3, "m")
+	bob, carol, dave := ms[0], ms[1], ms[2]
+	conv := e.createGroup(alice, "g", bob, carol)
+	markRead := func(u user) {
+		e.must(u.Token, `mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }`, map[string]any{"c": conv}, nil)
+	}
+	readBy := func(viewer user, msg string) int {
+		var out struct{ Node struct{ ReadByCount int } }
+		e.must(viewer.Token, `query($m: ID!) { node(id: $m) { ... on Message { readByCount } } }`, map[string]any{"m": msg}, &out)
+		return out.Node.ReadByCount
+	}
+	early := e.sendToGroup(bob, conv, "early").MessageID
+	markRead(alice)
+	e.must(alice.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{dave.ID}}, nil)
+	markRead(dave) // dave's read position passes "early", which he never saw
+	e.must(carol.Token, `mutation($c: ID!) { leaveGroup(conversationId: $c) { id } }`, map[string]any{"c": conv}, nil)
+	late := e.sendToGroup(bob, conv, "late").MessageID
+	markRead(carol) // carol, gone, reads what she can: not "late"
+	markRead(alice)
+	if n := readBy(bob, early); n != 2 {
+		t.Errorf("early: read by %d, want 2 (alice, carol)", n)
+	}
+	if n := readBy(bob, late); n != 1 {
+		t.Errorf("late: read by %d, want 1 (alice)", n)
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // viewSelect reads a conversation and one member row (scanView).
-const viewSelect = `c.id, c.direct_key, c.kind, c.title, c.creator_id, c.last_message_id, c.last_message_at, c.created_at, c.updated_at,
+const viewSelect = `c.id, c.direct_key, c.kind, CASE WHEN m.status = 'LEFT' THEN m.left_title ELSE c.title END AS title, c.creator_id, c.last_message_id, c.last_message_at, c.created_at, c.updated_at,
 	m.conversation_id AS m_conversation_id, m.user_id AS m_user_id, m.status AS m_status,
 	m.last_message_id AS m_last_message_id, m.last_read_message_id AS m_last_read_message_id,
 	m.read_at AS m_read_at, m.cleared_through_id AS m_cleared_through_id, m.role AS m_role, m.created_at AS m_created_at`

@@ -36,6 +36,15 @@ var migrateGroups = &gormigrate.Migration{
 // their last message, which stopped moving when they left.
 const visibleSQL = `msg.id > m.cleared_through_id AND (m.status <> 'LEFT' OR msg.id <= m.last_message_id)`
 
+// migrateGroupLeftTitle keeps a former member's view of a group's title
+// (conversation_members.left_title).
+var migrateGroupLeftTitle = &gormigrate.Migration{
+	ID: "202612020010_group_left_title",
+	Migrate: func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&models.Member{})
+	},
+}
+
 // group is a group as a write finds it under its lock.
 type group struct {
 	conv models.Conversation
@@ -273,6 +282,9 @@ func viewOf(tx *gorm.DB, convID, userID int64) (*models.ConversationView, error)
 	if err := tx.Where("conversation_id = ? AND user_id = ?", convID, userID).Take(v.Member).Error; err != nil {
 		return nil, err
 	}
+	if v.Member.Status == models.StatusLeft {
+		v.Title = v.Member.LeftTitle // as viewSelect reads it
+	}
 	return v, nil
 }
 
@@ -448,7 +460,7 @@ func leave(tx *gorm.DB, g *group, user int64, events []groupEvent, actor int64, 
 	}
 	leaver := g.member(user)
 	if err := tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", g.conv.ID, user).
-		Updates(map[string]any{"status": models.StatusLeft, "role": ""}).Error; err != nil {
+		Updates(map[string]any{"status": models.StatusLeft, "role": "", "left_title": g.conv.Title}).Error; err != nil {
 		return err
 	}
 	if leaver.Role == models.RoleOwner {
@@ -578,11 +590,14 @@ func (s *Store) RespondToInvitation(ctx context.Context, viewerID, invitationID 
 		if err := tx.Where("id = ? AND status = ?", invitationID, models.InvitationPending).Take(&inv).Error; err != nil {
 			return err
 		}
-		g, err := lockGroup(tx, inv.ConversationID, viewerID, true)
+		g, err := lockGroup(tx, inv.ConversationID, viewerID, false)
 		if err != nil {
 			return err
 		}
-		if g.conv.CreatorID != viewerID {
+		// To anyone but the creator, still a member, the invitation does
+		// not exist: a former member learns nothing of additions asked for
+		// after they went.
+		if g.conv.CreatorID != viewerID || g.member(viewerID).Status != models.StatusActive {
 			return gorm.ErrRecordNotFound
 		}
 		// Read again under the lock.

@@ -227,6 +227,7 @@ var migrations = []*gormigrate.Migration{
 	migrateRequestsBySender,
 	migrateChanges,
 	migrateGroups,
+	migrateGroupLeftTitle,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
