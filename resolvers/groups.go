@@ -35,6 +35,15 @@ func decodeUsers(field string, gids []string) ([]int64, error) {
 	return ids, nil
 }
 
+// decodeMember decodes a group's ID and a user's.
+func decodeMember(conversationID, userID string) (conv, user int64, err error) {
+	if conv, err = relay.Decode(relay.KindConversation, conversationID); err != nil {
+		return 0, 0, err
+	}
+	user, err = relay.Decode(relay.KindUser, userID)
+	return conv, user, err
+}
+
 func (r *mutationResolver) CreateGroup(ctx context.Context, in model.CreateGroupInput) (*model.CreateGroupPayload, error) {
 	if len(in.MemberIds) > 4*models.DefaultGroupMaxMembers {
 		return nil, models.InvalidField("memberIds", "too many members")
@@ -82,11 +91,7 @@ func (r *mutationResolver) AddGroupMembers(ctx context.Context, in model.AddGrou
 }
 
 func (r *mutationResolver) RemoveGroupMember(ctx context.Context, conversationID string, userID string) (*model.RemoveGroupMemberPayload, error) {
-	conv, err := relay.Decode(relay.KindConversation, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	uid, err := relay.Decode(relay.KindUser, userID)
+	conv, uid, err := decodeMember(conversationID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +119,7 @@ func (r *mutationResolver) RenameGroup(ctx context.Context, conversationID strin
 }
 
 func (r *mutationResolver) SetGroupMemberRole(ctx context.Context, conversationID string, userID string, role models.GroupRole) (*models.ConversationView, error) {
-	conv, err := relay.Decode(relay.KindConversation, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	uid, err := relay.Decode(relay.KindUser, userID)
+	conv, uid, err := decodeMember(conversationID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +139,7 @@ func (r *mutationResolver) RespondToGroupInvitation(ctx context.Context, invitat
 }
 
 func (r *queryResolver) CanAddToGroup(ctx context.Context, conversationID string, userID string) (*model.GroupAddPermission, error) {
-	conv, err := relay.Decode(relay.KindConversation, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	uid, err := relay.Decode(relay.KindUser, userID)
+	conv, uid, err := decodeMember(conversationID, userID)
 	if err != nil {
 		return nil, err
 	}

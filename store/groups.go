@@ -84,9 +84,19 @@ func (g *group) member(userID int64) *models.Member {
 // viewer: NOT_FOUND unless it is a group the viewer can see; with active,
 // ErrNotGroupMember unless the viewer is an active member.
 func lockGroup(tx *gorm.DB, convID, viewerID int64, active bool) (*group, error) {
+	return findGroup(tx.Clauses(clause.Locking{Strength: "UPDATE"}), tx, convID, viewerID, active)
+}
+
+// readGroup is lockGroup without the lock, for reads.
+func readGroup(tx *gorm.DB, convID, viewerID int64) (*group, error) {
+	return findGroup(tx, tx, convID, viewerID, true)
+}
+
+// findGroup reads the conversation through q (which may lock it), its
+// members through tx, and checks the viewer's place in it.
+func findGroup(q, tx *gorm.DB, convID, viewerID int64, active bool) (*group, error) {
 	g := &group{}
-	err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", convID).Take(&g.conv).Error
-	if err != nil {
+	if err := q.Where("id = ?", convID).Take(&g.conv).Error; err != nil {
 		return nil, err
 	}
 	if err := readMembers(tx, g); err != nil {
@@ -725,27 +735,6 @@ func (s *Store) CanAdd(ctx context.Context, viewerID, convID, userID int64, max 
 	return approval, translate(err, "conversation")
 }
 
-// readGroup is lockGroup without the lock, for reads.
-func readGroup(tx *gorm.DB, convID, viewerID int64) (*group, error) {
-	g := &group{}
-	if err := tx.Where("id = ?", convID).Take(&g.conv).Error; err != nil {
-		return nil, err
-	}
-	if err := readMembers(tx, g); err != nil {
-		return nil, err
-	}
-	me := g.member(viewerID)
-	if me == nil || me.Status == models.StatusDeleted {
-		return nil, gorm.ErrRecordNotFound
-	}
-	if g.conv.Kind != models.KindGroup {
-		return nil, models.Invalid("this conversation is not a group")
-	}
-	if me.Status != models.StatusActive {
-		return nil, models.ErrNotGroupMember
-	}
-	return g, nil
-}
 
 // SendGroup stores a message in a group the sender is an active member
 // of, in one transaction: the conversation's lock, then every active
