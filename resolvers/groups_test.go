@@ -3,6 +3,7 @@ package resolvers_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -831,5 +832,51 @@ func TestGroupReadByCountsThoseWhoCouldSee(t *testing.T) {
 	}
 	if n := readBy(bob, late); n != 1 {
 		t.Errorf("late: read by %d, want 1 (alice)", n)
+	}
+}
+
+// A group message's event carries, for every member, the newest message
+// they had before it (Prev): a subscriber that has everything up to there
+// delivers it as committed, without reading the database, even when the
+// members' histories differ.
+func TestGroupLiveDeliversWithoutReading(t *testing.T) {
+	e := newEnv(t)
+	owner := e.register("owner")
+	ms := e.befriended(owner, 4, "m")
+	conv := e.createGroup(owner, "prev", ms...)
+	// Different pasts: two members also talk 1:1.
+	e.friends(ms[1], ms[2])
+	e.send(ms[1], ms[2], "just us")
+	everyone := append([]user{owner}, ms...)
+	sockets := make([]*wsClient, len(everyone))
+	mark := e.statements.Load()
+	for i, u := range everyone {
+		sockets[i] = e.connectWS(u, "")
+		sockets[i].subscribe("all", `subscription { messageAdded { id text } }`, nil)
+	}
+	e.waitLive(mark, len(everyone), len(everyone))
+	for round := range 3 {
+		before := e.statements.Load()
+		var want string
+		if round == 1 {
+			want = e.send(ms[2], ms[1], "1:1 in between").MessageID // moves two members' pasts
+			for _, i := range []int{2, 3} {
+				var got liveGroupMessage
+				sockets[i].data("all", &got)
+			}
+		}
+		want = e.sendToGroup(ms[round], conv, fmt.Sprint("round ", round)).MessageID
+		for i, ws := range sockets {
+			var got liveGroupMessage
+			ws.data("all", &got)
+			if got.MessageAdded.ID != want {
+				t.Fatalf("round %d: member %d got %+v, want %s", round, i, got, want)
+			}
+		}
+		for _, sql := range e.statementsSince(before) {
+			if strings.Contains(sql, "FROM messages msg") {
+				t.Fatalf("round %d: a subscriber read the database to deliver: %.120s", round, sql)
+			}
+		}
 	}
 }
