@@ -84,21 +84,38 @@ func (g *group) member(userID int64) *models.Member {
 // viewer: NOT_FOUND unless it is a group the viewer can see; with active,
 // ErrNotGroupMember unless the viewer is an active member.
 func lockGroup(tx *gorm.DB, convID, viewerID int64, active bool) (*group, error) {
-	return findGroup(tx.Clauses(clause.Locking{Strength: "UPDATE"}), tx, convID, viewerID, active)
+	return findGroup(tx, convID, viewerID, active, true)
 }
 
 // readGroup is lockGroup without the lock, for reads.
 func readGroup(tx *gorm.DB, convID, viewerID int64) (*group, error) {
-	return findGroup(tx, tx, convID, viewerID, true)
+	return findGroup(tx, convID, viewerID, true, false)
 }
 
-// findGroup reads the conversation through q (which may lock it), its
-// members through tx, and checks the viewer's place in it.
-func findGroup(q, tx *gorm.DB, convID, viewerID int64, active bool) (*group, error) {
-	g := &group{}
-	if err := q.Where("id = ?", convID).Take(&g.conv).Error; err != nil {
+// groupSQL reads a conversation for findGroup, scanned by hand: every group
+// send runs it.
+const groupSQL = `SELECT id, kind, title, creator_id, last_message_id, last_message_at, created_at, updated_at
+FROM conversations WHERE id = ?`
+
+// findGroup reads the conversation (taking its row lock with lock, on
+// PostgreSQL: SQLite has one writer anyway) and its members, and checks the
+// viewer's place in it.
+func findGroup(tx *gorm.DB, convID, viewerID int64, active, lock bool) (*group, error) {
+	q := groupSQL
+	if lock && tx.Dialector.Name() == "postgres" {
+		q += " FOR UPDATE"
+	}
+	convs, err := scanAll(tx.Raw(q, convID), func(rows *sql.Rows) (models.Conversation, error) {
+		var c models.Conversation
+		return c, rows.Scan(&c.ID, &c.Kind, &c.Title, &c.CreatorID, &c.LastMessageID, &c.LastMessageAt, &c.CreatedAt, &c.UpdatedAt)
+	})
+	if err != nil {
 		return nil, err
 	}
+	if len(convs) == 0 {
+		return nil, gorm.ErrRecordNotFound
+	}
+	g := &group{conv: convs[0]}
 	if err := readMembers(tx, g); err != nil {
 		return nil, err
 	}
