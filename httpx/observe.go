@@ -39,7 +39,9 @@ func WithRequestID(next http.Handler) http.Handler {
 
 // Observe logs one line per operation (or subscription event) and records
 // its metrics: request ID, operation, viewer, duration and outcome. Never the
-// variables: they hold passwords, tokens and message text.
+// variables: they hold passwords, tokens and message text. Subscription
+// events are logged at debug level: a group message is one event per
+// member's subscription, and info would log each of them.
 func Observe(log *slog.Logger, m *metrics.Metrics) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		start := time.Now()
@@ -57,14 +59,16 @@ func Observe(log *slog.Logger, m *metrics.Metrics) graphql.ResponseMiddleware {
 			}
 		}
 		d := time.Since(start)
+		level := slog.LevelDebug
 		if op.Operation == nil || op.Operation.Operation != "subscription" {
+			level = slog.LevelInfo
 			// Labelled by root field, which the schema bounds, never by the
 			// client's operation name, which would grow the series forever.
 			m.Operation(rootField(op), outcome, d)
 		}
 		viewer, _ := models.ViewerID(ctx)
 		requestID, _ := ctx.Value(requestIDKey{}).(string)
-		log.LogAttrs(ctx, slog.LevelInfo, "graphql",
+		log.LogAttrs(ctx, level, "graphql",
 			slog.String("request_id", requestID), slog.String("operation", name),
 			slog.Int64("viewer", viewer), slog.Duration("duration", d), slog.String("outcome", outcome))
 		return resp
