@@ -9,13 +9,17 @@
 //   3. a second device hears everything the first does;
 //   4. every kind of change arrives live at least once;
 //   5. a property test: random operations by four users on two devices
-//      each, racing, with random cuts.
+//      each, racing, with random cuts;
+//   6. a group of four, every member's device on changes and messageAdded
+//      (system messages included), through a cut, a restart, a member's
+//      removal (their devices hear it, then nothing) and their return.
 // Each device must end up having applied exactly its user's sequence (no
 // change lost, none twice) and hold the state a fresh query shows.
 //
 // Usage: DMGRAPH_BIN=/tmp/dmgraph DATABASE_URL=sqlite:/tmp/x.db node sync.mjs
 // SEED=<n> replays the property test's random choices (what they aim at
-// comes from the app's state, as a user's taps would).
+// comes from the app's state, as a user's taps would). ONLY=<n> runs phase
+// n alone (1, 2, 3, 5 or 6).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createClient } from 'graphql-ws';
