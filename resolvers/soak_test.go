@@ -42,9 +42,9 @@ import (
 // like the others. The 1:1 and the group traffic are reported on two lines,
 // "soak:" and "groups soak:".
 //
-// It runs about 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
+// It sends for 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
 // the SQLite run of the suite stays quick while still going through every
-// path. A long run, on either engine (give go test a longer -timeout than
+// path; setting up the groups and draining add a few seconds. A long run, on either engine (give go test a longer -timeout than
 // the duration):
 //
 //	SOAK_DURATION=5m TEST_DATABASE_URL=postgres://… go test -race -run Soak -timeout 15m -v ./resolvers
