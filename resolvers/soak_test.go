@@ -26,19 +26,25 @@ import (
 // The soak: many senders on a ring of friend pairs send over HTTP with a
 // clientMessageId, some of their requests cut short on purpose (the client
 // stops waiting; the server may or may not have committed), then either
-// retried with the same clientMessageId or abandoned. Every user has two
-// subscriptions, one to all their conversations and one to a single
-// conversation, and each drops its websocket at random every few seconds
-// (with or without a close frame) and resumes with `after`.
+// retried with the same clientMessageId or abandoned. At the same time, in
+// groups of 32 that overlap (the ring's users are in all of them, most
+// others in two or three), members send to their group the same way. Every
+// user has a subscription to all their conversations; each ring user has
+// one to their conversation with the next, and a few members of each group
+// one to that group alone. Each subscription drops its websocket at random
+// every few seconds (with or without a close frame) and resumes with
+// `after`, the last message it received.
 //
 // Property: every acknowledged send is delivered exactly once to every
-// subscription whose scope holds it (the sender's own and the recipient's),
-// in per-conversation order; a send never acknowledged is stored at most
-// once, and if stored, delivered like the others.
+// subscription whose scope holds it (a 1:1 message: the sender's and the
+// recipient's; a group message: every member's), in per-conversation order;
+// a send never acknowledged is stored at most once, and if stored, delivered
+// like the others. The 1:1 and the group traffic are reported on two lines,
+// "soak:" and "groups soak:".
 //
-// It runs about 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
+// It sends for 20 s on PostgreSQL (TEST_DATABASE_URL) and 3 s on SQLite, so
 // the SQLite run of the suite stays quick while still going through every
-// path. A long run, on either engine (give go test a longer -timeout than
+// path; setting up the groups and draining add a few seconds. A long run, on either engine (give go test a longer -timeout than
 // the duration):
 //
 //	SOAK_DURATION=5m TEST_DATABASE_URL=postgres://… go test -race -run Soak -timeout 15m -v ./resolvers
@@ -68,7 +74,106 @@ const (
 	soakAmbiguous    = 20                    // 1 in this many first attempts is cut short (then retried or abandoned)
 	soakSendAttempts = 6
 	soakDrainTimeout = 30 * time.Second
+
+	soakGroups      = 4  // created by ring users 0…soakGroups-1
+	soakGroupSize   = 32 // the most a group may have, creator included
+	soakGroupUsers  = 48 // the ring's users and the others, who are only in groups
+	soakGroupScoped = 2  // members per group with a subscription to it alone
 )
+
+// soakGroupLoad is how many devices send to each group (a ring user, then
+// others) and the longest pause between one device's sends. Each group
+// message reaches 34 subscriptions, and each delivery reads the group's
+// members again (for the sender); on SQLite under -race, parsing that
+// statement costs about 10 ms of CPU, so a few group messages a second fill
+// the machine. SQLite gets one slow device per group.
+func soakGroupLoad() (devices int, maxPause time.Duration) {
+	if testdb.Postgres() {
+		return 3, 100 * time.Millisecond
+	}
+	return 1, time.Second
+}
+
+// soakWorld is who is in which conversation; users are numbered, the ring's
+// first.
+type soakWorld struct {
+	users   []user
+	conv    []string // conv[i] is the conversation of ring users i and i+1
+	groups  [][]int  // each group's members, creator first
+	groupID []string
+	members map[string][]int // every conversation's members
+}
+
+// newSoakWorld registers the users, makes the friends, creates the groups
+// and then opens the 1:1 conversations with a seed message each. It returns
+// the last seed, after which the subscriptions start: the groups' system
+// messages come before it.
+func newSoakWorld(e *env) (*soakWorld, string) {
+	w := &soakWorld{members: map[string][]int{}}
+	for range soakGroupUsers {
+		w.users = append(w.users, e.register("soak"))
+	}
+	made := map[[2]int]bool{}
+	befriend := func(a, b int) {
+		if k := [2]int{min(a, b), max(a, b)}; !made[k] {
+			made[k] = true
+			e.friends(w.users[a], w.users[b])
+		}
+	}
+	for i := range soakPairs {
+		befriend(i, (i+1)%soakPairs)
+	}
+	// Group g: ring user g, the rest of the ring, and a window of the
+	// others starting at g's share of them; the windows overlap.
+	others := soakGroupUsers - soakPairs
+	for g := range soakGroups {
+		ms := []int{g}
+		for i := range soakPairs {
+			if i != g {
+				ms = append(ms, i)
+			}
+		}
+		for k := 0; len(ms) < soakGroupSize; k++ {
+			ms = append(ms, soakPairs+(g*others/soakGroups+k)%others)
+		}
+		invitees := make([]user, 0, len(ms)-1)
+		for _, m := range ms[1:] {
+			befriend(g, m)
+			invitees = append(invitees, w.users[m])
+		}
+		id := e.createGroup(w.users[g], fmt.Sprint("soak ", g), invitees...)
+		w.groups, w.groupID = append(w.groups, ms), append(w.groupID, id)
+		w.members[id] = ms
+	}
+	var lastSeed string
+	for i := range soakPairs {
+		j := (i + 1) % soakPairs
+		s := e.send(w.users[i], w.users[j], fmt.Sprint("seed ", i))
+		w.conv, lastSeed = append(w.conv, s.ConversationID), s.MessageID
+		w.members[s.ConversationID] = []int{i, j}
+	}
+	return w, lastSeed
+}
+
+// kind is soakDirect or soakGroup: which report line conv's messages count on.
+func (w *soakWorld) kind(conv string) int {
+	if slices.Contains(w.groupID, conv) {
+		return soakGroup
+	}
+	return soakDirect
+}
+
+const (
+	soakDirect = iota
+	soakGroup
+)
+
+// soakTally is one report line's figures.
+type soakTally struct {
+	sent, expected, delivered, lost, dups, disorder int
+	ambiguous, retries, abandoned, unackedStored    int
+	unavailable                                     int // send attempts answered UNAVAILABLE, then retried
+}
 
 func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	if testing.Short() && os.Getenv("SOAK_DURATION") == "" {
@@ -76,38 +181,34 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	}
 	duration := soakDuration(t)
 	e := newEnv(t)
-	users := make([]user, soakPairs)
-	for i := range users {
-		users[i] = e.register("soak")
-	}
-	// conv[i] is the conversation of users i and i+1, opened by a seed
-	// message; subscriptions start after the last seed.
-	conv := make([]string, soakPairs)
-	var lastSeed string
-	for i := range users {
-		j := (i + 1) % soakPairs
-		e.friends(users[i], users[j])
-		s := e.send(users[i], users[j], fmt.Sprint("seed ", i))
-		conv[i], lastSeed = s.ConversationID, s.MessageID
-	}
-	members := map[string][2]int{}
-	for i := range conv {
-		members[conv[i]] = [2]int{i, (i + 1) % soakPairs}
-	}
+	setupStart := time.Now()
+	w, lastSeed := newSoakWorld(e)
+	setup := time.Since(setupStart)
+	users := w.users
 
 	ctx, cancel := context.WithTimeout(context.Background(), duration+soakDrainTimeout+30*time.Second)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 
-	// Subscriptions: per user, one to everything and one to conv[i].
+	// Subscriptions: one to everything per user, one to conv[i] per ring
+	// user i, and a few to one group each.
 	var subs []*resumingSub
 	var owner []int // subs[k] belongs to users[owner[k]]
-	for i, u := range users {
-		owner = append(owner, i, i)
-		subs = append(subs,
-			newResumingSub(fmt.Sprintf("%s/all", u.Name), e.srv.URL, u.Token, "", lastSeed),
-			newResumingSub(fmt.Sprintf("%s/conv%d", u.Name, i), e.srv.URL, u.Token, conv[i], lastSeed))
+	subscribe := func(u int, what, scope string) {
+		owner = append(owner, u)
+		subs = append(subs, newResumingSub(fmt.Sprintf("%s/%s", users[u].Name, what), e.srv.URL, users[u].Token, scope, lastSeed))
+	}
+	for i := range users {
+		subscribe(i, "all", "")
+	}
+	for i := range soakPairs {
+		subscribe(i, fmt.Sprint("conv", i), w.conv[i])
+	}
+	for g, ms := range w.groups {
+		for k := range soakGroupScoped {
+			subscribe(ms[len(ms)-1-k], fmt.Sprint("group", g), w.groupID[g])
+		}
 	}
 	var subWG sync.WaitGroup
 	subCtx, stopSubs := context.WithCancel(ctx)
@@ -118,20 +219,43 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 		subWG.Add(1)
 		go func() { defer subWG.Done(); s.run(subCtx, maxConns) }()
 	}
+	// Senders start once every subscription has: so many starting at once
+	// take a while on SQLite, and the first sends would wait behind them
+	// for longer than the operation timeout.
+	for end := time.Now().Add(soakDrainTimeout); e.hub.Subscriptions() < len(subs) && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
 
-	// Senders.
+	// Senders: each ring user's devices to either neighbour; in each group,
+	// a ring user (who sends 1:1 too) and others.
 	sendCtx, stopSending := context.WithTimeout(ctx, duration)
 	defer stopSending()
 	maxPerSender := int(duration/time.Millisecond) + 100 // at most one a millisecond
-	senders := make([]*soakSender, 0, soakPairs*soakSendersEach)
+	var senders []*soakSender
 	var sendWG sync.WaitGroup
-	for i, u := range users {
+	start := func(name string, u int, pause time.Duration, targets ...soakTarget) {
+		s := &soakSender{name: name, user: users[u], url: e.srv.URL, client: client, targets: targets, maxPause: pause}
+		senders = append(senders, s)
+		sendWG.Add(1)
+		go func() { defer sendWG.Done(); s.run(sendCtx, maxPerSender) }()
+	}
+	for i := range soakPairs {
+		next, prev := (i+1)%soakPairs, (i+soakPairs-1)%soakPairs
 		for d := range soakSendersEach {
-			s := &soakSender{name: fmt.Sprintf("%d.%d", i, d), from: i, user: u, url: e.srv.URL, client: client,
-				partners: []int{(i + 1) % soakPairs, (i + soakPairs - 1) % soakPairs}, users: users}
-			senders = append(senders, s)
-			sendWG.Add(1)
-			go func() { defer sendWG.Done(); s.run(sendCtx, maxPerSender) }()
+			start(fmt.Sprintf("%d.%d", i, d), i, soakMaxPause,
+				soakTarget{field: "recipientId", id: users[next].ID, conv: w.conv[i]},
+				soakTarget{field: "recipientId", id: users[prev].ID, conv: w.conv[prev]})
+		}
+	}
+	groupDevices, groupPause := soakGroupLoad()
+	for g, ms := range w.groups {
+		devices := []int{(g + 1) % soakPairs}
+		for k := 0; len(devices) < groupDevices; k++ {
+			devices = append(devices, ms[soakPairs+k])
+		}
+		for d, u := range devices {
+			start(fmt.Sprintf("g%d.%d", g, d), u, groupPause,
+				soakTarget{field: "conversationId", id: w.groupID[g], conv: w.groupID[g], group: true})
 		}
 	}
 	sendWG.Wait()
@@ -140,25 +264,32 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	acked := map[string]soakAck{} // by message ID
 	unacked := map[string]bool{}  // texts of sends never acknowledged
 	var problems []string
+	var tally [2]soakTally
 	for _, s := range senders {
 		for _, a := range s.acks {
 			if prev, ok := acked[a.MessageID]; ok {
 				problems = append(problems, fmt.Sprintf("message %s acknowledged for %s and %s", a.MessageID, prev.Text, a.Text))
 			}
-			if a.ConversationID != conv[(a.From+soakPairs-1)%soakPairs] && a.ConversationID != conv[a.From] {
-				problems = append(problems, fmt.Sprintf("message %s landed in conversation %s, not one of its sender's", a.MessageID, a.ConversationID))
-			}
 			acked[a.MessageID] = a
+			tally[w.kind(a.ConversationID)].sent++
 		}
 		for _, txt := range s.unacked {
 			unacked[txt] = true
 		}
+		kind := soakDirect
+		if s.targets[0].group {
+			kind = soakGroup
+		}
+		tally[kind].ambiguous += s.ambiguous
+		tally[kind].retries += s.retries
+		tally[kind].abandoned += len(s.unacked)
+		tally[kind].unavailable += s.unavailable
 		problems = append(problems, s.problems...)
 	}
 	// stored is what the server committed: the acknowledged sends, and the
 	// unacknowledged ones that some subscription received. Each subscription
 	// must receive those in its scope: its user's conversations, or its one.
-	stored := func() (map[string]soakAck, []map[string]bool, int) {
+	stored := func() (map[string]soakAck, []map[string]bool, [2]int) {
 		all := maps.Clone(acked)
 		for _, s := range subs {
 			for _, d := range s.deliveries() {
@@ -168,14 +299,13 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 			}
 		}
 		expect := make([]map[string]bool, len(subs))
-		total := 0
+		var total [2]int
 		for k, s := range subs {
 			expect[k] = map[string]bool{}
 			for id, a := range all {
-				m := members[a.ConversationID]
-				if (s.scope == "" || s.scope == a.ConversationID) && (m[0] == owner[k] || m[1] == owner[k]) {
+				if (s.scope == "" || s.scope == a.ConversationID) && slices.Contains(w.members[a.ConversationID], owner[k]) {
 					expect[k][id] = true
-					total++
+					total[w.kind(a.ConversationID)]++
 				}
 			}
 		}
@@ -187,7 +317,8 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 	for _, s := range subs {
 		s.stopDropping()
 	}
-	deadline := time.Now().Add(soakDrainTimeout)
+	drainStart := time.Now()
+	deadline := drainStart.Add(soakDrainTimeout)
 	for time.Now().Before(deadline) {
 		_, expect, _ := stored()
 		missing := 0
@@ -199,6 +330,7 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	drain := time.Since(drainStart)
 	time.Sleep(500 * time.Millisecond)
 	stopSubs()
 	subWG.Wait()
@@ -212,26 +344,39 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 
 	// Judge.
 	all, expect, wantTotal := stored()
-	var delivered, lost, dups, disorder, reconnects int
+	for kind := range tally {
+		tally[kind].expected = wantTotal[kind]
+	}
+	for id, a := range all {
+		if _, ok := acked[id]; !ok {
+			tally[w.kind(a.ConversationID)].unackedStored++
+		}
+	}
+	var reconnects, refused int
 	closes := map[int]int{}
 	textID := map[string]string{} // one stored message per send, across subscriptions
 	for k, s := range subs {
 		reconnects += s.conns - 1
+		refused += s.refused
 		for code, n := range s.closes {
 			closes[code] += n
 		}
 		problems = append(problems, s.problems...)
-		dups += s.dups
-		disorder += s.disorder
+		for conv, n := range s.dups {
+			tally[w.kind(conv)].dups += n
+		}
+		for conv, n := range s.disorder {
+			tally[w.kind(conv)].disorder += n
+		}
 		for _, d := range s.deliveries() {
 			if id, ok := textID[d.Text]; ok && id != d.ID {
-				dups++
+				tally[w.kind(d.ConversationID)].dups++
 				problems = append(problems, fmt.Sprintf("%q was stored twice, as %s and %s", d.Text, id, d.ID))
 			}
 			textID[d.Text] = d.ID
 			switch {
 			case expect[k][d.ID]:
-				delivered++
+				tally[w.kind(d.ConversationID)].delivered++
 			case all[d.ID].MessageID != "":
 				problems = append(problems, fmt.Sprintf("%s got %s (%q) outside its scope", s.name, d.ID, d.Text))
 			case !strings.HasPrefix(d.Text, "seed "):
@@ -239,16 +384,11 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 			}
 		}
 		if miss := s.missing(expect[k]); len(miss) > 0 {
-			lost += len(miss)
-			problems = append(problems, fmt.Sprintf("%s never got %d messages, e.g. %s", s.name, len(miss), miss[0]))
+			for _, id := range miss {
+				tally[w.kind(all[id].ConversationID)].lost++
+			}
+			problems = append(problems, fmt.Sprintf("%s never got %d messages, e.g. %s (%q)", s.name, len(miss), miss[0], all[miss[0]].Text))
 		}
-	}
-	unackedStored := len(all) - len(acked)
-	var sendRetries, ambiguous, abandoned int
-	for _, s := range senders {
-		sendRetries += s.retries
-		ambiguous += s.ambiguous
-		abandoned += len(s.unacked)
 	}
 	// What the server logged as failing. A client that leaves (a dropped
 	// socket, a send cut short) cancels the reads it started, which the
@@ -264,11 +404,15 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 			problems = append(problems, "server logged: "+line)
 		}
 	}
-	t.Logf("soak: %d pairs, %d senders, %d subscriptions, %v: %d sent, %d deliveries expected, %d delivered, %d reconnects, %d lost, %d duplicates, %d out of order; %d sends cut short (%d retried, %d abandoned, of which %d stored and delivered too); close codes seen %v; %d errors logged for canceled requests",
-		soakPairs, len(senders), len(subs), duration.Round(time.Second), len(acked), wantTotal, delivered, reconnects, lost, dups, disorder,
-		ambiguous, sendRetries, abandoned, unackedStored, closes, canceled)
-	if len(acked) == 0 {
-		t.Fatal("nothing was sent")
+	d, g := tally[soakDirect], tally[soakGroup]
+	t.Logf("soak: %d pairs, %d senders, %d subscriptions, %v: %d sent, %d deliveries expected, %d delivered, %d reconnects, %d lost, %d duplicates, %d out of order; %d sends cut short (%d retried, %d abandoned, of which %d stored and delivered too); UNAVAILABLE answers retried: %d sends, %d subscribes; close codes seen %v; %d errors logged for canceled requests; setup %v, drain %v",
+		soakPairs, soakPairs*soakSendersEach, len(subs), duration.Round(time.Second), d.sent, d.expected, d.delivered, reconnects, d.lost, d.dups, d.disorder,
+		d.ambiguous, d.retries, d.abandoned, d.unackedStored, d.unavailable, refused, closes, canceled, setup.Round(time.Millisecond), drain.Round(time.Millisecond))
+	t.Logf("groups soak: %d groups of %d (%d users), %d senders: %d sent, %d of %d delivered, %d lost, %d duplicates, %d out of order; %d sends cut short (%d retried, %d abandoned, of which %d stored and delivered too); %d UNAVAILABLE answers retried",
+		soakGroups, soakGroupSize, soakGroupUsers, soakGroups*groupDevices, g.sent, g.delivered, g.expected, g.lost, g.dups, g.disorder,
+		g.ambiguous, g.retries, g.abandoned, g.unackedStored, g.unavailable)
+	if d.sent == 0 || g.sent == 0 {
+		t.Fatalf("nothing was sent: %d 1:1, %d to groups", d.sent, g.sent)
 	}
 	if reconnects == 0 {
 		t.Error("no subscription ever reconnected")
@@ -280,16 +424,25 @@ func TestSoakDeliveryUnderReconnects(t *testing.T) {
 		}
 		t.Error(p)
 	}
-	if lost != 0 || dups != 0 || disorder != 0 || delivered != wantTotal {
-		t.Fatalf("%d lost, %d duplicates, %d out of order, %d of %d delivered", lost, dups, disorder, delivered, wantTotal)
+	for kind, x := range tally {
+		if x.lost != 0 || x.dups != 0 || x.disorder != 0 || x.delivered != x.expected {
+			t.Errorf("%s: %d lost, %d duplicates, %d out of order, %d of %d delivered",
+				[]string{"1:1", "groups"}[kind], x.lost, x.dups, x.disorder, x.delivered, x.expected)
+		}
 	}
 }
 
 // soakAck is an acknowledged send.
 type soakAck struct {
-	From                      int
 	Text                      string
 	MessageID, ConversationID string
+}
+
+// soakTarget is where a sender sends: a recipient (field recipientId) or a
+// group (conversationId), and the conversation the message must land in.
+type soakTarget struct {
+	field, id, conv string
+	group           bool
 }
 
 // soakSender is one device sending as fast as the server lets it, with a
@@ -297,31 +450,31 @@ type soakAck struct {
 // acknowledged.
 type soakSender struct {
 	name     string
-	from     int
 	user     user
-	users    []user
-	partners []int
+	targets  []soakTarget
+	maxPause time.Duration
 	url      string
 	client   *http.Client
 
-	acks               []soakAck
-	unacked            []string // texts of sends never acknowledged
-	retries, ambiguous int
-	problems           []string
+	acks                            []soakAck
+	unacked                         []string // texts of sends never acknowledged
+	retries, ambiguous, unavailable int
+	problems                        []string
 }
 
 func (s *soakSender) run(ctx context.Context, max int) {
 	for n := 0; n < max && ctx.Err() == nil; n++ {
-		to := s.users[s.partners[rand.IntN(len(s.partners))]]
+		to := s.targets[rand.IntN(len(s.targets))]
 		text := fmt.Sprintf("soak %s #%d", s.name, n)
-		in := map[string]any{"recipientId": to.ID, "text": text, "clientMessageId": text}
+		in := map[string]any{to.field: to.id, "text": text, "clientMessageId": text}
 		var got *soakAck
+		backoff := 20 * time.Millisecond
 		for attempt := 0; attempt < soakSendAttempts && got == nil; attempt++ {
 			if attempt > 0 {
 				s.retries++
 				select {
 				case <-ctx.Done():
-				case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+				case <-time.After(time.Duration(attempt) * backoff):
 				}
 			}
 			// Retries of an acknowledged-or-not send go on past the end of
@@ -348,6 +501,14 @@ func (s *soakSender) run(ctx context.Context, max int) {
 				continue
 			}
 			s.problems = append(s.problems, leakProblems("sendMessage", res)...)
+			if unavailableErrors(res.Errors) {
+				// The server could not answer within its operation timeout
+				// (a loaded machine); the send may have committed. As the
+				// contract says, retry, with the same clientMessageId.
+				s.unavailable++
+				backoff = 200 * time.Millisecond
+				continue
+			}
 			if len(res.Errors) > 0 {
 				s.problems = append(s.problems, fmt.Sprintf("sender %s: %q refused: %+v", s.name, text, res.Errors))
 				continue
@@ -365,7 +526,10 @@ func (s *soakSender) run(ctx context.Context, max int) {
 			if out.SendMessage.Message.Text != text {
 				s.problems = append(s.problems, fmt.Sprintf("sender %s: sent %q, acknowledged %q", s.name, text, out.SendMessage.Message.Text))
 			}
-			got = &soakAck{From: s.from, Text: text, MessageID: out.SendMessage.Message.ID, ConversationID: out.SendMessage.Conversation.ID}
+			if c := out.SendMessage.Conversation.ID; c != to.conv {
+				s.problems = append(s.problems, fmt.Sprintf("sender %s: %q landed in conversation %s, not %s", s.name, text, c, to.conv))
+			}
+			got = &soakAck{Text: text, MessageID: out.SendMessage.Message.ID, ConversationID: out.SendMessage.Conversation.ID}
 		}
 		if got == nil {
 			s.unacked = append(s.unacked, text)
@@ -375,7 +539,7 @@ func (s *soakSender) run(ctx context.Context, max int) {
 		if ctx.Err() == nil {
 			select {
 			case <-ctx.Done():
-			case <-time.After(time.Duration(rand.Int64N(int64(soakMaxPause)))):
+			case <-time.After(time.Duration(rand.Int64N(int64(s.maxPause)))):
 			}
 		}
 	}
@@ -447,15 +611,16 @@ type resumingSub struct {
 	changed  chan struct{} // closed and replaced on every delivery
 	conns    int
 	closes   map[int]int
-	dups     int
-	disorder int
+	refused  int            // subscribes answered UNAVAILABLE, then retried
+	dups     map[string]int // by conversation
+	disorder map[string]int // by conversation
 	problems []string
 }
 
 func newResumingSub(name, baseURL, token, scope, after string) *resumingSub {
 	s := &resumingSub{name: name, wsURL: "ws" + strings.TrimPrefix(baseURL, "http") + "/query", token: token, scope: scope,
 		last: after, lastConv: map[string]int64{}, seen: map[int64]bool{}, seenText: map[string]string{},
-		changed: make(chan struct{}), closes: map[int]int{}}
+		changed: make(chan struct{}), closes: map[int]int{}, dups: map[string]int{}, disorder: map[string]int{}}
 	if _, n, ok := relay.Parse(after); ok {
 		s.lastNum = n
 	}
@@ -538,6 +703,15 @@ func (s *resumingSub) session(ctx context.Context) error {
 		case "ping":
 			_ = c.WriteJSON(wsMsg{Type: "pong"})
 		case "next":
+			if unavailable(m.Payload) {
+				// The server could not start the subscription within its
+				// operation timeout (a loaded machine): as the contract
+				// says, retry.
+				s.mu.Lock()
+				s.refused++
+				s.mu.Unlock()
+				return errors.New("subscription refused: unavailable")
+			}
 			s.record(m.Payload)
 		case "error", "complete":
 			s.mu.Lock()
@@ -572,19 +746,19 @@ func (s *resumingSub) record(payload json.RawMessage) {
 		return
 	}
 	if s.seen[num] {
-		s.dups++
+		s.dups[m.Conversation.ID]++
 		s.problems = append(s.problems, fmt.Sprintf("%s: message %s (%q) delivered again", s.name, m.ID, m.Text))
 		return
 	}
 	if other, ok := s.seenText[m.Text]; ok {
-		s.dups++
+		s.dups[m.Conversation.ID]++
 		s.problems = append(s.problems, fmt.Sprintf("%s: %q delivered as %s and as %s", s.name, m.Text, other, m.ID))
 	}
 	if s.scope != "" && m.Conversation.ID != s.scope {
 		s.problems = append(s.problems, fmt.Sprintf("%s: message %s of conversation %s", s.name, m.ID, m.Conversation.ID))
 	}
 	if num <= s.lastConv[m.Conversation.ID] {
-		s.disorder++
+		s.disorder[m.Conversation.ID]++
 		s.problems = append(s.problems, fmt.Sprintf("%s: message %s after %d in conversation %s", s.name, m.ID, s.lastConv[m.Conversation.ID], m.Conversation.ID))
 	}
 	if num > s.lastNum {
@@ -596,6 +770,32 @@ func (s *resumingSub) record(payload json.RawMessage) {
 	s.got = append(s.got, soakDelivery{ID: m.ID, Text: m.Text, ConversationID: m.Conversation.ID, num: num})
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// unavailable reports whether payload is a refusal of the subscription with
+// UNAVAILABLE and nothing else.
+func unavailable(payload json.RawMessage) bool {
+	var res struct {
+		Data   json.RawMessage
+		Errors []gqlError
+	}
+	if json.Unmarshal(payload, &res) != nil || (len(res.Data) > 0 && string(res.Data) != "null") {
+		return false
+	}
+	return unavailableErrors(res.Errors)
+}
+
+// unavailableErrors reports whether errs are UNAVAILABLE only, and some.
+func unavailableErrors(errs []gqlError) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, err := range errs {
+		if code, _ := err.Extensions["code"].(string); code != "UNAVAILABLE" {
+			return false
+		}
+	}
+	return true
 }
 
 // missing lists the IDs of want that have not arrived, in ID order.
