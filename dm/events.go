@@ -44,8 +44,9 @@ func (s *Service) recordedEdge(change func(ctx context.Context, viewer, other in
 // reached the inbox, else to the sender's, and the recipient hears that
 // their change sequence moved (a request opened or grew).
 func (s *Service) publishSend(ctx context.Context, res *models.SendResult) {
-	msg := res.Message
-	added := models.Event{Kind: models.EventMessageAdded, ConversationID: msg.ConversationID, MessageID: msg.ID, Message: msg}
+	msg := *res.Message // the subscribers' copy: the caller keeps the original
+	msg.ShareReads()
+	added := models.Event{Kind: models.EventMessageAdded, ConversationID: msg.ConversationID, MessageID: msg.ID, Message: &msg}
 	if res.Audience != nil {
 		// A group's: every active member, each with what they had before.
 		added.Audience, added.Prev, added.ConversationPrev = res.Audience, res.AudiencePrev, res.Prev.Conversation

@@ -118,6 +118,10 @@ type Message struct {
 	System    *string `gorm:"size:24"`
 	SubjectID int64   `gorm:"not null;default:0"`
 	CreatedAt time.Time
+	// shared, when set, holds the reads every live delivery of this one
+	// value makes alike (ShareReads). Neither stored nor sent between
+	// instances.
+	shared *sharedReads
 }
 
 // RequestStatus is the lifecycle of a message request.

@@ -1,6 +1,9 @@
 package models
 
-import "slices"
+import (
+	"slices"
+	"sync"
+)
 
 // EventKind says what changed.
 type EventKind string
@@ -64,4 +67,38 @@ func (e *Event) NextFor(viewer, scope, last int64) (*Message, bool) {
 		return nil, false
 	}
 	return e.Message, true
+}
+
+// sharedReads are the reads of a message that are the same for every
+// subscriber it is delivered to: the first delivery makes them, the others
+// reuse them, so a group message's 32 deliveries read its sender once.
+type sharedReads struct {
+	mu     sync.Mutex
+	sender *User
+}
+
+// ShareReads makes every delivery of this message value share its
+// viewer-independent reads (SharedSender). Call it before the message is
+// handed to more than one goroutine: a publisher before publishing, a
+// broker as it decodes an event.
+func (m *Message) ShareReads() { m.shared = &sharedReads{} }
+
+// SharedSender returns the message's sender as the first delivery read it,
+// calling read to read it; a failed read is tried again by the next one.
+// Without ShareReads, it just calls read.
+func (m *Message) SharedSender(read func() (*User, error)) (*User, error) {
+	s := m.shared
+	if s == nil {
+		return read()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sender != nil {
+		return s.sender, nil
+	}
+	u, err := read()
+	if err == nil {
+		s.sender = u
+	}
+	return u, err
 }

@@ -192,6 +192,9 @@ func (r *Redis) Run(ctx context.Context) error {
 				case ev.Kind == EventResync:
 					r.resync("instance " + ev.Origin + " could not publish some events")
 				default:
+					if ev.Message != nil {
+						ev.Message.ShareReads() // one read of its sender for all local subscribers
+					}
 					r.hub.Deliver(ev)
 				}
 			}

@@ -17,11 +17,12 @@ func (r *messageResolver) Conversation(ctx context.Context, m *models.Message) (
 	return loadView(ctx, m.ConversationID)
 }
 
-// Sender comes from the conversation's members, which the participants of
-// the same conversation load anyway: a page of messages or of conversations
-// costs one statement for all its senders.
+// Sender comes from the conversation's members when a page loads them
+// anyway (one statement for all its senders), else from the users loader.
+// A live message's deliveries share one read of it (models.SharedSender):
+// its sender is the same for every member.
 func (r *messageResolver) Sender(ctx context.Context, m *models.Message) (*models.User, error) {
-	return memberUser(ctx, m.ConversationID, m.SenderID)
+	return m.SharedSender(func() (*models.User, error) { return memberUser(ctx, m.ConversationID, m.SenderID) })
 }
 
 func (r *messageResolver) Video(ctx context.Context, m *models.Message) (*models.Video, error) {

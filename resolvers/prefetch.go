@@ -193,6 +193,7 @@ func prefetchConversations(ctx context.Context, views []*models.ConversationView
 			node["readReceipts"] || selected(ctx, append(path, "lastMessage")...)["readByCount"] {
 			l.memberRelations.Store(true)
 		}
+		l.membersPrimed.Store(true)
 		l.members.LoadAllThunk(ctx, ids)
 	}
 }
