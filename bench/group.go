@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"runtime"
+	"strconv"
+	"strings"
 )
 
 const (
@@ -96,12 +101,7 @@ func (b *bench) runGroup(ctx context.Context) ([]row, error) {
 			return c.do(ctx, from.Token, groupSendQuery, map[string]any{"in": map[string]any{"conversationId": g.ID, "text": text}}, nil)
 		}}
 	}
-	// Random members of random groups, the same sequence in every run.
-	rng := rand.New(rand.NewPCG(5, uint64(len(b.groups))))
-	pick := func(int) (int, *user) {
-		g := rng.IntN(len(b.groups))
-		return g, b.groups[g].Members[rng.IntN(size)]
-	}
+	pick := groupPicks(len(b.groups), size, func(g, k int) *user { return b.groups[g].Members[k] })
 	m, err := b.runDelivery(ctx, delivery{
 		scenario: "group",
 		what:     fmt.Sprintf("group send->messageAdded to all, %d groups of %d, %.1f/s", len(b.groups), size, rate),
@@ -156,6 +156,98 @@ func (b *bench) runGroup(ctx context.Context) ([]row, error) {
 	m.Notes = append(m.Notes, fmt.Sprintf("server CPU per group delivery %.0f µs / per 1:1 message (send and delivery) %.0f µs = %.3f (target <= %.2f)",
 		groupCPU, refCPU, ratio, groupCPUTarget))
 	verdict(&m, target, ratio <= groupCPUTarget && *m.Lost == 0 && m.Errors == 0)
+
+	// The floor: the same sockets and sends on bench/wsfloor.
+	logf("group: the same sockets and sends on bench/wsfloor")
+	f, err := b.groupFloor(ctx, len(b.groups), size, rate)
+	if err != nil {
+		m.Notes = append(m.Notes, "no floor: wsfloor: "+err.Error())
+		rows[0] = m
+		return rows, nil
+	}
+	floorCPU := f.Extra["server_cpu_us_per_op"]
+	if floorCPU > 0 {
+		f.Extra["server_cpu_ratio_to_1to1"] = floorCPU / refCPU
+		f.Ratio = fmt.Sprintf("cpu %.2fx", floorCPU/refCPU)
+		m.Extra["floor_cpu_us_per_delivery"] = floorCPU
+		m.Extra["floor_cpu_ratio_to_1to1"] = floorCPU / refCPU
+		below := "above"
+		if groupCPUTarget < floorCPU/refCPU {
+			below = "below"
+		}
+		m.Notes = append(m.Notes, fmt.Sprintf("floor: the same sockets and sends on bench/wsfloor (gqlgen's transport and the gorilla adapter alone) cost %.0f µs of server CPU per delivery = %.3f of a 1:1 message: the target %.2f is %s it; dmgraph adds %.0f µs per delivery (%.2fx the floor)",
+			floorCPU, floorCPU/refCPU, groupCPUTarget, below, groupCPU-floorCPU, groupCPU/floorCPU))
+	}
 	rows[0] = m
-	return rows, nil
+	return append(rows, f), nil
+}
+
+// groupPicks is group's sequence of senders, the same in every run and on
+// every server: a random group, and a random member of it (member(g, k) is
+// group g's k-th).
+func groupPicks(groups, size int, member func(g, k int) *user) func(int) (int, *user) {
+	rng := rand.New(rand.NewPCG(5, uint64(groups)))
+	return func(int) (int, *user) {
+		g := rng.IntN(groups)
+		return g, member(g, rng.IntN(size))
+	}
+}
+
+// groupFloor runs group's delivery on bench/wsfloor: as many groups of as
+// many sockets, the same senders at the same rate for as long, each
+// message a POST /send that wsfloor hands to its group's subscriptions.
+// wsfloor has no users: a socket's token names its group.
+func (b *bench) groupFloor(ctx context.Context, groups, size int, rate float64) (row, error) {
+	in, err := b.startFloor(ctx, "wsfloor-group.log")
+	if err != nil {
+		return row{}, err
+	}
+	defer in.stop()
+	members := make([][]*user, groups)
+	targets := make([]target, groups)
+	for g := range members {
+		key := strconv.Itoa(g)
+		members[g] = make([]*user, size)
+		for k := range members[g] {
+			members[g][k] = &user{ID: fmt.Sprintf("%d-%d", g, k), Token: key}
+		}
+		targets[g] = target{subscribers: members[g], send: func(ctx context.Context, c *gqlClient, _ *user, text string) error {
+			return floorSend(ctx, c.http, in.URL, key, text)
+		}}
+	}
+	r, err := b.runDelivery(ctx, delivery{
+		scenario: "group",
+		what:     fmt.Sprintf("reference: bench/wsfloor, gqlgen transport + gorilla adapter alone, %d groups of %d, %.1f/s", groups, size, rate),
+		sendBase: in.URL, subBase: in.URL, targets: targets,
+		pick: groupPicks(groups, size, func(g, k int) *user { return members[g][k] }),
+		rate: rate, duration: b.opt.duration,
+		per: "delivery (each member's receipt)",
+	})
+	if err != nil {
+		return row{}, err
+	}
+	r.Baseline = true
+	if m, err := scrapeMetrics(in.URL); err == nil && m["wsfloor_deliveries_dropped_total"] > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("wsfloor dropped %.0f deliveries on full subscription buffers", m["wsfloor_deliveries_dropped_total"]))
+	}
+	return r, nil
+}
+
+// floorSend posts one message to group on wsfloor at base.
+func floorSend(ctx context.Context, c *http.Client, base, group, text string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/send?group="+url.QueryEscape(group), strings.NewReader(text))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("wsfloor /send: HTTP %d", res.StatusCode)
+	}
+	return nil
 }

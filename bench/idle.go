@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -64,24 +65,33 @@ func (b *bench) runIdle(ctx context.Context) ([]row, error) {
 	return []row{r, base, fr}, nil
 }
 
-// idleFloor builds and starts bench/wsfloor, and measures n idle
-// subscriptions on it.
+// idleFloor starts bench/wsfloor and measures n idle subscriptions on it.
+// It runs with Go's own GC pacing (GC_HEADROOM_MB=0), as this reference
+// always has.
 func (b *bench) idleFloor(ctx context.Context, n int) (idleFigures, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return idleFigures{}, err
-	}
-	bin, err := buildPackage(ctx, root, "./bench/wsfloor", filepath.Join(b.tmp, "wsfloor"))
-	if err != nil {
-		return idleFigures{}, err
-	}
-	in, err := startServer(ctx, bin, "", "", filepath.Join(b.logs, "wsfloor.log"))
+	in, err := b.startFloor(ctx, "wsfloor.log", "GC_HEADROOM_MB=0")
 	if err != nil {
 		return idleFigures{}, err
 	}
 	defer in.stop()
 	logf("idle: the same sockets on bench/wsfloor at %s", in.URL)
 	return measureIdle(ctx, in.URL, n, func(int) string { return "" }, 0)
+}
+
+// startFloor builds bench/wsfloor (once per run) and starts it with the
+// extra environment env, logging to logName in the logs directory.
+func (b *bench) startFloor(ctx context.Context, logName string, env ...string) (*instance, error) {
+	bin := filepath.Join(b.tmp, "wsfloor")
+	if _, err := os.Stat(bin); err != nil {
+		root, err := repoRoot()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := buildPackage(ctx, root, "./bench/wsfloor", bin); err != nil {
+			return nil, err
+		}
+	}
+	return startServer(ctx, bin, "", "", filepath.Join(b.logs, logName), env...)
 }
 
 // idleFigures are what measureIdle read of one server.
