@@ -140,11 +140,13 @@ func (b *bench) runDelivery(ctx context.Context, d delivery) (row, error) {
 	}
 
 	// Subscribe every target's subscribers, then wait until the server
-	// counts them.
-	before, err := scrapeMetrics(d.subBase)
+	// counts them, from where the last scenario's closed sockets leave the
+	// count once the server noticed them go.
+	settled, err := settledMetric(d.subBase, "dmgraph_subscriptions_active")
 	if err != nil {
 		return row{}, err
 	}
+	before := map[string]float64{"dmgraph_subscriptions_active": settled}
 	type socket struct {
 		to, k int
 		u     *user

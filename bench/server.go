@@ -195,3 +195,25 @@ func waitForMetric(base, name string, want float64, timeout time.Duration) (floa
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// settledMetric returns name once it has held still for half a second (at
+// most 10 s): sockets a scenario just closed still count while the server
+// notices them go.
+func settledMetric(base, name string) (float64, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	var last float64 = -1
+	still := time.Now()
+	for {
+		m, err := scrapeMetrics(base)
+		if err != nil {
+			return 0, err
+		}
+		if m[name] != last {
+			last, still = m[name], time.Now()
+		}
+		if time.Since(still) >= 500*time.Millisecond || time.Now().After(deadline) {
+			return last, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
