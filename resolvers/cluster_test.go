@@ -76,3 +76,54 @@ func waitForSubscribers(t *testing.T, url, channel string, n int64) {
 		}
 	}
 }
+
+// A group message sent through A reaches every member's sockets on both
+// instances, once each, as committed: the event crosses Redis with every
+// member's Prev, so B delivers it without reading the database, and its
+// members share one read of the sender. Needs TEST_REDIS_URL.
+func TestClusterDeliversGroupsAcrossInstances(t *testing.T) {
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("TEST_REDIS_URL is not set")
+	}
+	a, b, _ := twoInstances(t, redisURL, redisURL, redisURL)
+	owner := a.register("owner")
+	ms := a.befriended(owner, 5, "m")
+	conv := a.createGroup(owner, "cluster", ms...)
+	everyone := append([]user{owner}, ms...)
+	sockets := make([]*wsClient, len(everyone))
+	markA, markB := a.statements.Load(), b.statements.Load()
+	for i, u := range everyone {
+		on := a
+		if i%2 == 1 {
+			on = b
+		}
+		sockets[i] = on.connectWS(u, "")
+		sockets[i].subscribe("1", `subscription { messageAdded { id text sender { id username } } }`, nil)
+	}
+	a.waitLive(markA, 3, 3)
+	b.waitLive(markB, 3, 3)
+	for round := range 3 {
+		before := b.statements.Load()
+		s := a.sendToGroup(ms[round], conv, fmt.Sprint("via A ", round))
+		for i, ws := range sockets {
+			var got struct {
+				MessageAdded struct {
+					ID     string
+					Sender struct{ ID string }
+				}
+			}
+			ws.data("1", &got)
+			if got.MessageAdded.ID != s.MessageID || got.MessageAdded.Sender.ID != ms[round].ID {
+				t.Fatalf("round %d: member %d got %+v, want %s from %s", round, i, got, s.MessageID, ms[round].ID)
+			}
+		}
+		// B read the sender once for its three members, and nothing else.
+		if got := b.statementsSince(before); len(got) != 1 {
+			t.Fatalf("round %d: B ran %d statements to deliver, want 1 (the sender): %q", round, len(got), got)
+		}
+	}
+	for _, ws := range sockets {
+		ws.quiet(200 * time.Millisecond)
+	}
+}
