@@ -16,5 +16,6 @@ var (
 	_ dm.Suggestions   = (*store.Store)(nil)
 	_ dm.Sessions      = (*store.Store)(nil)
 	_ dm.Changes       = (*store.Store)(nil)
+	_ dm.Groups        = (*store.Store)(nil)
 	_ dm.Store         = (*store.Store)(nil)
 )
