@@ -97,10 +97,10 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Sessio
 	case errors.Is(err, models.ErrNotFound):
 		s.hasher.CheckMissing(password)
 	case err != nil:
-		s.refund(ctx, failures, lim.LoginFailures) // no guess was checked
+		s.refund(ctx, failures, lim.LoginFailures, 1) // no guess was checked
 		return nil, err
 	case s.hasher.Check(u.PasswordHash, password):
-		s.refund(ctx, failures, lim.LoginFailures)
+		s.refund(ctx, failures, lim.LoginFailures, 1)
 		return s.session(u)
 	}
 	return nil, errBadCredentials

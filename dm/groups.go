@@ -69,7 +69,7 @@ func (s *Service) CreateGroup(ctx context.Context, title *string, memberIDs []in
 		return err
 	})
 	if err != nil {
-		s.refund(ctx, userKey("groups", viewer), lim.GroupsCreated)
+		s.refund(ctx, userKey("groups", viewer), lim.GroupsCreated, 1)
 		return nil, err
 	}
 	return view, nil
@@ -96,7 +96,12 @@ func (s *Service) AddGroupMembers(ctx context.Context, convID int64, userIDs []i
 		res, err = s.store.AddMembers(ctx, models.GroupParams{ViewerID: viewer, ConversationID: convID, UserIDs: ids, Max: s.groupMax()})
 		return err
 	})
-	return res, err
+	if err != nil {
+		// A refused addition costs nothing, as a refused creation.
+		s.refund(ctx, userKey("group-adds", viewer), lim.GroupAdditions, len(ids))
+		return nil, err
+	}
+	return res, nil
 }
 
 // RemoveGroupMember removes a member, as the owner or an admin.

@@ -70,13 +70,13 @@ func (s *Service) take(ctx context.Context, key string, l ratelimit.Limit, n int
 	return nil
 }
 
-// refund gives back one action taken under key and l. A failure is logged:
+// refund gives back n actions taken under key and l. A failure is logged:
 // the charge then stands until it leaves the window.
-func (s *Service) refund(ctx context.Context, key string, l ratelimit.Limit) {
+func (s *Service) refund(ctx context.Context, key string, l ratelimit.Limit, n int) {
 	if s.limits == nil || s.limits.Limiter == nil || l.Count == 0 {
 		return
 	}
-	if err := s.limits.Limiter.Refund(ctx, key, l, 1); err != nil {
+	if err := s.limits.Limiter.Refund(ctx, key, l, n); err != nil {
 		s.log.WarnContext(ctx, "rate limiter unavailable; charge kept", "err", err)
 	}
 }

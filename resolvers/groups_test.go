@@ -680,12 +680,17 @@ func TestGroupLimits(t *testing.T) {
 	if _, ok := res.Errors[0].Extensions["retryAfter"]; !ok {
 		t.Fatalf("no retryAfter: %+v", res.Errors[0])
 	}
-	e.must(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[1].ID, ms[2].ID}}, nil)
-	// Two more would make five additions today: refused, the limit is three.
+	e.must(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[1].ID}}, nil)
+	// A refused addition costs nothing.
+	stranger2 := e.register("stranger")
+	e.fail(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{stranger2.ID}}, "FORBIDDEN", "NOT_FRIENDS")
+	e.must(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[2].ID}}, nil)
+	// Three added, the refused one refunded: one more fits, then no more.
+	e.must(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[3].ID}}, nil)
 	extra := e.befriended(owner, 1, "x")[0]
-	e.fail(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{ms[3].ID, extra.ID}}, "RATE_LIMITED", "GROUP_LIMIT")
-	if got := e.members(owner, conv); len(got) != 4 {
-		t.Fatalf("members %v, want the owner and three", got)
+	e.fail(owner.Token, addMembersMutation, map[string]any{"c": conv, "ids": []string{extra.ID}}, "RATE_LIMITED", "GROUP_LIMIT")
+	if got := e.members(owner, conv); len(got) != 5 {
+		t.Fatalf("members %v, want the owner and four", got)
 	}
 }
 
