@@ -496,6 +496,15 @@ func TestGroupLive(t *testing.T) {
 	}
 	var got liveGroupMessage
 	goneScoped.data("one", &got)
+	// Another device resumes from a position of the sequence (connectionParams
+	// since, no after): its stream of the group ends with the removal too.
+	since := e.position(gone)
+	goneSince := e.dialWS("", wsOptions{payload: map[string]any{"Authorization": "Bearer " + gone.Token, "since": since}})
+	goneSince.expect("connection_ack")
+	goneSince.subscribe("since", sub, map[string]any{"c": conv})
+	for e.hub.Subscriptions() < len(everyone)+2 {
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	// The removal reaches everyone, the removed member included; then
 	// their scoped stream completes.
@@ -515,6 +524,13 @@ func TestGroupLive(t *testing.T) {
 		t.Fatalf("scoped stream got %+v, want the removal %s", got, removal)
 	}
 	if m := goneScoped.expect("complete"); m.ID != "one" {
+		t.Fatalf("complete for %s", m.ID)
+	}
+	goneSince.data("since", &got)
+	if got.MessageAdded.ID != removal {
+		t.Fatalf("the since stream got %+v, want the removal %s", got, removal)
+	}
+	if m := goneSince.expect("complete"); m.ID != "since" {
 		t.Fatalf("complete for %s", m.ID)
 	}
 

@@ -2,9 +2,14 @@ package socket
 
 import (
 	"context"
+	"errors"
 
 	"dmgraph/models"
 )
+
+// ErrLast, returned by a view with its value, delivers the value and ends
+// the stream: nothing after it is the viewer's.
+var ErrLast = errors.New("the stream ends with this value")
 
 // ChangeLog is what a stream of changes reads, as the viewer in ctx.
 type ChangeLog interface {
@@ -25,7 +30,8 @@ func (s *Server) Changes(ctx context.Context, log ChangeLog, since *int64) (<-ch
 
 // ChangesAs is Changes seen through view, which reads what a change shows
 // as the viewer; a nil result, or NOT_FOUND (the viewer may no longer see
-// it), skips the change. The single-kind subscriptions are such views.
+// it), skips the change, and ErrLast ends the stream after the value. The
+// single-kind subscriptions are such views.
 func ChangesAs[T any](ctx context.Context, s *Server, log ChangeLog, since *int64,
 	view func(context.Context, *models.Change) (*T, error)) (<-chan *T, error) {
 	// Subscribe before reading the position, so nothing committed in
@@ -48,10 +54,14 @@ func ChangesAs[T any](ctx context.Context, s *Server, log ChangeLog, since *int6
 			return log.Changes(ctx, after, replayBatch)
 		}, func(c *models.Change) (int64, bool) {
 			v, err := bounded(ctx, s.timeout, func(ctx context.Context) (*T, error) { return view(ctx, c) })
-			if v == nil && err == nil {
-				return c.ID, true // not for this view
+			end := errors.Is(err, ErrLast)
+			if end {
+				err = nil
 			}
-			return c.ID, deliver(ctx, s, out, v, err)
+			if v == nil && err == nil {
+				return c.ID, !end // not for this view
+			}
+			return c.ID, deliver(ctx, s, out, v, err) && !end
 		})
 	}
 	var first func() bool

@@ -59,7 +59,11 @@ func (s *Server) Messages(ctx context.Context, msgs MessageLog, conversationID, 
 			if !c.Kind.CarriesMessage() || (scope != 0 && c.ConversationID != scope) {
 				return nil, nil
 			}
-			return msgs.Message(ctx, c.MessageID)
+			m, err := msgs.Message(ctx, c.MessageID)
+			if err == nil && scope != 0 && m.EndsMembershipOf(c.UserID) {
+				return m, ErrLast // the viewer left this group: nothing after it is theirs
+			}
+			return m, err
 		})
 	}
 	// Subscribe before reading the watermark, so nothing committed in
