@@ -752,7 +752,6 @@ func (s *Store) CanAdd(ctx context.Context, viewerID, convID, userID int64, max 
 	return approval, translate(err, "conversation")
 }
 
-
 // SendGroup stores a message in a group the sender is an active member
 // of, in one transaction: the conversation's lock, then every active
 // member's (lockUsers), so each member's message IDs and change positions
