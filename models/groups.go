@@ -174,39 +174,19 @@ type AddFacts struct {
 	TargetExists bool
 }
 
-// GroupFacts is what the store reads about a group and the viewer in it.
-type GroupFacts struct {
-	ConversationID int64
-	Kind           ConversationKind
-	CreatorID      int64
-	// CreatorBirthDate is zero when the creator is no longer a member:
-	// approval applies only while they are.
-	CreatorBirthDate time.Time
-	CreatorIsMember  bool
-	// Members are the active members' IDs.
-	Members []int64
-	// ViewerRole is the viewer's role, "" when not an active member.
-	ViewerRole GroupRole
-	// ViewerStatus is the viewer's member status, "" when never a member.
-	ViewerStatus ConversationStatus
-	// Pending are the invitees waiting for approval.
-	Pending []int64
-}
-
-// IsMember reports whether id is an active member.
-func (g *GroupFacts) IsMember(id int64) bool {
-	for _, m := range g.Members {
-		if m == id {
-			return true
-		}
-	}
-	return false
+// GroupCreator is what the approval rule needs of a group's creator.
+type GroupCreator struct {
+	ID int64
+	// IsMember: the creator is still an active member; BirthDate is set
+	// only then.
+	IsMember  bool
+	BirthDate time.Time
 }
 
 // NeedsApproval reports whether an addition by adder waits for the
 // creator: the creator, still a member, is 16 or 17, and is not the adder.
-func (g *GroupFacts) NeedsApproval(adder int64, now time.Time) bool {
-	return g.CreatorIsMember && adder != g.CreatorID && AgeBandOf(g.CreatorBirthDate, now) == Teen16
+func (c *GroupCreator) NeedsApproval(adder int64, now time.Time) bool {
+	return c.IsMember && adder != c.ID && AgeBandOf(c.BirthDate, now) == Teen16
 }
 
 // ErrNotGroupMember refuses a former member what only members may do.

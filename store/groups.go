@@ -22,7 +22,8 @@ import (
 // message in the group's history, and a typed change in every member's
 // sequence that carries that message.
 
-// migrateGroups adds the group columns and the invitations table.
+// migrateGroups adds the group columns (a former member's title among
+// them) and the invitations table.
 var migrateGroups = &gormigrate.Migration{
 	ID: "202612020009_groups",
 	Migrate: func(tx *gorm.DB) error {
@@ -35,15 +36,6 @@ var migrateGroups = &gormigrate.Migration{
 // a deleted request left, and, for a former group member, no later than
 // their last message, which stopped moving when they left.
 const visibleSQL = `msg.id > m.cleared_through_id AND (m.status <> 'LEFT' OR msg.id <= m.last_message_id)`
-
-// migrateGroupLeftTitle keeps a former member's view of a group's title
-// (conversation_members.left_title).
-var migrateGroupLeftTitle = &gormigrate.Migration{
-	ID: "202612020010_group_left_title",
-	Migrate: func(tx *gorm.DB) error {
-		return tx.AutoMigrate(&models.Member{})
-	},
-}
 
 // group is a group as a write finds it under its lock.
 type group struct {
@@ -267,15 +259,20 @@ type groupEvent struct {
 	kind models.ChangeKind
 }
 
-// systemMessages stores events' messages in order, moves the members of
-// audience (locked by the caller) and the conversation on to the last, and
-// returns one change per member and event. The actor has read up to them.
+// systemMessages stores events' messages in order (one statement), moves
+// the members of audience (locked by the caller) and the conversation on to
+// the last, and returns one change per member and event. The actor has read
+// up to them.
 func systemMessages(tx *gorm.DB, conv *models.Conversation, actor int64, audience []int64, events []groupEvent) ([]models.Change, error) {
+	msgs := make([]*models.Message, len(events))
+	for i, e := range events {
+		msgs[i] = e.msg
+	}
+	if err := tx.Create(msgs).Error; err != nil {
+		return nil, err
+	}
 	var changes []models.Change
 	for _, e := range events {
-		if err := tx.Create(e.msg).Error; err != nil {
-			return nil, err
-		}
 		for _, u := range audience {
 			changes = append(changes, models.Change{UserID: u, Kind: e.kind, ConversationID: conv.ID,
 				MessageID: e.msg.ID, OtherUserID: e.msg.SubjectID})
@@ -287,6 +284,16 @@ func systemMessages(tx *gorm.DB, conv *models.Conversation, actor int64, audienc
 	}
 	return changes, tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", conv.ID, actor).
 		Updates(map[string]any{"last_read_message_id": last.ID, "read_at": last.CreatedAt}).Error
+}
+
+// announce stores events' system messages and records their changes for
+// audience, whose users the caller holds locked.
+func announce(tx *gorm.DB, conv *models.Conversation, actor int64, audience []int64, events ...groupEvent) error {
+	changes, err := systemMessages(tx, conv, actor, audience, events)
+	if err != nil {
+		return err
+	}
+	return record(tx, changes...)
 }
 
 // moveOn makes msg the newest message of conv and of its members in users.
@@ -343,11 +350,11 @@ func (s *Store) AddMembers(ctx context.Context, p models.GroupParams) (*models.A
 		if err := decideAdds(facts, t); err != nil {
 			return err
 		}
-		facts2, err := groupCreator(tx, g)
+		creator, err := groupCreator(tx, g)
 		if err != nil {
 			return err
 		}
-		if len(targets) > 0 && facts2.NeedsApproval(p.ViewerID, t) {
+		if len(targets) > 0 && creator.NeedsApproval(p.ViewerID, t) {
 			res.Invitations, err = invite(tx, g, p.ViewerID, targets, t)
 			if err != nil {
 				return err
@@ -372,8 +379,8 @@ func (s *Store) AddMembers(ctx context.Context, p models.GroupParams) (*models.A
 
 // groupCreator reads whether the group's creator is still a member, and
 // their birth date.
-func groupCreator(tx *gorm.DB, g *group) (*models.GroupFacts, error) {
-	f := &models.GroupFacts{ConversationID: g.conv.ID, Kind: g.conv.Kind, CreatorID: g.conv.CreatorID}
+func groupCreator(tx *gorm.DB, g *group) (*models.GroupCreator, error) {
+	f := &models.GroupCreator{ID: g.conv.CreatorID}
 	if m := g.member(g.conv.CreatorID); m == nil || m.Status != models.StatusActive {
 		return f, nil
 	}
@@ -381,7 +388,7 @@ func groupCreator(tx *gorm.DB, g *group) (*models.GroupFacts, error) {
 	if err := tx.Select("id", "birth_date").Where("id = ?", g.conv.CreatorID).Take(&u).Error; err != nil {
 		return nil, err
 	}
-	f.CreatorIsMember, f.CreatorBirthDate = true, u.BirthDate
+	f.IsMember, f.BirthDate = true, u.BirthDate
 	return f, nil
 }
 
@@ -419,29 +426,24 @@ func invite(tx *gorm.DB, g *group, inviter int64, targets []int64, t time.Time) 
 // MEMBER_ADDED message by actor for each, told to every member, the new
 // ones included. A new member sees the group from those messages on.
 func join(tx *gorm.DB, g *group, actor int64, targets []int64, t time.Time) error {
-	for _, id := range targets {
-		m := models.Member{ConversationID: g.conv.ID, UserID: id, Status: models.StatusActive, Role: models.RoleMember,
-			ClearedThroughID: g.conv.LastMessageID, CreatedAt: t}
-		err := tx.Clauses(clause.OnConflict{
-			Columns: []clause.Column{{Name: "conversation_id"}, {Name: "user_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"status", "role", "cleared_through_id", "created_at",
-				"last_read_message_id", "read_at", "uninvited"}),
-		}).Create(&m).Error
-		if err != nil {
-			return err
-		}
-	}
+	members := make([]models.Member, len(targets))
 	events := make([]groupEvent, len(targets))
 	for i, id := range targets {
+		members[i] = models.Member{ConversationID: g.conv.ID, UserID: id, Status: models.StatusActive, Role: models.RoleMember,
+			ClearedThroughID: g.conv.LastMessageID, CreatedAt: t}
 		events[i] = groupEvent{msg: models.SystemMessage(g.conv.ID, actor, models.EventMemberAdded, id, nil, t),
 			kind: models.ChangeMemberJoined}
 	}
-	audience := append(g.activeIDs(), targets...)
-	changes, err := systemMessages(tx, &g.conv, actor, audience, events)
+	// A former member comes back as a new one (one statement for all).
+	err := tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "conversation_id"}, {Name: "user_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"status", "role", "cleared_through_id", "created_at",
+			"last_read_message_id", "read_at", "uninvited"}),
+	}).Create(&members).Error
 	if err != nil {
 		return err
 	}
-	return record(tx, changes...)
+	return announce(tx, &g.conv, actor, append(g.activeIDs(), targets...), events...)
 }
 
 // RemoveMember removes p.UserIDs[0] from a group, as p.ViewerID.
@@ -481,8 +483,7 @@ func leave(tx *gorm.DB, g *group, user int64, events []groupEvent, actor int64, 
 	if err := lockUsers(tx, audience...); err != nil {
 		return err
 	}
-	changes, err := systemMessages(tx, &g.conv, actor, audience, events)
-	if err != nil {
+	if err := announce(tx, &g.conv, actor, audience, events...); err != nil {
 		return err
 	}
 	leaver := g.member(user)
@@ -490,32 +491,23 @@ func leave(tx *gorm.DB, g *group, user int64, events []groupEvent, actor int64, 
 		Updates(map[string]any{"status": models.StatusLeft, "role": "", "left_title": g.conv.Title}).Error; err != nil {
 		return err
 	}
-	if leaver.Role == models.RoleOwner {
-		rest := slices.DeleteFunc(g.active(), func(m models.Member) bool { return m.UserID == user })
-		if i := models.NextOwner(rest); i >= 0 {
-			heir := rest[i].UserID
-			if err := tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", g.conv.ID, heir).
-				Update("role", models.RoleOwner).Error; err != nil {
-				return err
-			}
-			owner := string(models.RoleOwner)
-			msg := models.SystemMessage(g.conv.ID, user, models.EventRoleChanged, heir, &owner, t)
-			more, err := systemMessages(tx, &g.conv, heir, memberIDs(rest), []groupEvent{{msg: msg, kind: models.ChangeMemberRoleChanged}})
-			if err != nil {
-				return err
-			}
-			changes = append(changes, more...)
-		}
+	if leaver.Role != models.RoleOwner {
+		return nil
 	}
-	return record(tx, changes...)
-}
-
-func memberIDs(ms []models.Member) []int64 {
-	out := make([]int64, len(ms))
-	for i, m := range ms {
-		out[i] = m.UserID
+	rest := slices.DeleteFunc(g.active(), func(m models.Member) bool { return m.UserID == user })
+	i := models.NextOwner(rest)
+	if i < 0 {
+		return nil // the last member left
 	}
-	return out
+	heir := rest[i].UserID
+	if err := tx.Model(&models.Member{}).Where("conversation_id = ? AND user_id = ?", g.conv.ID, heir).
+		Update("role", models.RoleOwner).Error; err != nil {
+		return err
+	}
+	owner := string(models.RoleOwner)
+	msg := models.SystemMessage(g.conv.ID, user, models.EventRoleChanged, heir, &owner, t)
+	return announce(tx, &g.conv, heir, slices.DeleteFunc(audience, func(id int64) bool { return id == user }),
+		groupEvent{msg: msg, kind: models.ChangeMemberRoleChanged})
 }
 
 // Rename sets a group's title, as an owner or admin.
@@ -535,11 +527,7 @@ func (s *Store) Rename(ctx context.Context, p models.GroupParams) (*models.Conve
 			return err
 		}
 		msg := models.SystemMessage(g.conv.ID, p.ViewerID, models.EventGroupRenamed, 0, p.Title, t)
-		changes, err := systemMessages(tx, &g.conv, p.ViewerID, audience, []groupEvent{{msg: msg, kind: models.ChangeGroupRenamed}})
-		if err != nil {
-			return err
-		}
-		return record(tx, changes...)
+		return announce(tx, &g.conv, p.ViewerID, audience, groupEvent{msg: msg, kind: models.ChangeGroupRenamed})
 	})
 }
 
@@ -577,11 +565,7 @@ func (s *Store) SetRole(ctx context.Context, p models.GroupParams, role models.G
 		}
 		r := string(role)
 		msg := models.SystemMessage(g.conv.ID, p.ViewerID, models.EventRoleChanged, target, &r, t)
-		changes, err := systemMessages(tx, &g.conv, p.ViewerID, audience, []groupEvent{{msg: msg, kind: models.ChangeMemberRoleChanged}})
-		if err != nil {
-			return err
-		}
-		return record(tx, changes...)
+		return announce(tx, &g.conv, p.ViewerID, audience, groupEvent{msg: msg, kind: models.ChangeMemberRoleChanged})
 	})
 }
 
@@ -658,10 +642,13 @@ func (s *Store) RespondToInvitation(ctx context.Context, viewerID, invitationID 
 			Updates(map[string]any{"status": status, "resolved_at": t}).Error; err != nil {
 			return err
 		}
-		var changes []models.Change
-		for _, u := range uniq(viewerID, inv.InviterID) {
-			changes = append(changes, models.Change{UserID: u, Kind: models.ChangeInvitationResolved,
-				ConversationID: inv.ConversationID, InvitationID: inv.ID, OtherUserID: inv.InviteeID})
+		resolved := func(u int64) models.Change {
+			return models.Change{UserID: u, Kind: models.ChangeInvitationResolved,
+				ConversationID: inv.ConversationID, InvitationID: inv.ID, OtherUserID: inv.InviteeID}
+		}
+		changes := []models.Change{resolved(viewerID)}
+		if inv.InviterID != viewerID {
+			changes = append(changes, resolved(inv.InviterID))
 		}
 		if err := record(tx, changes...); err != nil {
 			return err
@@ -673,16 +660,6 @@ func (s *Store) RespondToInvitation(ctx context.Context, viewerID, invitationID 
 		return nil, nil, translate(err, "invitation")
 	}
 	return &inv, view, nil
-}
-
-func uniq(ids ...int64) []int64 {
-	out := ids[:0:0]
-	for _, id := range ids {
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // Invitations returns the pending invitations of each conversation,

@@ -228,7 +228,6 @@ var migrations = []*gormigrate.Migration{
 	migrateRequestsBySender,
 	migrateChanges,
 	migrateGroups,
-	migrateGroupLeftTitle,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
