@@ -195,33 +195,31 @@ func (s *Service) sendGroup(ctx context.Context, p models.SendParams, convID int
 		Text: p.Text, VideoID: p.VideoID, ClientMessageID: p.ClientMessageID})
 }
 
-// recordedGroup is recorded for a group write: besides waking up every
-// sequence it moved, it announces the system messages it stored as
-// messages, so messageAdded subscribers read them (the event carries no
-// message: each reads what it may see).
+// recordedGroup is recorded for a group write that also announces the
+// system messages it stored as messages, so messageAdded subscribers read
+// them: one event per conversation, for the members whose changes carry a
+// message. The event carries no message: each reads what it may see.
 func (s *Service) recordedGroup(ctx context.Context, write func(context.Context) error) error {
-	ctx, log := models.WithChangeLog(ctx)
-	err := write(ctx)
-	s.publish(ctx, models.Event{Kind: models.EventChanged, Audience: log.Audience()})
-	newest := map[int64]*models.Event{}
-	var order []int64
-	for _, c := range log.Changes {
-		if !c.Kind.CarriesMessage() || c.MessageID == 0 {
-			continue
+	return s.recorded(ctx, func(ctx context.Context) error {
+		err := write(ctx)
+		added := map[int64]*models.Event{}
+		for _, c := range models.ChangeLogFrom(ctx).Changes {
+			if !c.Kind.CarriesMessage() || c.MessageID == 0 {
+				continue
+			}
+			ev := added[c.ConversationID]
+			if ev == nil {
+				ev = &models.Event{Kind: models.EventMessageAdded, ConversationID: c.ConversationID}
+				added[c.ConversationID] = ev
+			}
+			ev.MessageID = max(ev.MessageID, c.MessageID)
+			if !slices.Contains(ev.Audience, c.UserID) {
+				ev.Audience = append(ev.Audience, c.UserID)
+			}
 		}
-		ev := newest[c.ConversationID]
-		if ev == nil {
-			ev = &models.Event{Kind: models.EventMessageAdded, ConversationID: c.ConversationID}
-			newest[c.ConversationID] = ev
-			order = append(order, c.ConversationID)
+		for _, ev := range added {
+			s.publish(ctx, *ev)
 		}
-		ev.MessageID = max(ev.MessageID, c.MessageID)
-		if !slices.Contains(ev.Audience, c.UserID) {
-			ev.Audience = append(ev.Audience, c.UserID)
-		}
-	}
-	for _, id := range order {
-		s.publish(ctx, *newest[id])
-	}
-	return err
+		return err
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Groups: who may create one, who may add whom, who may remove, rename and
@@ -134,29 +133,20 @@ type GroupInvitation struct {
 
 func (*GroupInvitation) IsNode() {}
 
-// CleanGroupTitle trims a title; nil or blank is no title.
+// CleanGroupTitle trims a title; nil or blank is no title. It follows a
+// display name's rules: valid UTF-8, no control or bidi characters.
 func CleanGroupTitle(title *string) (*string, error) {
-	if title == nil {
+	if title == nil || strings.TrimSpace(*title) == "" {
 		return nil, nil
 	}
-	t := strings.TrimSpace(*title)
-	if t == "" {
-		return nil, nil
+	t, err := cleanText(*title, "title", "a group title", 1, MaxGroupTitleRunes)
+	if err != nil {
+		return nil, err
 	}
-	if !utf8.ValidString(t) || utf8.RuneCountInString(t) > MaxGroupTitleRunes || hasControl(t) {
-		return nil, InvalidField("title", "a group title has at most %d characters, without control characters", MaxGroupTitleRunes)
+	if strings.ContainsFunc(t, controlOrBidi) {
+		return nil, InvalidField("title", "a group title can't contain control or text-direction characters")
 	}
 	return &t, nil
-}
-
-// hasControl reports control or text-direction characters.
-func hasControl(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
-			return true
-		}
-	}
-	return false
 }
 
 // AddFacts is what the store reads about one would-be addition of Target

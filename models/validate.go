@@ -60,7 +60,7 @@ func CleanDisplayName(s string) (string, error) {
 	}
 	visible := false
 	for _, r := range s {
-		if unicode.Is(unicode.Bidi_Control, r) || unicode.IsControl(r) {
+		if controlOrBidi(r) {
 			return "", InvalidField("displayName", "a display name can't contain control or text-direction characters")
 		}
 		visible = visible || !invisible(r)
@@ -70,6 +70,11 @@ func CleanDisplayName(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// controlOrBidi reports a control character, or one that reorders the text
+// around it (U+202E and the other bidi controls): names and titles refuse
+// them.
+func controlOrBidi(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) || unicode.IsControl(r) }
 
 // invisible reports whether r shows nothing by itself: spaces, format
 // characters (zero-width space and joiners, U+FEFF), combining marks, and

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,23 @@ func TestCheckVideoURL(t *testing.T) {
 	for _, in := range []string{long + "x", "ftp://v.example/a", "https://", "/relative", "v.example/a", "javascript:alert(1)", "http://[::1"} {
 		if got, err := CheckVideoURL(in); CodeOf(err) != CodeBadUserInput || got != "" {
 			t.Errorf("%.30q: %q %v, want BAD_USER_INPUT", in, got, err)
+		}
+	}
+}
+
+func TestCleanGroupTitle(t *testing.T) {
+	for _, blank := range []*string{nil, ptr(""), ptr("  \t ")} {
+		if got, err := CleanGroupTitle(blank); got != nil || err != nil {
+			t.Errorf("blank title: %v, %v; want no title", got, err)
+		}
+	}
+	if got, err := CleanGroupTitle(ptr("  road trip ")); err != nil || *got != "road trip" {
+		t.Errorf("got %v, %v; want the trimmed title", got, err)
+	}
+	for _, bad := range []string{strings.Repeat("é", MaxGroupTitleRunes+1), "evil\u202Eeman", "a\x07b", "bad\xffutf8"} {
+		var e *Error
+		if _, err := CleanGroupTitle(&bad); !errors.As(err, &e) || e.Field != "title" || e.Code != CodeBadUserInput {
+			t.Errorf("%q: got %v, want BAD_USER_INPUT on title", bad, err)
 		}
 	}
 }

@@ -17,7 +17,11 @@ import (
 // Conversation, Message and Change.
 
 // decodeUsers decodes a list of user IDs, naming the field in the error.
+// A list far longer than any group is refused before anything is decoded.
 func decodeUsers(field string, gids []string) ([]int64, error) {
+	if len(gids) > 4*models.DefaultGroupMaxMembers {
+		return nil, models.InvalidField(field, "too many people")
+	}
 	ids := make([]int64, len(gids))
 	for i, gid := range gids {
 		id, err := relay.Decode(relay.KindUser, gid)
@@ -45,9 +49,6 @@ func decodeMember(conversationID, userID string) (conv, user int64, err error) {
 }
 
 func (r *mutationResolver) CreateGroup(ctx context.Context, in model.CreateGroupInput) (*model.CreateGroupPayload, error) {
-	if len(in.MemberIds) > 4*models.DefaultGroupMaxMembers {
-		return nil, models.InvalidField("memberIds", "too many members")
-	}
 	ids, err := decodeUsers("memberIds", in.MemberIds)
 	if err != nil {
 		return nil, err
@@ -64,9 +65,6 @@ func (r *mutationResolver) AddGroupMembers(ctx context.Context, in model.AddGrou
 	if err != nil {
 		return nil, err
 	}
-	if len(in.UserIds) > 4*models.DefaultGroupMaxMembers {
-		return nil, models.InvalidField("userIds", "too many people")
-	}
 	ids, err := decodeUsers("userIds", in.UserIds)
 	if err != nil {
 		return nil, err
@@ -75,13 +73,9 @@ func (r *mutationResolver) AddGroupMembers(ctx context.Context, in model.AddGrou
 	if err != nil {
 		return nil, err
 	}
-	added := make([]*models.User, 0, len(res.Added))
-	for _, id := range res.Added {
-		u, err := loadUser(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		added = append(added, u)
+	added, err := loadersFrom(ctx).users.LoadAll(ctx, res.Added) // one batch
+	if err != nil {
+		return nil, err
 	}
 	invitations := res.Invitations
 	if invitations == nil {
@@ -178,25 +172,31 @@ func (r *conversationResolver) Members(ctx context.Context, c *models.Conversati
 	if err != nil {
 		return nil, err
 	}
+	total := len(members)
 	if args.After != 0 {
+		// After a member who is gone, the page starts again from the top.
 		i := slices.IndexFunc(members, func(m *models.Member) bool { return m.UserID == args.After })
 		members = members[i+1:]
 	}
 	conn := relay.Connection(args, slices.Clone(members), func(m *models.Member) int64 { return m.UserID })
-	total := len(members)
-	if all, err := visibleMembers(ctx, c); err == nil {
-		total = len(all)
-	}
 	conn.Count = func(context.Context) (int, error) { return total, nil }
 	return conn, nil
 }
 
 func (r *conversationResolver) ViewerRole(_ context.Context, c *models.ConversationView) (*models.GroupRole, error) {
-	if c.Kind != models.KindGroup || c.Member.Status != models.StatusActive || c.Member.Role == "" {
+	if c.Kind != models.KindGroup || c.Member.Status != models.StatusActive {
 		return nil, nil
 	}
-	role := c.Member.Role
-	return &role, nil
+	return roleOf(c.Member), nil
+}
+
+// roleOf is a member's role, or nil outside a group.
+func roleOf(m *models.Member) *models.GroupRole {
+	if m.Role == "" {
+		return nil
+	}
+	role := m.Role
+	return &role
 }
 
 func (r *conversationResolver) PendingInvitations(ctx context.Context, c *models.ConversationView) ([]*models.GroupInvitation, error) {
@@ -231,11 +231,7 @@ func (r *groupMemberEdgeResolver) Node(ctx context.Context, e *models.GroupMembe
 }
 
 func (r *groupMemberEdgeResolver) Role(_ context.Context, e *models.GroupMemberEdge) (*models.GroupRole, error) {
-	if e.Node.Role == "" {
-		return nil, nil
-	}
-	role := e.Node.Role
-	return &role, nil
+	return roleOf(e.Node), nil
 }
 
 func (r *groupMemberEdgeResolver) JoinedAt(_ context.Context, e *models.GroupMemberEdge) (*time.Time, error) {
