@@ -100,6 +100,13 @@ type Member struct {
 	User *User `gorm:"foreignKey:UserID"`
 }
 
+// Sees reports whether the member can see message id of their
+// conversation: after what they cleared and, once they left a group, no
+// later than when they left (store's visibleSQL says the same in SQL).
+func (m *Member) Sees(id int64) bool {
+	return id > m.ClearedThroughID && (m.Status != StatusLeft || id <= m.LastMessageID)
+}
+
 // TableName keeps the member table next to conversations.
 func (Member) TableName() string { return "conversation_members" }
 

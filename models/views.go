@@ -29,9 +29,7 @@ func (v *ConversationView) VisibleLastMessageID() int64 {
 }
 
 // Sees reports whether the viewer can see message id of the conversation.
-func (v *ConversationView) Sees(id int64) bool {
-	return id > v.Member.ClearedThroughID && (v.Member.Status != StatusLeft || id <= v.Member.LastMessageID)
-}
+func (v *ConversationView) Sees(id int64) bool { return v.Member.Sees(id) }
 
 // LastMessageAt is when the conversation's newest message was sent, if the
 // viewer can see it; nil otherwise (a former group member's newest is an

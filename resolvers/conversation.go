@@ -70,10 +70,11 @@ func (r *conversationResolver) ReadReceipts(ctx context.Context, c *models.Conve
 			continue
 		}
 		if c.Kind == models.KindGroup {
-			if hidden, err := blockedWithViewer(ctx, m.UserID); err != nil || hidden {
-				if err != nil {
-					return nil, err
-				}
+			hidden, err := blockedWithViewer(ctx, m.UserID)
+			if err != nil {
+				return nil, err
+			}
+			if hidden {
 				continue // read receipts never cross a block, either way
 			}
 		}

@@ -282,28 +282,20 @@ func (r *messageResolver) ReadByCount(ctx context.Context, m *models.Message) (i
 	if err != nil {
 		return 0, err
 	}
-	viewer, _ := models.ViewerID(ctx)
 	n := 0
 	for _, mem := range members {
-		if mem.UserID == m.SenderID || mem.LastReadMessageID < m.ID || !memberSees(mem, m.ID) {
+		if mem.UserID == m.SenderID || mem.LastReadMessageID < m.ID || !mem.Sees(m.ID) {
 			continue
 		}
-		if mem.UserID != viewer {
-			if hidden, err := blockedWithViewer(ctx, mem.UserID); err != nil {
-				return 0, err
-			} else if hidden {
-				continue
-			}
+		hidden, err := blockedWithViewer(ctx, mem.UserID)
+		if err != nil {
+			return 0, err
 		}
-		n++
+		if !hidden {
+			n++
+		}
 	}
 	return n, nil
-}
-
-// memberSees reports whether member mem can see message id, as
-// models.ConversationView.Sees says of a viewer.
-func memberSees(mem *models.Member, id int64) bool {
-	return (&models.ConversationView{Member: mem}).Sees(id)
 }
 
 // blockedWithViewer reports a block between the viewer and userID, either way.
